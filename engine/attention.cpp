@@ -1,0 +1,263 @@
+// The attention operation: validate, plan, allocate outputs, split into chunks, record and run.
+#include <cmath>
+
+#include "attention_problem.hpp"
+#include "chunking.hpp"
+#include "context_state.hpp"
+#include "vkattn/attention.hpp"
+#include "vkattn/error.hpp"
+
+namespace vkattn {
+
+const char* to_string(Causal c) noexcept {
+    switch (c) {
+        case Causal::top_left: return "top-left";
+        case Causal::bottom_right: return "bottom-right";
+        default: return "none";
+    }
+}
+
+const char* to_string(Path p) noexcept {
+    switch (p) {
+        case Path::fused: return "fused";
+        case Path::explicit_: return "explicit";
+        default: return "auto";
+    }
+}
+
+namespace detail {
+namespace {
+
+constexpr float kLog2e = 1.4426950408889634f;
+
+Operand operand_of(const Tensor& t, const char* name, int64_t head_div, bool rows_chunked) {
+    Operand op;
+    op.buffer = t.buffer().get();
+    op.name = name;
+    op.elem_size = dtype_size(t.dtype());
+    op.offset = t.offset();
+    op.strides = {t.strides()[0], t.strides()[1], t.strides()[2], t.strides()[3]};
+    op.head_div = head_div;
+    op.rows = t.dim(2);
+    op.cols = t.dim(3);
+    op.rows_chunked = rows_chunked;
+    return op;
+}
+
+Operand mask_operand(const Tensor& m, const AttentionProblem& p) {
+    Operand op;
+    op.buffer = m.buffer().get();
+    op.name = "mask";
+    op.elem_size = dtype_size(m.dtype());
+    op.offset = m.offset();
+    op.strides = {p.mask_strides[0], p.mask_strides[1], p.mask_strides[2], p.mask_strides[3]};
+    op.rows = p.Lq;
+    op.cols = p.Lk;
+    return op;
+}
+
+// A contiguous [B, Hq, Lq, cols] f32 tensor as an operand (lse has cols = 1).
+Operand contiguous_operand(const Tensor& t, const char* name, const AttentionProblem& p, int64_t cols) {
+    Operand op;
+    op.buffer = t.buffer().get();
+    op.name = name;
+    op.elem_size = 4;
+    op.strides = {p.Hq * p.Lq * cols, p.Lq * cols, cols, 1};
+    op.rows = p.Lq;
+    op.cols = cols;
+    return op;
+}
+
+std::array<int32_t, 4> i32x4(const std::array<int64_t, 4>& s) {
+    return {static_cast<int32_t>(s[0]), static_cast<int32_t>(s[1]), static_cast<int32_t>(s[2]), static_cast<int32_t>(s[3])};
+}
+
+struct Operands {
+    Operand q, k, v, o, mask, lse, weights;
+};
+
+KernelParams base_params(const AttentionProblem& p, const AttentionOptions& o, const Operands& ops) {
+    KernelParams kp;
+    kp.dims0 = {int32_t(p.B), int32_t(p.Hq), int32_t(p.Hkv), int32_t(p.Lq)};
+    kp.dims1 = {int32_t(p.Lk), int32_t(p.D), int32_t(p.Dv), int32_t(p.Hq / p.Hkv)};
+    kp.q_stride = i32x4(ops.q.strides);
+    kp.k_stride = i32x4(ops.k.strides);
+    kp.v_stride = i32x4(ops.v.strides);
+    kp.o_stride = i32x4(ops.o.strides);
+    kp.m_stride = i32x4(ops.mask.strides);
+    kp.flags = {static_cast<int32_t>(o.causal), p.mask_kind, o.key_lengths.empty() ? 0 : 1, 0};
+    kp.scalars = {p.scale * kLog2e, kLog2e, 0, 0};
+    return kp;
+}
+
+// Fills the chunk-dependent parameters and bindings of one dispatch; row_unit is rows per row-tile index.
+Dispatch chunk_dispatch(VkPipeline pipeline, KernelParams kp, const Operands& ops, const Chunk& c, int64_t Hq,
+                        const ChunkLimits& lim, int64_t row_unit, const BoundRange& key_lengths, const BoundRange& p_scratch) {
+    Dispatch d;
+    d.pipeline = pipeline;
+    BoundOperand b;
+    const auto bind = [&](const Operand& op, uint32_t slot, int32_t& offset) {
+        if (!op.buffer) { offset = -1; return; }
+        if (!bind_operand(op, c, Hq, lim, b)) throw Error(ErrorCode::vulkan_error, "internal: chunk no longer binds " + op.name);
+        d.bindings[slot] = b.range;
+        offset = b.offset;
+    };
+    bind(ops.q, kQ, kp.offsets0[0]);
+    bind(ops.k, kK, kp.offsets0[1]);
+    bind(ops.v, kV, kp.offsets0[2]);
+    bind(ops.o, kOut, kp.offsets0[3]);
+    bind(ops.mask, kMask, kp.offsets1[0]);
+    bind(ops.lse, kLse, kp.offsets1[1]);
+    if (ops.weights.buffer) {
+        bind(ops.weights, kP, kp.offsets1[2]);
+    } else {
+        d.bindings[kP] = p_scratch;
+        kp.offsets1[2] = 0;  // scratch P: the caller shifts it to the chunk's first row
+    }
+    d.bindings[kKeyLengths] = key_lengths;
+    kp.chunk = {int32_t(c.bh0), int32_t(c.bh0 / Hq), int32_t(c.bh0 % Hq), int32_t(c.row0 / row_unit)};
+    d.params = kp;
+    return d;
+}
+
+uint32_t groups_for(int64_t n, int64_t per_group) { return static_cast<uint32_t>((n + per_group - 1) / per_group); }
+
+}  // namespace
+}  // namespace detail
+
+AttentionPlan plan_attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
+    const auto p = detail::validate_attention(ctx, q, k, v, o);
+    AttentionPlan plan;
+    plan.path = detail::choose_path(o);
+    const DeviceInfo& dev = ctx.device();
+    if (plan.path == Path::fused) {
+        plan.variant = detail::fused_variant_name(detail::choose_fused_config(dev, detail::head_dim_class(std::max(p.D, p.Dv))), p.dtype);
+        plan.reason = o.path == Path::fused ? "fused requested" : "fused: the default (no weights requested)";
+    } else {
+        plan.variant = detail::explicit_variant_name(detail::choose_explicit_config(dev), p.dtype);
+        plan.reason = o.path == Path::explicit_ ? "explicit requested" : "explicit: weights requested";
+    }
+    return plan;
+}
+
+AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
+    using namespace detail;
+    ContextState& st = ctx.state();
+    std::lock_guard lock(st.mutex);
+    st.ensure_alive();
+    const AttentionProblem p = validate_attention(ctx, q, k, v, o);
+    const DeviceInfo& dev = st.info;
+    AttentionResult result;
+    result.path = choose_path(o);
+
+    // Plan first: an unsupported configuration fails before anything is allocated.
+    FusedConfig fc;
+    ExplicitConfig ec;
+    int64_t row_tile;
+    if (result.path == Path::fused) {
+        fc = choose_fused_config(dev, head_dim_class(std::max(p.D, p.Dv)));
+        row_tile = fc.rows;
+        result.variant = fused_variant_name(fc, p.dtype);
+    } else {
+        ec = choose_explicit_config(dev);
+        row_tile = ec.tile;
+        result.variant = explicit_variant_name(ec, p.dtype);
+    }
+
+    Tensor out32 = ctx.empty({p.B, p.Hq, p.Lq, p.Dv}, DType::f32);
+    if (o.return_lse) result.lse = ctx.empty({p.B, p.Hq, p.Lq}, DType::f32);
+    if (o.return_weights) result.weights = ctx.empty({p.B, p.Hq, p.Lq, p.Lk}, DType::f32);
+    const int64_t group = p.Hq / p.Hkv;
+    Operands ops;
+    ops.q = operand_of(q, "q", 1, true);
+    ops.k = operand_of(k, "k", group, false);
+    ops.v = operand_of(v, "v", group, false);
+    ops.o = operand_of(out32, "out", 1, true);
+    if (o.mask) ops.mask = mask_operand(*o.mask, p);
+    if (result.lse) ops.lse = contiguous_operand(*result.lse, "lse", p, 1);
+    if (result.weights) ops.weights = contiguous_operand(*result.weights, "weights", p, p.Lk);
+
+    std::optional<Tensor> key_lengths;
+    BoundRange key_lengths_range;
+    if (!o.key_lengths.empty()) {
+        key_lengths = ctx.upload_raw(o.key_lengths.data(), o.key_lengths.size() * 4, {p.B}, DType::i32);
+        key_lengths_range = {key_lengths->buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
+    }
+
+    const bool scratch_p = result.path == Path::explicit_ && !result.weights;
+    const int64_t max_row_groups = result.path == Path::fused ? dev.max_workgroup_count[0]
+                                                                : std::min<int64_t>(dev.max_workgroup_count[0], dev.max_workgroup_count[1]);
+    const ChunkLimits lim = chunk_limits(dev, row_tile, max_row_groups);
+    const std::vector<Operand> all = {ops.q, ops.k, ops.v, ops.o, ops.mask, ops.lse, ops.weights};
+    const std::vector<Chunk> chunks = plan_chunks(all, p.B, p.Hq, p.Lq, lim, scratch_p ? p.Lk * 4 : 0);
+
+    std::optional<Tensor> scratch;
+    BoundRange scratch_range;
+    if (scratch_p) {
+        int64_t most = 0;
+        for (const Chunk& c : chunks) most = std::max(most, c.slices * c.row_count * p.Lk);
+        scratch = ctx.empty({most}, DType::f32);
+        scratch_range = {scratch->buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
+    }
+
+    const std::string suffix = p.dtype == DType::f16 ? "_f16" : "_f32";
+    const KernelParams kp = base_params(p, o, ops);
+    std::vector<Dispatch> dispatches;
+    for (const Chunk& c : chunks) {
+        const auto scratch_fix = [&](Dispatch& d) {
+            if (scratch_p) d.params.offsets1[2] = static_cast<int32_t>(-c.row0 * p.Lk);
+        };
+        if (result.path == Path::fused) {
+            VkPipeline pl = st.pipeline("attention_fused" + suffix, {fc.workgroup, fc.rows, fc.keys, fc.dcap, fc.threads_per_row});
+            Dispatch d = chunk_dispatch(pl, kp, ops, c, p.Hq, lim, fc.rows, key_lengths_range, scratch_range);
+            d.groups = {groups_for(c.row_count, fc.rows), static_cast<uint32_t>(c.slices), 1};
+            dispatches.push_back(d);
+            continue;
+        }
+        VkPipeline scores = st.pipeline("attention_scores" + suffix, {ec.tile});
+        VkPipeline softmax = st.pipeline("attention_softmax", {ec.softmax_workgroup});
+        VkPipeline pv = st.pipeline("attention_pv" + suffix, {ec.tile});
+        Dispatch d1 = chunk_dispatch(scores, kp, ops, c, p.Hq, lim, ec.tile, key_lengths_range, scratch_range);
+        d1.groups = {groups_for(p.Lk, ec.tile), groups_for(c.row_count, ec.tile), static_cast<uint32_t>(c.slices)};
+        Dispatch d2 = chunk_dispatch(softmax, kp, ops, c, p.Hq, lim, 1, key_lengths_range, scratch_range);
+        d2.groups = {static_cast<uint32_t>(c.row_count), static_cast<uint32_t>(c.slices), 1};
+        Dispatch d3 = chunk_dispatch(pv, kp, ops, c, p.Hq, lim, ec.tile, key_lengths_range, scratch_range);
+        d3.groups = {groups_for(p.Dv, ec.tile), groups_for(c.row_count, ec.tile), static_cast<uint32_t>(c.slices)};
+        for (Dispatch* d : {&d1, &d2, &d3}) {
+            scratch_fix(*d);
+            dispatches.push_back(*d);
+        }
+    }
+
+    result.out = out32;
+    if (p.out_dtype == DType::f16) {
+        result.out = ctx.empty({p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
+        const int64_t n = out32.numel();
+        // Whole words per invocation; chunks of at most max_range bytes of f32 source, an even count.
+        const int64_t per_chunk = static_cast<int64_t>(lim.max_range / 4) & ~int64_t{255};
+        VkPipeline conv = st.pipeline("convert_f32_to_f16", {});
+        for (int64_t e0 = 0; e0 < n; e0 += per_chunk) {
+            const int64_t count = std::min(per_chunk, n - e0);
+            Dispatch d;
+            d.pipeline = conv;
+            d.params.flags[3] = static_cast<int32_t>(count);
+            d.bindings[kOut] = {out32.buffer()->buffer.get(), static_cast<VkDeviceSize>(e0 * 4), static_cast<VkDeviceSize>(count * 4)};
+            const VkDeviceSize dst_bytes = std::min<VkDeviceSize>((count * 2 + 3) / 4 * 4, result.out.buffer()->size - e0 * 2);
+            d.bindings[kP] = {result.out.buffer()->buffer.get(), static_cast<VkDeviceSize>(e0 * 2), dst_bytes};
+            const uint32_t words = static_cast<uint32_t>((count + 1) / 2);
+            const uint32_t groups = (words + 255) / 256;
+            const uint32_t gx = std::min(groups, dev.max_workgroup_count[0]);
+            d.groups = {gx, (groups + gx - 1) / gx, 1};
+            dispatches.push_back(d);
+        }
+    }
+    result.dispatches = static_cast<uint32_t>(dispatches.size());
+    result.gpu_milliseconds = st.run_dispatches(dispatches, o.measure_time);
+    return result;
+}
+
+Tensor attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options) {
+    return attention_full(ctx, q, k, v, options).out;
+}
+
+}  // namespace vkattn

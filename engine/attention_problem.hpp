@@ -1,0 +1,52 @@
+#pragma once
+// The validated description of one attention call, and the planner's choice of kernels for it.
+#include <cstdint>
+#include <string>
+
+#include "vkattn/attention.hpp"
+#include "vkattn/device.hpp"
+
+namespace vkattn::detail {
+
+/// Shapes and options after validation; everything a kernel launch needs besides buffers.
+struct AttentionProblem {
+    int64_t B = 0, Hq = 0, Hkv = 0, Lq = 0, Lk = 0, D = 0, Dv = 0;
+    DType dtype = DType::f32;      // of q, k and v
+    DType out_dtype = DType::f32;
+    float scale = 1.0f;
+    int mask_kind = 0;             // 0 none, 1 f32, 2 f16, 3 u8 (matches shaders/common.glsl)
+    Strides mask_strides;          // 4-D (batch, head, row, key), 0 where broadcast
+};
+
+/// Checks every shape, dtype, stride, mask and option; throws Error(invalid_argument) naming the argument.
+AttentionProblem validate_attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const AttentionOptions& options);
+
+/// Tiling of the fused kernel (specialization constants 0..4 of attention_fused.comp).
+struct FusedConfig {
+    int workgroup = 64;   // = rows * threads_per_row
+    int rows = 8;         // BR
+    int keys = 16;        // BC
+    int dcap = 64;        // head-dim capacity class
+    int threads_per_row = 8;
+    uint32_t shared_bytes = 0;
+};
+
+/// Tiling of the explicit path's three stages.
+struct ExplicitConfig {
+    int tile = 16;             // scores and P·V workgroups are tile x tile
+    int softmax_workgroup = 64;
+};
+
+/// Head-dim capacity class of a problem: 64, 128, 256 or 512.
+int head_dim_class(int64_t d);
+/// Fused tiling for head-dim class `dcap` on `device`; throws Error(unsupported) when nothing fits.
+FusedConfig choose_fused_config(const DeviceInfo& device, int dcap);
+ExplicitConfig choose_explicit_config(const DeviceInfo& device);
+/// The path that runs: the request, or fused unless weights are wanted.
+Path choose_path(const AttentionOptions& options);
+
+std::string fused_variant_name(const FusedConfig& c, DType dtype);
+std::string explicit_variant_name(const ExplicitConfig& c, DType dtype);
+
+}  // namespace vkattn::detail

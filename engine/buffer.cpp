@@ -1,0 +1,56 @@
+#include "buffer.hpp"
+
+#include "context_state.hpp"
+#include "vk_check.hpp"
+#include "vkattn/error.hpp"
+
+namespace vkattn::detail {
+
+DeviceBuffer::~DeviceBuffer() {
+    if (mapped && owner) vkUnmapMemory(owner->device.get(), memory.get());
+}
+
+std::shared_ptr<DeviceBuffer> create_buffer(const std::shared_ptr<ContextState>& state, VkDeviceSize bytes,
+                                            MemoryKind kind) {
+    state->ensure_alive();
+    bytes = std::max<VkDeviceSize>(4, (bytes + 3) & ~VkDeviceSize{3});
+    if (bytes > state->info.max_buffer_size)
+        throw Error(ErrorCode::out_of_memory, "buffer of " + std::to_string(bytes) + " bytes exceeds the device's maxBufferSize (" +
+                                                  std::to_string(state->info.max_buffer_size) + ")");
+    VkDevice dev = state->device.get();
+    auto buf = std::make_shared<DeviceBuffer>();
+    buf->owner = state;
+    buf->size = bytes;
+
+    VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+    bi.size = bytes;
+    bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT |
+               VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    bi.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+    VkBuffer handle = VK_NULL_HANDLE;
+    vk_check(vkCreateBuffer(dev, &bi, nullptr, &handle), "vkCreateBuffer");
+    UniqueBuffer owned_buffer(dev, handle);
+
+    VkMemoryRequirements req{};
+    vkGetBufferMemoryRequirements(dev, handle, &req);
+    const uint32_t type = state->memory_type(req.memoryTypeBits, kind);
+    VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+    ai.allocationSize = req.size;
+    ai.memoryTypeIndex = type;
+    VkDeviceMemory mem = VK_NULL_HANDLE;
+    VkResult r = vkAllocateMemory(dev, &ai, nullptr, &mem);
+    if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
+        throw Error(ErrorCode::out_of_memory, "allocating " + std::to_string(bytes) + " bytes of device memory failed (" +
+                                                  vk_result_name(r) + ")");
+    vk_check(r, "vkAllocateMemory");
+    buf->memory = UniqueMemory(dev, mem);
+    vk_check(vkBindBufferMemory(dev, handle, mem, 0), "vkBindBufferMemory");
+    buf->buffer = std::move(owned_buffer);
+
+    const VkMemoryPropertyFlags flags = state->memory_properties.memoryTypes[type].propertyFlags;
+    if (flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)
+        vk_check(vkMapMemory(dev, mem, 0, VK_WHOLE_SIZE, 0, &buf->mapped), "vkMapMemory");
+    return buf;
+}
+
+}  // namespace vkattn::detail

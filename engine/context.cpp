@@ -1,0 +1,228 @@
+// Context creation (instance, device selection, queue, layouts) and its public methods.
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+
+#include "context_state.hpp"
+#include "device_probe.hpp"
+#include "vk_check.hpp"
+#include "vkattn/context.hpp"
+#include "vkattn/error.hpp"
+
+namespace vkattn {
+namespace detail {
+namespace {
+
+bool env_flag(const char* name) {
+    const char* v = std::getenv(name);
+    return v && *v && std::strcmp(v, "0") != 0;
+}
+
+}  // namespace
+
+ContextState::~ContextState() {
+    if (device.get() != VK_NULL_HANDLE) vkDeviceWaitIdle(device.get());
+}
+
+void ContextState::initialise(ContextOptions opts) {
+    options = std::move(opts);
+    options.validation = options.validation || env_flag("VKATTN_VALIDATION");
+    options.verbose = options.verbose || env_flag("VKATTN_VERBOSE");
+    log = options.on_message ? options.on_message : [](const std::string& s) { std::cerr << s << '\n'; };
+    instance = std::make_unique<Instance>(options.validation, log);
+
+    uint32_t n = 0;
+    vk_check(vkEnumeratePhysicalDevices(instance->get(), &n, nullptr), "vkEnumeratePhysicalDevices");
+    std::vector<VkPhysicalDevice> physicals(n);
+    vk_check(vkEnumeratePhysicalDevices(instance->get(), &n, physicals.data()), "vkEnumeratePhysicalDevices");
+    std::vector<DeviceChoice> choices;
+    for (uint32_t i = 0; i < n; ++i) choices.push_back({probe_device(physicals[i], i), false, {}});
+    choose_devices(choices, options.device);
+    const uint32_t index = chosen_index(choices, options.device);
+    physical = physicals[index];
+    info = choices[index].info;
+    if (options.verbose)
+        for (const auto& c : choices) log("vkattn: device [" + std::to_string(c.info.index) + "] " + c.info.name + ": " + c.reason);
+    vkGetPhysicalDeviceMemoryProperties(physical, &memory_properties);
+
+    queue_family = find_compute_queue_family(physical);
+    const float priority = 1.0f;
+    VkDeviceQueueCreateInfo qi{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+    qi.queueFamilyIndex = queue_family;
+    qi.queueCount = 1;
+    qi.pQueuePriorities = &priority;
+    VkDeviceCreateInfo di{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+    di.queueCreateInfoCount = 1;
+    di.pQueueCreateInfos = &qi;
+    VkDevice dev = VK_NULL_HANDLE;
+    vk_check(vkCreateDevice(physical, &di, nullptr, &dev), "vkCreateDevice");
+    device = UniqueDevice(dev);
+    vkGetDeviceQueue(dev, queue_family, 0, &queue);
+
+    VkCommandPoolCreateInfo pi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+    pi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+    pi.queueFamilyIndex = queue_family;
+    VkCommandPool pool = VK_NULL_HANDLE;
+    vk_check(vkCreateCommandPool(dev, &pi, nullptr, &pool), "vkCreateCommandPool");
+    command_pool = UniqueCommandPool(dev, pool);
+
+    VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    VkFence f = VK_NULL_HANDLE;
+    vk_check(vkCreateFence(dev, &fi, nullptr, &f), "vkCreateFence");
+    fence = UniqueFence(dev, f);
+
+    // One descriptor layout for every kernel: a uniform block and eight storage buffers.
+    std::array<VkDescriptorSetLayoutBinding, kBindingCount> bindings{};
+    for (uint32_t b = 0; b < kBindingCount; ++b) {
+        bindings[b].binding = b;
+        bindings[b].descriptorType = b == kParams ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+        bindings[b].descriptorCount = 1;
+        bindings[b].stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
+    }
+    VkDescriptorSetLayoutCreateInfo li{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
+    li.bindingCount = kBindingCount;
+    li.pBindings = bindings.data();
+    VkDescriptorSetLayout dsl = VK_NULL_HANDLE;
+    vk_check(vkCreateDescriptorSetLayout(dev, &li, nullptr, &dsl), "vkCreateDescriptorSetLayout");
+    set_layout = UniqueDescriptorSetLayout(dev, dsl);
+    VkPipelineLayoutCreateInfo pli{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+    pli.setLayoutCount = 1;
+    pli.pSetLayouts = &dsl;
+    VkPipelineLayout pl = VK_NULL_HANDLE;
+    vk_check(vkCreatePipelineLayout(dev, &pli, nullptr, &pl), "vkCreatePipelineLayout");
+    pipeline_layout = UniquePipelineLayout(dev, pl);
+
+    if (info.timestamps) {
+        VkQueryPoolCreateInfo qpi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+        qpi.queryType = VK_QUERY_TYPE_TIMESTAMP;
+        qpi.queryCount = 2;
+        VkQueryPool qp = VK_NULL_HANDLE;
+        vk_check(vkCreateQueryPool(dev, &qpi, nullptr, &qp), "vkCreateQueryPool");
+        timestamp_pool = UniqueQueryPool(dev, qp);
+    }
+    pipeline_cache = std::make_unique<PipelineCache>(dev, info, options.pipeline_cache_dir);
+    if (options.verbose)
+        log("vkattn: pipeline cache " + (pipeline_cache->path().empty() ? std::string("in memory only") : pipeline_cache->path()) +
+            (pipeline_cache->loaded_from_disk() ? " (loaded)" : " (new)"));
+}
+
+void ContextState::ensure_alive() const {
+    if (lost) throw Error(ErrorCode::device_lost, "context: the Vulkan device was lost earlier; create a new Context");
+}
+
+uint32_t ContextState::memory_type(uint32_t type_bits, MemoryKind kind) const {
+    const VkMemoryPropertyFlags host = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    const bool unified = info.type == DeviceType::integrated_gpu || info.type == DeviceType::cpu;
+    std::vector<VkMemoryPropertyFlags> wanted;
+    if (kind == MemoryKind::staging) {
+        wanted = {host | VK_MEMORY_PROPERTY_HOST_CACHED_BIT, host};
+    } else {
+        // On shared-memory devices host-visible device memory avoids staging copies; on discrete GPUs
+        // that memory is the small BAR window, so plain device-local memory is preferred there.
+        if (unified && !options.force_staging) wanted.push_back(VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | host);
+        wanted.push_back(VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+        wanted.push_back(0);
+    }
+    for (VkMemoryPropertyFlags w : wanted)
+        for (uint32_t t = 0; t < memory_properties.memoryTypeCount; ++t)
+            if ((type_bits & (1u << t)) && (memory_properties.memoryTypes[t].propertyFlags & w) == w) return t;
+    throw Error(ErrorCode::vulkan_error, "no Vulkan memory type fits the buffer's requirements");
+}
+
+void ContextState::submit_and_wait(const std::function<void(VkCommandBuffer)>& record) {
+    std::lock_guard lock(mutex);
+    ensure_alive();
+    VkDevice dev = device.get();
+    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    ai.commandPool = command_pool.get();
+    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    ai.commandBufferCount = 1;
+    VkCommandBuffer cmd = VK_NULL_HANDLE;
+    vk_check(vkAllocateCommandBuffers(dev, &ai, &cmd), "vkAllocateCommandBuffers");
+    struct Free {
+        VkDevice d; VkCommandPool p; VkCommandBuffer c;
+        ~Free() { vkFreeCommandBuffers(d, p, 1, &c); }
+    } free_later{dev, command_pool.get(), cmd};
+
+    VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+    vk_check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
+    record(cmd);
+    // Make every device write available to the host before the fence wait returns.
+    VkMemoryBarrier to_host{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    to_host.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    to_host.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                         VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, nullptr, 0, nullptr);
+    vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
+
+    VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+    si.commandBufferCount = 1;
+    si.pCommandBuffers = &cmd;
+    VkFence f = fence.get();
+    vk_check(vkResetFences(dev, 1, &f), "vkResetFences");
+    VkResult r = vkQueueSubmit(queue, 1, &si, f);
+    if (r == VK_SUCCESS) r = vkWaitForFences(dev, 1, &f, VK_TRUE, UINT64_MAX);
+    if (r == VK_ERROR_DEVICE_LOST) lost = true;
+    vk_check(r, "vkQueueSubmit/vkWaitForFences");
+}
+
+void ContextState::copy_buffer(VkBuffer src, VkDeviceSize src_offset, VkBuffer dst, VkDeviceSize dst_offset,
+                               VkDeviceSize bytes) {
+    submit_and_wait([&](VkCommandBuffer cmd) {
+        VkBufferCopy region{src_offset, dst_offset, bytes};
+        vkCmdCopyBuffer(cmd, src, dst, 1, &region);
+    });
+}
+
+void ContextState::write_bytes(DeviceBuffer& dst, VkDeviceSize offset, const void* data, VkDeviceSize bytes) {
+    if (bytes == 0) return;
+    if (dst.mapped && !options.force_staging) {
+        std::lock_guard lock(mutex);
+        std::memcpy(static_cast<char*>(dst.mapped) + offset, data, bytes);
+        return;
+    }
+    auto staging = create_buffer(shared_from_this(), bytes, MemoryKind::staging);
+    std::memcpy(staging->mapped, data, bytes);
+    copy_buffer(staging->buffer.get(), 0, dst.buffer.get(), offset, bytes);
+}
+
+void ContextState::read_bytes(const DeviceBuffer& src, VkDeviceSize offset, void* data, VkDeviceSize bytes) {
+    if (bytes == 0) return;
+    if (src.mapped && !options.force_staging) {
+        std::lock_guard lock(mutex);
+        std::memcpy(data, static_cast<const char*>(src.mapped) + offset, bytes);
+        return;
+    }
+    auto staging = create_buffer(shared_from_this(), bytes, MemoryKind::staging);
+    copy_buffer(src.buffer.get(), offset, staging->buffer.get(), 0, bytes);
+    std::memcpy(data, staging->mapped, bytes);
+}
+
+void ContextState::fill_buffer(DeviceBuffer& dst, uint32_t pattern) {
+    submit_and_wait([&](VkCommandBuffer cmd) { vkCmdFillBuffer(cmd, dst.buffer.get(), 0, VK_WHOLE_SIZE, pattern); });
+}
+
+}  // namespace detail
+
+Context::Context(ContextOptions options) : state_(std::make_shared<detail::ContextState>()) {
+    state_->initialise(std::move(options));
+    state_->dummy = detail::create_buffer(state_, 256, detail::MemoryKind::device);
+}
+
+Context::~Context() {
+    // The dummy buffer holds a reference to the state; drop it so the state can go once the last
+    // tensor does.
+    if (state_) state_->dummy.reset();
+}
+Context::Context(Context&&) noexcept = default;
+Context& Context::operator=(Context&&) noexcept = default;
+
+const DeviceInfo& Context::device() const { return state_->info; }
+detail::ContextState& Context::state() { return *state_; }
+uint64_t Context::validation_message_count() const { return state_->instance->message_count(); }
+std::size_t Context::pipeline_count() const { return state_->pipelines.size(); }
+double Context::pipeline_compile_seconds() const { return state_->compile_seconds; }
+
+}  // namespace vkattn

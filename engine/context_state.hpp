@@ -1,0 +1,79 @@
+#pragma once
+// Everything a Context owns. Members are declared in creation order so destruction runs in reverse:
+// pipelines and pools before the device, the device before the instance.
+#include <vulkan/vulkan.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "buffer.hpp"
+#include "instance.hpp"
+#include "kernel_params.hpp"
+#include "pipeline_cache.hpp"
+#include "vk_handles.hpp"
+#include "vkattn/context.hpp"
+
+namespace vkattn::detail {
+
+/// One range of a buffer bound to a binding slot.
+struct BoundRange {
+    VkBuffer buffer = VK_NULL_HANDLE;
+    VkDeviceSize offset = 0;
+    VkDeviceSize range = VK_WHOLE_SIZE;
+};
+
+/// One recorded dispatch: pipeline, parameters, bindings and workgroup counts.
+struct Dispatch {
+    VkPipeline pipeline = VK_NULL_HANDLE;
+    KernelParams params{};
+    std::array<BoundRange, kBindingCount> bindings{};  // [kParams] is filled by the recorder
+    std::array<uint32_t, 3> groups{1, 1, 1};
+};
+
+struct ContextState : std::enable_shared_from_this<ContextState> {
+    ContextOptions options;
+    std::function<void(const std::string&)> log;
+    std::unique_ptr<Instance> instance;
+    VkPhysicalDevice physical = VK_NULL_HANDLE;
+    DeviceInfo info;
+    VkPhysicalDeviceMemoryProperties memory_properties{};
+    UniqueDevice device;
+    uint32_t queue_family = 0;
+    VkQueue queue = VK_NULL_HANDLE;
+    UniqueCommandPool command_pool;
+    UniqueFence fence;
+    UniqueDescriptorSetLayout set_layout;
+    UniquePipelineLayout pipeline_layout;
+    UniqueQueryPool timestamp_pool;
+    std::unique_ptr<PipelineCache> pipeline_cache;
+    std::map<std::string, UniquePipeline> pipelines;
+    double compile_seconds = 0;
+    std::shared_ptr<DeviceBuffer> dummy;  // bound to slots a kernel does not use
+    bool lost = false;
+    std::recursive_mutex mutex;           // serialises recording and submission
+
+    ContextState() = default;
+    ~ContextState();
+    void initialise(ContextOptions opts);
+
+    /// Throws Error(device_lost) once the device has been lost.
+    void ensure_alive() const;
+    /// Records commands with `record`, submits them and waits for completion.
+    void submit_and_wait(const std::function<void(VkCommandBuffer)>& record);
+    /// Runs dispatches in order with a compute barrier between each; returns GPU ms or -1.
+    double run_dispatches(const std::vector<Dispatch>& dispatches, bool measure);
+    /// The pipeline for an embedded shader with these specialization constants (ids 0..n-1), built once.
+    VkPipeline pipeline(const std::string& shader, const std::vector<int32_t>& spec_constants);
+
+    void copy_buffer(VkBuffer src, VkDeviceSize src_offset, VkBuffer dst, VkDeviceSize dst_offset, VkDeviceSize bytes);
+    void write_bytes(DeviceBuffer& dst, VkDeviceSize offset, const void* data, VkDeviceSize bytes);
+    void read_bytes(const DeviceBuffer& src, VkDeviceSize offset, void* data, VkDeviceSize bytes);
+    void fill_buffer(DeviceBuffer& dst, uint32_t pattern);
+    uint32_t memory_type(uint32_t type_bits, MemoryKind kind) const;
+};
+
+}  // namespace vkattn::detail

@@ -1,0 +1,30 @@
+#pragma once
+// C++ mirror of the `Params` uniform block in shaders/common.glsl (std140: twelve 16-byte rows).
+#include <array>
+#include <cstdint>
+
+namespace vkattn::detail {
+
+struct alignas(16) KernelParams {
+    std::array<int32_t, 4> dims0{};     // B, Hq, Hkv, Lq
+    std::array<int32_t, 4> dims1{};     // Lk, D, Dv, group
+    std::array<int32_t, 4> q_stride{};  // batch, head, row, dim
+    std::array<int32_t, 4> k_stride{};
+    std::array<int32_t, 4> v_stride{};
+    std::array<int32_t, 4> o_stride{};
+    std::array<int32_t, 4> m_stride{};
+    std::array<int32_t, 4> offsets0{};  // q, k, v, o
+    std::array<int32_t, 4> offsets1{};  // mask, lse (-1: none), p, unused
+    std::array<int32_t, 4> chunk{};     // first bh, its b, its h, first row tile
+    std::array<int32_t, 4> flags{};     // causal, mask kind, has key lengths, element count
+    std::array<float, 4> scalars{};     // scale * log2(e), log2(e)
+};
+static_assert(sizeof(KernelParams) == 192, "KernelParams must match the std140 Params block");
+
+/// Binding slots shared by every kernel (shaders/common.glsl).
+enum Binding : uint32_t {
+    kParams = 0, kQ = 1, kK = 2, kV = 3, kOut = 4, kMask = 5, kKeyLengths = 6, kLse = 7, kP = 8,
+    kBindingCount = 9
+};
+
+}  // namespace vkattn::detail

@@ -1,0 +1,34 @@
+#pragma once
+// A VkPipelineCache persisted under the user's cache directory, one file per device UUID and driver
+// version; a file whose header does not match the device is ignored (and later overwritten).
+#include <vulkan/vulkan.h>
+
+#include <string>
+
+#include "vk_handles.hpp"
+#include "vkattn/device.hpp"
+
+namespace vkattn::detail {
+
+class PipelineCache {
+public:
+    /// `directory` empty: $XDG_CACHE_HOME/vkattn or $HOME/.cache/vkattn; "none": in memory only.
+    PipelineCache(VkDevice device, const DeviceInfo& info, const std::string& directory);
+    ~PipelineCache();
+    VkPipelineCache get() const { return cache_.get(); }
+    /// Writes the cache to disk (atomically) if it is persistent. Errors are ignored: a cache is optional.
+    void save() const;
+    const std::string& path() const { return path_; }
+    bool loaded_from_disk() const { return loaded_; }
+
+private:
+    VkDevice device_;
+    UniquePipelineCache cache_;
+    std::string path_;
+    bool loaded_ = false;
+};
+
+/// The directory the cache uses by default.
+std::string default_cache_directory();
+
+}  // namespace vkattn::detail

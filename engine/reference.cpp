@@ -1,0 +1,323 @@
+// The attention operation on the host, written to be read rather than to be fast.
+// reference_attention is the ground truth for the kernels; naive_attention models what a
+// straightforward float/f16 implementation gets, so tests can bound the kernels' error by it.
+#include "vkattn/reference.hpp"
+
+#include <cmath>
+#include <initializer_list>
+#include <limits>
+#include <sstream>
+#include <string>
+
+#include "vkattn/error.hpp"
+
+namespace vkattn {
+
+namespace {
+
+// Anything at or below this additive mask value counts as "masked out", as documented in attention.hpp.
+constexpr double kMaskedOut = -1e30;
+
+[[noreturn]] void fail(const std::string& message) { throw Error(ErrorCode::invalid_argument, message); }
+
+// "[1, 2, 32, 64]" (local so the host code does not depend on the engine's to_string(Shape)).
+std::string format_dims(const Shape& dims) {
+    std::ostringstream out;
+    out << '[';
+    for (std::size_t i = 0; i < dims.size(); ++i) out << (i ? ", " : "") << dims[i];
+    out << ']';
+    return out.str();
+}
+
+std::string format_dims(std::initializer_list<int64_t> dims) { return format_dims(Shape(dims)); }
+
+// Product of sizes, refusing to overflow (a bogus problem must give an error, not UB).
+int64_t checked_product(std::initializer_list<int64_t> dims, const char* field) {
+    int64_t product = 1;
+    for (int64_t d : dims) {
+        if (d != 0 && product > std::numeric_limits<int64_t>::max() / d)
+            fail(std::string(field) + ": size " + format_dims(dims) + " overflows");
+        product *= d;
+    }
+    return product;
+}
+
+void check_positive(int64_t value, const char* field) {
+    if (value < 1) fail(std::string(field) + ": must be >= 1, got " + std::to_string(value));
+}
+
+void check_size(const std::vector<float>& data, const char* field, const char* layout,
+                std::initializer_list<int64_t> dims) {
+    const int64_t expected = checked_product(dims, field);
+    if (static_cast<int64_t>(data.size()) != expected)
+        fail(std::string(field) + ": expected " + std::to_string(expected) + " elements for " + layout + " = " +
+             format_dims(dims) + ", got " + std::to_string(data.size()));
+}
+
+void check_key_lengths(const HostAttentionProblem& p) {
+    if (p.key_lengths.empty()) return;
+    if (static_cast<int64_t>(p.key_lengths.size()) != p.B)
+        fail("key_lengths: expected " + std::to_string(p.B) + " entries (one per batch), got " +
+             std::to_string(p.key_lengths.size()));
+    for (std::size_t b = 0; b < p.key_lengths.size(); ++b) {
+        const int32_t len = p.key_lengths[b];
+        if (len < 0 || len > p.Lk)
+            fail("key_lengths[" + std::to_string(b) + "]: " + std::to_string(len) + " is outside [0, Lk = " +
+                 std::to_string(p.Lk) + "]");
+    }
+}
+
+void check_mask(const HostAttentionProblem& p) {
+    const Shape& s = p.mask_shape;
+    if (s.empty()) {
+        if (!p.mask.empty()) fail("mask: " + std::to_string(p.mask.size()) + " values given but mask_shape is empty");
+        return;
+    }
+    const bool rows_match = s.size() >= 2 && s[s.size() - 2] == p.Lq && s[s.size() - 1] == p.Lk;
+    const bool broadcast_ok =
+        s.size() == 2 || (s.size() == 4 && (s[0] == 1 || s[0] == p.B) && (s[1] == 1 || s[1] == p.Hq));
+    if (!rows_match || !broadcast_ok)
+        fail("mask_shape: expected [Lq, Lk] = " + format_dims({p.Lq, p.Lk}) +
+             " or [Bm, Hm, Lq, Lk] with Bm in {1, " + std::to_string(p.B) + "}, Hm in {1, " + std::to_string(p.Hq) +
+             "}, got " + format_dims(s));
+    int64_t expected = 1;
+    for (int64_t d : s) expected *= d;  // cannot overflow: each dim equals a validated problem size or 1
+    if (static_cast<int64_t>(p.mask.size()) != expected)
+        fail("mask: expected " + std::to_string(expected) + " values for mask_shape " + format_dims(s) + ", got " +
+             std::to_string(p.mask.size()));
+}
+
+// Element offset of mask[b, h, i, j], honouring broadcast of size-1 leading dimensions.
+int64_t mask_offset(const HostAttentionProblem& p, int64_t b, int64_t h, int64_t i, int64_t j) {
+    int64_t plane = 0;
+    if (p.mask_shape.size() == 4) {
+        const int64_t mb = p.mask_shape[0] == 1 ? 0 : b;
+        const int64_t mh = p.mask_shape[1] == 1 ? 0 : h;
+        plane = mb * p.mask_shape[1] + mh;
+    }
+    return (plane * p.Lq + i) * p.Lk + j;
+}
+
+bool causal_visible(const HostAttentionProblem& p, int64_t i, int64_t j) {
+    switch (p.causal) {
+        case Causal::none: return true;
+        case Causal::top_left: return j <= i;
+        case Causal::bottom_right: return j <= i + p.Lk - p.Lq;
+    }
+    return true;
+}
+
+double effective_scale(const HostAttentionProblem& p) {
+    return p.scale == 0 ? 1.0 / std::sqrt(static_cast<double>(p.D)) : static_cast<double>(p.scale);
+}
+
+// GQA: consecutive groups of Hq / Hkv query heads share one key/value head.
+int64_t kv_head(const HostAttentionProblem& p, int64_t h) { return h / (p.Hq / p.Hkv); }
+
+const float* q_row(const HostAttentionProblem& p, int64_t b, int64_t h, int64_t i) {
+    return p.q.data() + ((b * p.Hq + h) * p.Lq + i) * p.D;
+}
+const float* k_row(const HostAttentionProblem& p, int64_t b, int64_t h, int64_t j) {
+    return p.k.data() + ((b * p.Hkv + kv_head(p, h)) * p.Lk + j) * p.D;
+}
+const float* v_row(const HostAttentionProblem& p, int64_t b, int64_t h, int64_t j) {
+    return p.v.data() + ((b * p.Hkv + kv_head(p, h)) * p.Lk + j) * p.Dv;
+}
+
+// Index of row (b, h, i) in the [B, Hq, Lq] row space.
+int64_t row_index(const HostAttentionProblem& p, int64_t b, int64_t h, int64_t i) { return (b * p.Hq + h) * p.Lq + i; }
+
+// ---- reference_attention: one small function per step, double everywhere ----
+
+// Scores of one query row; masked keys are marked invisible (their score is unused).
+struct RowScores {
+    std::vector<double> score;
+    std::vector<bool> visible;
+};
+
+RowScores reference_scores(const HostAttentionProblem& p, int64_t b, int64_t h, int64_t i) {
+    RowScores row{std::vector<double>(static_cast<std::size_t>(p.Lk), 0.0),
+                  std::vector<bool>(static_cast<std::size_t>(p.Lk), false)};
+    const double scale = effective_scale(p);
+    const float* q = q_row(p, b, h, i);
+    for (int64_t j = 0; j < p.Lk; ++j) {
+        double additive = 0;
+        if (!reference_key_visible(p, b, h, i, j, &additive)) continue;
+        const float* k = k_row(p, b, h, j);
+        double dot = 0;
+        for (int64_t d = 0; d < p.D; ++d) dot += static_cast<double>(q[d]) * static_cast<double>(k[d]);
+        row.score[static_cast<std::size_t>(j)] = scale * dot + additive;
+        row.visible[static_cast<std::size_t>(j)] = true;
+    }
+    return row;
+}
+
+// Natural log of the sum of exp over visible scores, computed as max + log(sum exp(s - max)) so
+// that large scores do not overflow. -inf when no key is visible.
+double reference_log_sum_exp(const RowScores& row) {
+    double max = -std::numeric_limits<double>::infinity();
+    for (std::size_t j = 0; j < row.score.size(); ++j)
+        if (row.visible[j] && row.score[j] > max) max = row.score[j];
+    if (max == -std::numeric_limits<double>::infinity()) return max;
+    double sum = 0;
+    for (std::size_t j = 0; j < row.score.size(); ++j)
+        if (row.visible[j]) sum += std::exp(row.score[j] - max);
+    return max + std::log(sum);
+}
+
+// Softmax probabilities exp(s - lse); masked keys (and every key of an empty row) get 0.
+std::vector<double> reference_softmax(const RowScores& row, double lse) {
+    std::vector<double> prob(row.score.size(), 0.0);
+    if (std::isinf(lse) && lse < 0) return prob;
+    for (std::size_t j = 0; j < row.score.size(); ++j)
+        if (row.visible[j]) prob[j] = std::exp(row.score[j] - lse);
+    return prob;
+}
+
+// out[d] = sum_j prob[j] * v[j][d].
+std::vector<double> reference_weighted_sum(const HostAttentionProblem& p, int64_t b, int64_t h,
+                                           const std::vector<double>& prob) {
+    std::vector<double> out(static_cast<std::size_t>(p.Dv), 0.0);
+    for (int64_t j = 0; j < p.Lk; ++j) {
+        const double pj = prob[static_cast<std::size_t>(j)];
+        if (pj == 0) continue;
+        const float* v = v_row(p, b, h, j);
+        for (int64_t d = 0; d < p.Dv; ++d) out[static_cast<std::size_t>(d)] += pj * static_cast<double>(v[d]);
+    }
+    return out;
+}
+
+HostAttentionResult allocate_result(const HostAttentionProblem& p, bool want_weights) {
+    HostAttentionResult r;
+    const auto rows = static_cast<std::size_t>(p.B * p.Hq * p.Lq);
+    r.out.assign(rows * static_cast<std::size_t>(p.Dv), 0.0f);
+    r.lse.assign(rows, 0.0f);
+    if (want_weights) r.weights.assign(rows * static_cast<std::size_t>(p.Lk), 0.0f);
+    return r;
+}
+
+// ---- naive_attention: the same row, in float, optionally with f16 rounding ----
+
+// Float scores of one query row, with the running maximum over visible keys.
+struct NaiveScores {
+    std::vector<float> score;
+    std::vector<bool> visible;
+    float max = -std::numeric_limits<float>::infinity();
+};
+
+NaiveScores naive_scores(const HostAttentionProblem& p, int64_t b, int64_t h, int64_t i) {
+    NaiveScores row{std::vector<float>(static_cast<std::size_t>(p.Lk), 0.0f),
+                    std::vector<bool>(static_cast<std::size_t>(p.Lk), false)};
+    const auto scale = static_cast<float>(effective_scale(p));
+    const float* q = q_row(p, b, h, i);
+    for (int64_t j = 0; j < p.Lk; ++j) {
+        double additive = 0;
+        if (!reference_key_visible(p, b, h, i, j, &additive)) continue;
+        const float* k = k_row(p, b, h, j);
+        float dot = 0;
+        for (int64_t d = 0; d < p.D; ++d) dot += q[d] * k[d];
+        const auto js = static_cast<std::size_t>(j);
+        row.score[js] = scale * dot + static_cast<float>(additive);
+        row.visible[js] = true;
+        if (row.score[js] > row.max) row.max = row.score[js];
+    }
+    return row;
+}
+
+// Softmax and P·V of one row in float; with f16, P and the output are rounded to half as a
+// framework storing them in f16 would. `out` must hold Dv zeros on entry.
+void naive_row(const HostAttentionProblem& p, int64_t b, int64_t h, int64_t i, bool f16, float* out, float* lse,
+               float* weights) {
+    const NaiveScores row = naive_scores(p, b, h, i);
+    *lse = row.max;
+    if (row.max == -std::numeric_limits<float>::infinity()) return;  // nothing visible: out stays 0
+    float sum = 0;
+    for (std::size_t j = 0; j < row.score.size(); ++j)
+        if (row.visible[j]) sum += std::exp(row.score[j] - row.max);
+    *lse = row.max + std::log(sum);
+    for (int64_t j = 0; j < p.Lk; ++j) {
+        const auto js = static_cast<std::size_t>(j);
+        if (!row.visible[js]) continue;
+        float prob = std::exp(row.score[js] - row.max) / sum;
+        if (weights) weights[js] = prob;  // the kernels keep P in f32 whatever the input dtype
+        if (f16) prob = round_to_half(prob);
+        const float* v = v_row(p, b, h, j);
+        for (int64_t d = 0; d < p.Dv; ++d) out[d] += prob * v[d];
+    }
+    if (f16)
+        for (int64_t d = 0; d < p.Dv; ++d) out[d] = round_to_half(out[d]);
+}
+
+}  // namespace
+
+void validate_host_problem(const HostAttentionProblem& p) {
+    check_positive(p.B, "B");
+    check_positive(p.Hq, "Hq");
+    check_positive(p.Hkv, "Hkv");
+    check_positive(p.Lq, "Lq");
+    check_positive(p.Lk, "Lk");
+    check_positive(p.D, "D");
+    check_positive(p.Dv, "Dv");
+    if (p.Hq % p.Hkv != 0)
+        fail("Hq: " + std::to_string(p.Hq) + " query heads is not a multiple of Hkv = " + std::to_string(p.Hkv));
+    check_size(p.q, "q", "[B, Hq, Lq, D]", {p.B, p.Hq, p.Lq, p.D});
+    check_size(p.k, "k", "[B, Hkv, Lk, D]", {p.B, p.Hkv, p.Lk, p.D});
+    check_size(p.v, "v", "[B, Hkv, Lk, Dv]", {p.B, p.Hkv, p.Lk, p.Dv});
+    // The output, lse and weights are sized B*Hq*Lq*{Dv,1,Lk}; make sure those products fit too.
+    checked_product({p.B, p.Hq, p.Lq, p.Dv}, "out");
+    checked_product({p.B, p.Hq, p.Lq, p.Lk}, "weights");
+    if (!std::isfinite(p.scale)) fail("scale: must be finite, got " + std::to_string(p.scale));
+    check_key_lengths(p);
+    check_mask(p);
+}
+
+bool reference_key_visible(const HostAttentionProblem& p, int64_t b, int64_t h, int64_t i, int64_t j,
+                           double* additive) {
+    if (additive) *additive = 0;
+    if (!causal_visible(p, i, j)) return false;
+    if (!p.key_lengths.empty() && j >= p.key_lengths[static_cast<std::size_t>(b)]) return false;
+    if (p.mask_shape.empty()) return true;
+    const double m = p.mask[static_cast<std::size_t>(mask_offset(p, b, h, i, j))];
+    if (p.mask_is_bool) return m != 0;
+    if (m <= kMaskedOut) return false;  // covers -inf
+    if (additive) *additive = m;
+    return true;
+}
+
+HostAttentionResult reference_attention(const HostAttentionProblem& p, bool want_weights) {
+    validate_host_problem(p);
+    HostAttentionResult r = allocate_result(p, want_weights);
+    for (int64_t b = 0; b < p.B; ++b)
+        for (int64_t h = 0; h < p.Hq; ++h)
+            for (int64_t i = 0; i < p.Lq; ++i) {
+                const auto row = static_cast<std::size_t>(row_index(p, b, h, i));
+                const RowScores scores = reference_scores(p, b, h, i);
+                const double lse = reference_log_sum_exp(scores);
+                const std::vector<double> prob = reference_softmax(scores, lse);
+                const std::vector<double> out = reference_weighted_sum(p, b, h, prob);
+                r.lse[row] = static_cast<float>(lse);
+                for (std::size_t d = 0; d < out.size(); ++d) r.out[row * out.size() + d] = static_cast<float>(out[d]);
+                if (want_weights)
+                    for (std::size_t j = 0; j < prob.size(); ++j)
+                        r.weights[row * prob.size() + j] = static_cast<float>(prob[j]);
+            }
+    return r;
+}
+
+HostAttentionResult naive_attention(const HostAttentionProblem& p, DType precision, bool want_weights) {
+    if (precision != DType::f32 && precision != DType::f16)
+        fail("precision: must be f32 or f16, got " + std::string(dtype_name(precision)));
+    validate_host_problem(p);
+    HostAttentionResult r = allocate_result(p, want_weights);
+    const bool f16 = precision == DType::f16;
+    for (int64_t b = 0; b < p.B; ++b)
+        for (int64_t h = 0; h < p.Hq; ++h)
+            for (int64_t i = 0; i < p.Lq; ++i) {
+                const int64_t row = row_index(p, b, h, i);
+                naive_row(p, b, h, i, f16, r.out.data() + row * p.Dv, r.lse.data() + row,
+                          want_weights ? r.weights.data() + row * p.Lk : nullptr);
+            }
+    return r;
+}
+
+}  // namespace vkattn

@@ -1,0 +1,91 @@
+#pragma once
+/// \file attention.hpp
+/// out = softmax(scale · Q Kᵀ + mask) · V over batches and heads.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vkattn/context.hpp"
+#include "vkattn/tensor.hpp"
+
+namespace vkattn {
+
+/// Causal alignment. With Lq == Lk both are the usual lower-triangular mask.
+enum class Causal {
+    none,
+    top_left,      ///< query i sees keys j <= i (PyTorch's is_causal)
+    bottom_right,  ///< query i sees keys j <= i + Lk - Lq (FlashAttention's; decoding with a KV cache)
+};
+
+/// Which kernels run.
+enum class Path {
+    automatic,     ///< the planner decides (fused unless weights are requested)
+    fused,         ///< flash-style online softmax; never materialises the Lq x Lk matrix
+    explicit_,     ///< scores, softmax, P·V as three stages; can return the weights P
+};
+
+const char* to_string(Causal c) noexcept;
+const char* to_string(Path p) noexcept;
+
+/// Options of one attention call. Masks combine: a key is attended only if every mask allows it.
+struct AttentionOptions {
+    /// Multiplies Q Kᵀ. Default 1/sqrt(D). Must be finite and non-zero.
+    std::optional<float> scale;
+    Causal causal = Causal::none;
+    /// Per-batch number of valid keys (padding): key j of batch b is attended iff j < key_lengths[b].
+    /// Empty means all Lk keys. Size must be B, each value in [0, Lk].
+    std::vector<int32_t> key_lengths;
+    /// Optional mask, shape [Lq, Lk] (broadcast over batch and heads) or [B, Hq, Lq, Lk]
+    /// (size-1 batch or head dims broadcast too). dtype f32 or f16: added to the scaled scores
+    /// (-inf, or anything <= -1e30, masks the key out). dtype u8: boolean, non-zero = attend.
+    std::optional<Tensor> mask;
+    Path path = Path::automatic;
+    bool return_lse = false;        ///< also return each row's natural log-sum-exp, [B, Hq, Lq] f32
+    bool return_weights = false;    ///< also return P, [B, Hq, Lq, Lk] f32 (explicit path only)
+    /// Output dtype; default: q's dtype.
+    std::optional<DType> out_dtype;
+    /// Record GPU timestamps around the kernels (see AttentionResult::gpu_milliseconds).
+    bool measure_time = false;
+};
+
+/// Everything one call returns. A row whose keys are all masked out has out = 0,
+/// weights = 0 and lse = -infinity; never NaN.
+struct AttentionResult {
+    Tensor out;                   ///< [B, Hq, Lq, Dv]
+    std::optional<Tensor> lse;    ///< [B, Hq, Lq] f32 when requested
+    std::optional<Tensor> weights;///< [B, Hq, Lq, Lk] f32 when requested
+    Path path = Path::fused;      ///< the path that ran
+    std::string variant;          ///< the kernel variant(s) that ran, e.g. "fused.f16.d128[br16,bc32]"
+    double gpu_milliseconds = -1; ///< GPU time of the kernels when measure_time and timestamps are supported
+    uint32_t dispatches = 0;      ///< number of dispatches recorded (chunks x stages)
+};
+
+/// What the planner would run for a problem, without running it.
+struct AttentionPlan {
+    Path path = Path::fused;
+    std::string variant;
+    std::string reason;
+};
+
+/// Computes attention. q: [B, Hq, Lq, D]; k: [B, Hkv, Lk, D]; v: [B, Hkv, Lk, Dv];
+/// Hq % Hkv == 0. q, k, v share one dtype (f32 or f16); any strides.
+/// Throws Error(invalid_argument) naming the offending argument before anything runs.
+AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
+                               const AttentionOptions& options = {});
+
+/// As attention_full, returning the output only.
+Tensor attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
+                 const AttentionOptions& options = {});
+
+/// The plan attention_full would follow; validates like it does.
+AttentionPlan plan_attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
+                             const AttentionOptions& options = {});
+
+}  // namespace vkattn
+
+namespace vkattn {
+/// The kernel variants the planner would use on `device`, one line each (head-dim class -> tiles),
+/// or the reason a class is unsupported there. Used by `vkattn devices`.
+std::vector<std::string> kernel_variants(const DeviceInfo& device);
+}  // namespace vkattn

@@ -1,0 +1,70 @@
+#pragma once
+/// \file context.hpp
+/// A Context owns one Vulkan device, its queue, memory, pipelines and pipeline cache.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "vkattn/device.hpp"
+#include "vkattn/dtype.hpp"
+#include "vkattn/tensor.hpp"
+
+namespace vkattn {
+
+/// How a Context is created. Every field has a sensible default.
+struct ContextOptions {
+    DeviceSelector device;              ///< which device (default rule, or VKATTN_DEVICE)
+    /// Enable VK_LAYER_KHRONOS_validation (also on when VKATTN_VALIDATION=1). Messages go to
+    /// `on_message` and are counted in Context::validation_message_count().
+    bool validation = false;
+    bool verbose = false;               ///< log device choice and pipeline compile times (also VKATTN_VERBOSE=1)
+    /// Directory for the persistent pipeline cache. Empty: $XDG_CACHE_HOME/vkattn or ~/.cache/vkattn.
+    /// "none" disables it.
+    std::string pipeline_cache_dir;
+    /// Receives log lines and validation messages. Default: stderr.
+    std::function<void(const std::string&)> on_message;
+    /// Always copy through a staging buffer, even on host-visible device memory (tests both paths).
+    bool force_staging = false;
+    /// Fill every new tensor with NaN bits (0x7FC07FC0: NaN as f32 and as both f16 halves) before use,
+    /// so that any output element a kernel fails to write shows up. Tests turn this on.
+    bool poison_allocations = false;
+};
+
+/// The engine's entry point. Not copyable; movable. Operations on one Context are
+/// serialised internally, so a Context may be shared between threads.
+class Context {
+public:
+    explicit Context(ContextOptions options = {});
+    ~Context();
+    Context(Context&&) noexcept;
+    Context& operator=(Context&&) noexcept;
+    Context(const Context&) = delete;
+    Context& operator=(const Context&) = delete;
+
+    /// The device this context runs on.
+    const DeviceInfo& device() const;
+
+    /// Allocates an uninitialised contiguous tensor.
+    Tensor empty(const Shape& shape, DType dtype);
+    /// Uploads float data, converting to `dtype` (f32 or f16). `data.size()` must equal the shape's product.
+    Tensor upload(std::span<const float> data, const Shape& shape, DType dtype = DType::f32);
+    /// Uploads raw elements already in `dtype` (f16 bits as uint16_t, i32, u8 ...).
+    Tensor upload_raw(const void* data, std::size_t bytes, const Shape& shape, DType dtype);
+
+    /// Number of validation-layer messages (warnings and errors) seen so far.
+    uint64_t validation_message_count() const;
+    /// Number of distinct compute pipelines created so far, and seconds spent compiling them.
+    std::size_t pipeline_count() const;
+    double pipeline_compile_seconds() const;
+
+    /// Internal engine state (used by operations in this library).
+    detail::ContextState& state();
+
+private:
+    std::shared_ptr<detail::ContextState> state_;
+};
+
+}  // namespace vkattn

@@ -1,0 +1,51 @@
+#pragma once
+/// \file reference.hpp
+/// The attention operation on the host, written to be read: the ground truth for tests and `vkattn verify`.
+#include <cstdint>
+#include <vector>
+
+#include "vkattn/attention.hpp"
+#include "vkattn/dtype.hpp"
+#include "vkattn/tensor.hpp"
+
+namespace vkattn {
+
+/// Host inputs in the default contiguous layouts: q [B, Hq, Lq, D], k [B, Hkv, Lk, D], v [B, Hkv, Lk, Dv].
+struct HostAttentionProblem {
+    int64_t B = 1, Hq = 1, Hkv = 1, Lq = 1, Lk = 1, D = 1, Dv = 1;
+    std::vector<float> q, k, v;
+    float scale = 0;                  ///< 0 means 1/sqrt(D)
+    Causal causal = Causal::none;
+    std::vector<int32_t> key_lengths; ///< empty or B entries
+    /// Optional mask, contiguous, shape [Lq, Lk] or [Bm, Hm, Lq, Lk] with Bm in {1, B}, Hm in {1, Hq}.
+    Shape mask_shape;                 ///< empty: no mask
+    std::vector<float> mask;          ///< additive values, or 0/1 when mask_is_bool
+    bool mask_is_bool = false;
+};
+
+/// Host outputs, contiguous: out [B, Hq, Lq, Dv], lse [B, Hq, Lq], weights [B, Hq, Lq, Lk].
+struct HostAttentionResult {
+    std::vector<float> out;
+    std::vector<float> lse;      ///< natural log-sum-exp; -inf for fully masked rows
+    std::vector<float> weights;  ///< only when requested
+};
+
+/// True when key j is visible to query i of (batch b, head h) under every mask of `p`.
+/// `additive` receives the additive mask term (0 when there is none).
+bool reference_key_visible(const HostAttentionProblem& p, int64_t b, int64_t h, int64_t i, int64_t j,
+                           double* additive);
+
+/// Exact-as-possible reference: double accumulation everywhere. Fully masked rows give 0 and lse -inf.
+HostAttentionResult reference_attention(const HostAttentionProblem& p, bool want_weights = false);
+
+/// A straightforward implementation in the kernel's precision: float arithmetic, and for f16 the
+/// probabilities and the output rounded to half, as a framework's f16 attention would. Tests bound the
+/// kernel's error by twice this implementation's error against reference_attention. The inputs are
+/// used as given: for f16, pass values already rounded to half (round_to_half), as the kernels see them.
+/// With `want_weights`, also returns the float probabilities (before any f16 rounding).
+HostAttentionResult naive_attention(const HostAttentionProblem& p, DType precision, bool want_weights = false);
+
+/// Throws Error(invalid_argument) naming the field when the problem is inconsistent.
+void validate_host_problem(const HostAttentionProblem& p);
+
+}  // namespace vkattn

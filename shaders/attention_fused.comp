@@ -1,0 +1,111 @@
+#version 450
+// Fused attention: one workgroup owns BR query rows of one (batch, head) slice and streams the keys
+// in tiles of BC through shared memory with an online softmax, so the Lq x Lk matrix never exists.
+// Threads are arranged as BR rows x TPR threads per row. Within a tile, thread t of row r scores keys
+// t, t + TPR, ...; the row's maximum is combined through shared memory; then every thread of the row
+// accumulates its own output columns c = t, t + TPR, ... (at most DV_PER_THREAD of them, in registers).
+#extension GL_GOOGLE_include_directive : require
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const int BR = 8;      // query rows per workgroup
+layout(constant_id = 2) const int BC = 16;     // keys per tile
+layout(constant_id = 3) const int DCAP = 64;   // head-dim capacity of the shared tiles (>= D and Dv)
+layout(constant_id = 4) const int TPR = 8;     // threads per query row; workgroup size = BR * TPR
+const int DV_PER_THREAD = (DCAP + TPR - 1) / TPR;
+
+#include "common.glsl"
+#include "tile_ops.glsl"
+
+shared float q_tile[BR * DCAP];   // pre-scaled by scale * log2(e)
+shared float k_tile[BC * DCAP];
+shared float v_tile[BC * DCAP];
+shared float s_tile[BR * BC];     // scores, then probabilities
+shared float row_partial[BR * TPR];
+
+void load_kv_tile(Slice s, int j0, int kend, int tid) {
+    int D = HEAD_D(), Dv = HEAD_DV();
+    for (int e = tid; e < BC * D; e += BR * TPR) {
+        int j = e / D, d = e - j * D, key = j0 + j;
+        k_tile[j * DCAP + d] = key < kend ? LOAD_K(s.k_base + key * P.k_stride.z + d * P.k_stride.w) : 0.0;
+    }
+    for (int e = tid; e < BC * Dv; e += BR * TPR) {
+        int j = e / Dv, c = e - j * Dv, key = j0 + j;
+        v_tile[j * DCAP + c] = key < kend ? LOAD_V(s.v_base + key * P.v_stride.z + c * P.v_stride.w) : 0.0;
+    }
+}
+
+void main() {
+    const int tid = int(gl_LocalInvocationID.x);
+    const int r = tid / TPR, t = tid - r * TPR;
+    const Slice s = make_slice(int(gl_WorkGroupID.y));
+    const int row0 = (P.chunk.w + int(gl_WorkGroupID.x)) * BR;
+    const int i = row0 + r;
+    const bool row_valid = i < LQ();
+    const int D = HEAD_D(), Dv = HEAD_DV();
+
+    for (int e = tid; e < BR * D; e += BR * TPR) {
+        int rr = e / D, d = e - rr * D, qi = row0 + rr;
+        q_tile[rr * DCAP + d] = qi < LQ() ? LOAD_Q(s.q_base + qi * P.q_stride.z + d * P.q_stride.w) * P.scalars.x : 0.0;
+    }
+
+    // Keys past the last row's causal / padding limit are invisible to the whole workgroup: skip them.
+    const int last_row = min(row0 + BR, LQ()) - 1;
+    const int tile_key_end = key_end_for_row(s.b, last_row);
+    const int my_key_end = row_valid ? key_end_for_row(s.b, i) : 0;
+
+    float acc[DV_PER_THREAD];
+    for (int u = 0; u < DV_PER_THREAD; ++u) acc[u] = 0.0;
+    RowState st = row_state_init();
+
+    for (int j0 = 0; j0 < tile_key_end; j0 += BC) {
+        barrier();  // previous tile fully consumed (and q_tile written, on the first pass)
+        load_kv_tile(s, j0, tile_key_end, tid);
+        barrier();
+
+        // Scores of this thread's keys, and their maximum.
+        float local_max = MASKED_SCORE;
+        for (int j = t; j < BC; j += TPR) {
+            int key = j0 + j;
+            float sc = MASKED_SCORE;
+            if (key < my_key_end) {
+                float dot_qk = 0.0;
+                for (int d = 0; d < D; ++d) dot_qk += q_tile[r * DCAP + d] * k_tile[j * DCAP + d];
+                sc = apply_mask(s, i, key, dot_qk);
+            }
+            s_tile[r * BC + j] = sc;
+            local_max = max(local_max, sc);
+        }
+        row_partial[r * TPR + t] = local_max;
+        barrier();
+
+        // row_max, then the rescale factor of the running state.
+        float tile_max = MASKED_SCORE;
+        for (int u = 0; u < TPR; ++u) tile_max = max(tile_max, row_partial[r * TPR + u]);
+        const float m_new = max(st.m, tile_max);
+        const float alpha = rescale_factor(st.m, m_new);
+        for (int j = t; j < BC; j += TPR) s_tile[r * BC + j] = masked_exp2(s_tile[r * BC + j], m_new);
+        barrier();
+
+        // row_sum and the weighted sum of V over this tile, for this thread's columns.
+        float tile_sum = 0.0;
+        for (int u = 0; u < DV_PER_THREAD; ++u) acc[u] *= alpha;
+        for (int j = 0; j < BC; ++j) {
+            float p = s_tile[r * BC + j];
+            tile_sum += p;
+            for (int u = 0; u < DV_PER_THREAD; ++u) {
+                int c = t + u * TPR;
+                if (c < Dv) acc[u] += p * v_tile[j * DCAP + c];
+            }
+        }
+        st.l = st.l * alpha + tile_sum;
+        st.m = m_new;
+    }
+
+    if (!row_valid) return;
+    const float inv_l = safe_inverse(st.l);
+    for (int u = 0; u < DV_PER_THREAD; ++u) {
+        int c = t + u * TPR;
+        if (c < Dv) o_data[s.o_base + i * P.o_stride.z + c * P.o_stride.w] = acc[u] * inv_l;
+    }
+    if (t == 0 && P.offsets1.y >= 0) lse_data[P.offsets1.y + (s.bh - P.chunk.x) * LQ() + i] = row_lse(st);
+}

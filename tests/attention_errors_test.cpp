@@ -1,0 +1,2 @@
+#include <gtest/gtest.h>
+#include "test_support.hpp"

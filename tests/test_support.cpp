@@ -1,0 +1,239 @@
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <random>
+#include <sstream>
+
+namespace vkattn::test {
+
+Context& context() {
+    static Context ctx = [] {
+        ContextOptions o;
+        o.validation = true;
+        o.poison_allocations = true;
+        o.pipeline_cache_dir = std::getenv("VKATTN_TEST_CACHE_DIR") ? std::getenv("VKATTN_TEST_CACHE_DIR") : "";
+        return Context(o);
+    }();
+    return ctx;
+}
+
+const char* to_string(MaskKind m) {
+    switch (m) {
+        case MaskKind::additive_2d: return "add2d";
+        case MaskKind::additive_4d: return "add4d";
+        case MaskKind::bool_2d: return "bool2d";
+        case MaskKind::bool_4d: return "bool4d";
+        default: return "nomask";
+    }
+}
+
+std::string Case::name() const {
+    std::ostringstream s;
+    s << "B" << B << "_H" << Hq << "x" << Hkv << "_L" << Lq << "x" << Lk << "_D" << D;
+    if (Dv && Dv != D) s << "v" << Dv;
+    s << "_" << dtype_name(dtype) << "_" << vkattn::to_string(path) << "_" << vkattn::to_string(causal) << "_" << test::to_string(mask);
+    if (key_lengths) s << "_keylen";
+    if (blhd) s << "_blhd";
+    if (input_scale != 1.0f) s << "_x" << static_cast<int>(input_scale);
+    if (fully_masked_rows) s << "_emptyrows";
+    std::string name = s.str();
+    for (char& ch : name)  // gtest names: letters, digits and underscores only
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+    return name;
+}
+
+uint64_t fresh_seed() {
+    if (const char* env = std::getenv("VKATTN_TEST_SEED")) return std::strtoull(env, nullptr, 10);
+    static std::mt19937_64 gen(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+    return gen();
+}
+
+namespace {
+
+struct Inputs {
+    HostAttentionProblem host;
+    Tensor q, k, v;
+    std::optional<Tensor> mask;
+};
+
+std::vector<float> random_values(std::mt19937_64& gen, std::size_t n, float scale, DType dtype) {
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> x(n);
+    for (float& e : x) {
+        e = dist(gen) * scale;
+        if (dtype == DType::f16) e = round_to_half(e);  // the reference sees what the kernel reads
+    }
+    return x;
+}
+
+// [B, H, L, D] host data -> [B, L, H, D]
+std::vector<float> to_blhd(const std::vector<float>& x, int64_t B, int64_t H, int64_t L, int64_t D) {
+    std::vector<float> y(x.size());
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t h = 0; h < H; ++h)
+            for (int64_t l = 0; l < L; ++l)
+                for (int64_t d = 0; d < D; ++d) y[((b * L + l) * H + h) * D + d] = x[((b * H + h) * L + l) * D + d];
+    return y;
+}
+
+Tensor upload_qkv(Context& ctx, const std::vector<float>& x, int64_t B, int64_t H, int64_t L, int64_t D, const Case& c) {
+    if (!c.blhd) return ctx.upload(x, {B, H, L, D}, c.dtype);
+    return ctx.upload(to_blhd(x, B, H, L, D), {B, L, H, D}, c.dtype).transposed(1, 2);
+}
+
+void make_mask(const Case& c, std::mt19937_64& gen, Inputs& in) {
+    HostAttentionProblem& p = in.host;
+    if (c.mask == MaskKind::none && !c.fully_masked_rows) return;
+    const bool four_d = c.mask == MaskKind::additive_4d || c.mask == MaskKind::bool_4d;
+    const bool is_bool = c.mask == MaskKind::bool_2d || c.mask == MaskKind::bool_4d || c.mask == MaskKind::none;
+    p.mask_shape = four_d ? Shape{c.B, c.Hq, c.Lq, c.Lk} : Shape{c.Lq, c.Lk};
+    p.mask_is_bool = is_bool;
+    const std::size_t n = four_d ? static_cast<std::size_t>(c.B * c.Hq * c.Lq * c.Lk) : static_cast<std::size_t>(c.Lq * c.Lk);
+    std::uniform_real_distribution<float> u(0.0f, 1.0f);
+    p.mask.resize(n);
+    const DType mask_dtype = c.dtype;  // additive masks in the inputs' dtype: f16 masks are exercised too
+    for (std::size_t e = 0; e < n; ++e) {
+        const float r = u(gen);
+        if (is_bool) p.mask[e] = (c.mask == MaskKind::none || r < 0.75f) ? 1.0f : 0.0f;
+        else p.mask[e] = r < 0.15f ? -INFINITY : (mask_dtype == DType::f16 ? round_to_half(4 * r - 2) : 4 * r - 2);
+    }
+    if (c.fully_masked_rows) {
+        const std::size_t rows = n / static_cast<std::size_t>(c.Lk);
+        for (std::size_t row = 3; row < rows; row += 7)
+            for (int64_t j = 0; j < c.Lk; ++j) p.mask[row * c.Lk + j] = is_bool ? 0.0f : -INFINITY;
+    }
+    Context& ctx = context();
+    if (is_bool) {
+        std::vector<uint8_t> bytes(n);
+        for (std::size_t e = 0; e < n; ++e) bytes[e] = p.mask[e] != 0 ? 1 : 0;
+        in.mask = ctx.upload_raw(bytes.data(), n, p.mask_shape, DType::u8);
+    } else {
+        in.mask = ctx.upload(p.mask, p.mask_shape, mask_dtype);
+    }
+}
+
+Inputs make_inputs(const Case& c, uint64_t seed) {
+    std::mt19937_64 gen(seed);
+    Inputs in;
+    HostAttentionProblem& p = in.host;
+    p.B = c.B, p.Hq = c.Hq, p.Hkv = c.Hkv, p.Lq = c.Lq, p.Lk = c.Lk, p.D = c.D, p.Dv = c.Dv ? c.Dv : c.D;
+    p.causal = c.causal;
+    p.q = random_values(gen, static_cast<std::size_t>(p.B * p.Hq * p.Lq * p.D), c.input_scale, c.dtype);
+    p.k = random_values(gen, static_cast<std::size_t>(p.B * p.Hkv * p.Lk * p.D), c.input_scale, c.dtype);
+    p.v = random_values(gen, static_cast<std::size_t>(p.B * p.Hkv * p.Lk * p.Dv), 1.0f, c.dtype);
+    if (c.key_lengths) {
+        std::uniform_int_distribution<int32_t> len(0, static_cast<int32_t>(p.Lk));
+        for (int64_t b = 0; b < p.B; ++b) p.key_lengths.push_back(len(gen));
+        if (p.B > 1) p.key_lengths[0] = 0;                                 // a batch with no keys at all
+        p.key_lengths[p.B - 1] = static_cast<int32_t>(p.Lk);               // and one with all of them
+        if (p.B > 2) p.key_lengths[1] = std::max<int32_t>(1, p.key_lengths[1]);
+    }
+    Context& ctx = context();
+    in.q = upload_qkv(ctx, p.q, p.B, p.Hq, p.Lq, p.D, c);
+    in.k = upload_qkv(ctx, p.k, p.B, p.Hkv, p.Lk, p.D, c);
+    in.v = upload_qkv(ctx, p.v, p.B, p.Hkv, p.Lk, p.Dv, c);
+    make_mask(c, gen, in);
+    return in;
+}
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+    double m = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(static_cast<double>(a[i]) - b[i]));
+    return m;
+}
+
+double max_abs(const std::vector<float>& a) {
+    double m = 0;
+    for (float x : a) m = std::max(m, std::fabs(static_cast<double>(x)));
+    return m;
+}
+
+// First index holding NaN or Inf where the reference is finite, or -1.
+int64_t first_non_finite(const std::vector<float>& got, const std::vector<float>& ref) {
+    for (std::size_t i = 0; i < got.size(); ++i)
+        if (!std::isfinite(got[i]) && std::isfinite(ref[i])) return static_cast<int64_t>(i);
+    return -1;
+}
+
+bool check_lse(const std::vector<float>& got, const std::vector<float>& ref, std::string& why) {
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        if (std::isnan(got[i])) { why = "lse[" + std::to_string(i) + "] is NaN"; return false; }
+        if (std::isinf(ref[i])) {
+            if (!(std::isinf(got[i]) && got[i] < 0)) { why = "lse[" + std::to_string(i) + "] of a fully masked row is " + std::to_string(got[i]) + ", not -inf"; return false; }
+            continue;
+        }
+        // The lse is a sum of exponentials of f32 scores: relative f32 accuracy, scaled by its size.
+        const double tol = 2e-5 * (1.0 + std::fabs(ref[i]));
+        if (std::fabs(static_cast<double>(got[i]) - ref[i]) > tol) {
+            why = "lse[" + std::to_string(i) + "] = " + std::to_string(got[i]) + ", reference " + std::to_string(ref[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+Outcome run_case(const Case& c, uint64_t seed) {
+    Outcome r;
+    Context& ctx = context();
+    Inputs in = make_inputs(c, seed);
+    AttentionOptions opt;
+    opt.causal = c.causal;
+    opt.key_lengths = in.host.key_lengths;
+    opt.mask = in.mask;
+    opt.path = c.path;
+    opt.return_lse = true;
+    opt.return_weights = c.path == Path::explicit_;
+    AttentionResult res = attention_full(ctx, in.q, in.k, in.v, opt);
+    r.variant = res.variant;
+    const std::vector<float> out = res.out.download<float>();
+    const std::vector<float> lse = res.lse->download<float>();
+
+    const HostAttentionResult ref = reference_attention(in.host, opt.return_weights);
+    const HostAttentionResult naive = naive_attention(in.host, c.dtype, opt.return_weights);
+    std::ostringstream msg;
+    msg << c.name() << " seed " << seed << " variant " << res.variant << ": ";
+
+    if (int64_t bad = first_non_finite(out, ref.out); bad >= 0) {
+        r.message = msg.str() + "out[" + std::to_string(bad) + "] = " + std::to_string(out[bad]) + " (unwritten or overflow)";
+        return r;
+    }
+    r.max_abs = max_abs_diff(out, ref.out);
+    r.bound = 2 * max_abs_diff(naive.out, ref.out) + 1e-6;
+    r.relative = r.max_abs / std::max(max_abs(ref.out), 1e-30);
+    if (!(r.max_abs <= r.bound)) {
+        r.message = msg.str() + "max|out-ref| = " + std::to_string(r.max_abs) + " exceeds 2*max|naive-ref|+1e-6 = " + std::to_string(r.bound);
+        return r;
+    }
+    if (c.dtype == DType::f32 && c.check_relative && r.relative > 1e-5) {
+        r.message = msg.str() + "relative error " + std::to_string(r.relative) + " exceeds 1e-5";
+        return r;
+    }
+    std::string why;
+    if (!check_lse(lse, ref.lse, why)) {
+        r.message = msg.str() + why;
+        return r;
+    }
+    if (opt.return_weights) {
+        const std::vector<float> w = res.weights->download<float>();
+        if (int64_t bad = first_non_finite(w, ref.weights); bad >= 0) {
+            r.message = msg.str() + "weights[" + std::to_string(bad) + "] is not finite";
+            return r;
+        }
+        const double werr = max_abs_diff(w, ref.weights), wbound = 2 * max_abs_diff(naive.weights, ref.weights) + 1e-6;
+        if (!(werr <= wbound)) {
+            r.message = msg.str() + "max|weights-ref| = " + std::to_string(werr) + " exceeds " + std::to_string(wbound);
+            return r;
+        }
+    }
+    r.passed = true;
+    return r;
+}
+
+}  // namespace vkattn::test

@@ -1,0 +1,49 @@
+#pragma once
+// Shared test machinery: one Context per process (pipelines are built once), random problems,
+// and the pass rule of FlashAttention's tests.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <vkattn/vkattn.hpp>
+
+namespace vkattn::test {
+
+/// The process-wide context: validation layer on, allocations poisoned, pipeline cache in memory.
+Context& context();
+
+enum class MaskKind { none, additive_2d, additive_4d, bool_2d, bool_4d };
+const char* to_string(MaskKind m);
+
+/// One attention problem and how to run it.
+struct Case {
+    int64_t B = 1, Hq = 1, Hkv = 1, Lq = 1, Lk = 1, D = 16, Dv = 0;  // Dv 0: same as D
+    DType dtype = DType::f32;
+    Path path = Path::fused;
+    Causal causal = Causal::none;
+    MaskKind mask = MaskKind::none;
+    bool key_lengths = false;       // random per-batch lengths, including 0 for one batch when B > 1
+    bool blhd = false;              // inputs stored as [B, L, H, D] and viewed through strides
+    float input_scale = 1.0f;       // multiplies q and k (100 gives logits near +-1e4)
+    bool fully_masked_rows = false; // force some rows to see no key at all (bool mask rows of false)
+    bool check_relative = true;     // f32: also require relative error <= 1e-5
+    std::string name() const;
+};
+
+/// Errors of one run against the reference; `message` explains a failure.
+struct Outcome {
+    bool passed = false;
+    double max_abs = 0, bound = 0, relative = 0;
+    std::string message;
+    std::string variant;
+};
+
+/// Runs `c` on the GPU with fresh random inputs from `seed` and compares out, lse and (explicit path)
+/// weights with the double-precision reference.
+Outcome run_case(const Case& c, uint64_t seed);
+
+/// A fresh seed, printed so a failure can be replayed with VKATTN_TEST_SEED.
+uint64_t fresh_seed();
+
+}  // namespace vkattn::test
