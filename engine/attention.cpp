@@ -85,8 +85,8 @@ KernelParams base_params(const AttentionProblem& p, const AttentionOptions& o, c
     kp.v_stride = i32x4(ops.v.strides);
     kp.o_stride = i32x4(ops.o.strides);
     kp.m_stride = i32x4(ops.mask.strides);
-    kp.flags = {static_cast<int32_t>(o.causal), p.mask_kind, o.key_lengths.empty() ? 0 : 1, 0};
-    kp.scalars = {p.scale * kLog2e, kLog2e, 0, 0};
+    kp.flags = {static_cast<int32_t>(o.causal), p.mask_kind, (o.key_lengths.empty() ? 0 : 1) | (ops.lse.buffer ? 2 : 0), 0};
+    kp.scalars = {p.scale * kLog2e, kLog2e, p.scale, 0};
     return kp;
 }
 
@@ -97,7 +97,7 @@ Dispatch chunk_dispatch(VkPipeline pipeline, KernelParams kp, const Operands& op
     d.pipeline = pipeline;
     BoundOperand b;
     const auto bind = [&](const Operand& op, uint32_t slot, int32_t& offset) {
-        if (!op.buffer) { offset = -1; return; }
+        if (!op.buffer) return;  // unbound: the dummy buffer, never read (flags say so)
         if (!bind_operand(op, c, Hq, lim, b)) throw Error(ErrorCode::vulkan_error, "internal: chunk no longer binds " + op.name);
         d.bindings[slot] = b.range;
         offset = b.offset;

@@ -14,10 +14,10 @@ struct alignas(16) KernelParams {
     std::array<int32_t, 4> o_stride{};
     std::array<int32_t, 4> m_stride{};
     std::array<int32_t, 4> offsets0{};  // q, k, v, o
-    std::array<int32_t, 4> offsets1{};  // mask, lse (-1: none), p, unused
+    std::array<int32_t, 4> offsets1{};  // mask, lse, p, unused (may be negative in row chunks)
     std::array<int32_t, 4> chunk{};     // first bh, its b, its h, first row tile
-    std::array<int32_t, 4> flags{};     // causal, mask kind, has key lengths, element count
-    std::array<float, 4> scalars{};     // scale * log2(e), log2(e)
+    std::array<int32_t, 4> flags{};     // causal, mask kind, bits (1 key lengths, 2 lse), element count
+    std::array<float, 4> scalars{};     // scale * log2(e), log2(e), scale
 };
 static_assert(sizeof(KernelParams) == 192, "KernelParams must match the std140 Params block");
 

@@ -70,7 +70,7 @@ void main() {
             if (key < my_key_end) {
                 float dot_qk = 0.0;
                 for (int d = 0; d < D; ++d) dot_qk += q_tile[r * DCAP + d] * k_tile[j * DCAP + d];
-                sc = apply_mask(s, i, key, dot_qk);
+                sc = apply_mask(s, i, key, dot_qk, P.scalars.y);
             }
             s_tile[r * BC + j] = sc;
             local_max = max(local_max, sc);
@@ -107,5 +107,5 @@ void main() {
         int c = t + u * TPR;
         if (c < Dv) o_data[s.o_base + i * P.o_stride.z + c * P.o_stride.w] = acc[u] * inv_l;
     }
-    if (t == 0 && P.offsets1.y >= 0) lse_data[P.offsets1.y + (s.bh - P.chunk.x) * LQ() + i] = row_lse(st);
+    if (t == 0 && (P.flags.z & FLAG_LSE) != 0) lse_data[P.offsets1.y + (s.bh - P.chunk.x) * LQ() + i] = row_lse(st);
 }

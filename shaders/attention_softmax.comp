@@ -58,6 +58,6 @@ void main() {
         float sc = p_data[row_base + j];
         p_data[row_base + j] = sc <= MASKED_SCORE ? 0.0 : exp(sc - m) * inv_l;
     }
-    if (tid == 0 && P.offsets1.y >= 0)
+    if (tid == 0 && (P.flags.z & FLAG_LSE) != 0)
         lse_data[P.offsets1.y + slice_local * LQ() + i] = l > 0.0 ? m + log(l) : negative_infinity();
 }

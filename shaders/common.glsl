@@ -20,8 +20,8 @@ layout(std140, set = 0, binding = 0) uniform Params {
     ivec4 offsets0;   // q, k, v, o element offsets of this chunk's first slice inside the bound ranges
     ivec4 offsets1;   // mask, lse, p offsets; unused
     ivec4 chunk;      // first flattened b*Hq+h of the chunk, its b, its h, first row tile
-    ivec4 flags;      // causal (0 none, 1 top-left, 2 bottom-right), mask kind (0 none, 1 f32, 2 f16, 3 u8), has key lengths, element count (convert)
-    vec4 scalars;     // scale * log2(e), log2(e), unused, unused
+    ivec4 flags;      // causal (0 none, 1 top-left, 2 bottom-right), mask kind (0 none, 1 f32, 2 f16, 3 u8), FLAG_* bits, element count (convert)
+    vec4 scalars;     // scale * log2(e), log2(e), scale, unused
 } P;
 
 layout(std430, set = 0, binding = 1) readonly buffer QBuf { uint q_words[]; };
@@ -40,6 +40,8 @@ layout(std430, set = 0, binding = 8) buffer PBuf { float p_data[]; };
 const int CAUSAL_NONE = 0;
 const int CAUSAL_TOP_LEFT = 1;
 const int CAUSAL_BOTTOM_RIGHT = 2;
+const int FLAG_KEY_LENGTHS = 1;  // flags.z: key_lengths is bound
+const int FLAG_LSE = 2;          // flags.z: lse is bound and wanted
 const int MASK_NONE = 0;
 const int MASK_F32 = 1;
 const int MASK_F16 = 2;
@@ -108,22 +110,23 @@ int key_end_for_row(int b, int i) {
     int end = LK();
     if (P.flags.x == CAUSAL_TOP_LEFT) end = min(end, i + 1);
     if (P.flags.x == CAUSAL_BOTTOM_RIGHT) end = min(end, i + LK() - LQ() + 1);
-    if (P.flags.z != 0) end = min(end, key_lengths[b]);
+    if ((P.flags.z & FLAG_KEY_LENGTHS) != 0) end = min(end, key_lengths[b]);
     return max(end, 0);
 }
 
-// Applies the explicit mask to a score in log2 units; returns MASKED_SCORE for masked keys.
-float apply_mask(Slice s, int i, int j, float score_log2) {
+// Applies the explicit mask to a score; `units` converts the additive mask into the score's units
+// (log2(e) for the fused kernel's log2 domain, 1 for natural units). Masked keys give MASKED_SCORE.
+float apply_mask(Slice s, int i, int j, float score, float units) {
     int kind = P.flags.y;
-    if (kind == MASK_NONE) return score_log2;
+    if (kind == MASK_NONE) return score;
     int idx = s.m_base + i * P.m_stride.z + j * P.m_stride.w;
     if (kind == MASK_U8) {
         uint byte_val = (m_words[idx >> 2] >> (8 * (idx & 3))) & 0xffu;
-        return byte_val != 0u ? score_log2 : MASKED_SCORE;
+        return byte_val != 0u ? score : MASKED_SCORE;
     }
     float add = kind == MASK_F32 ? uintBitsToFloat(m_words[idx]) : unpackHalf2x16(m_words[idx >> 1])[idx & 1];
     if (add <= MASKED_SCORE) return MASKED_SCORE;  // -inf and "effectively -inf" mask entries
-    return max(score_log2 + add * P.scalars.y, MASKED_SCORE);
+    return max(score + add * units, MASKED_SCORE);
 }
 
 #endif

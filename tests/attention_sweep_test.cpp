@@ -48,5 +48,113 @@ std::vector<Case> shape_cases() {
 }
 INSTANTIATE_TEST_SUITE_P(Shapes, Sweep, ::testing::ValuesIn(shape_cases()), case_name);
 
+// Every head dim class boundary, odd dims, D = 1 and the 512 maximum, with Dv != D cases.
+std::vector<Case> head_dim_cases() {
+    std::vector<Case> cases;
+    const std::vector<std::pair<int64_t, int64_t>> dims = {{1, 1}, {16, 16}, {40, 40}, {64, 32}, {80, 80}, {96, 96}, {111, 111},
+                                                           {128, 128}, {40, 128}, {129, 129}, {256, 256}, {16, 256},
+                                                           {255, 200}, {320, 320}, {512, 512}, {512, 64}};
+    int idx = 0;
+    for (auto [d, dv] : dims)
+        for (Path path : {Path::fused, Path::explicit_}) {
+            Case c;
+            c.B = 1, c.Hq = 4, c.Hkv = 2, c.Lq = 37, c.Lk = 91, c.D = d, c.Dv = dv;
+            c.dtype = idx % 2 ? DType::f16 : DType::f32;
+            c.causal = idx % 3 == 1 ? Causal::bottom_right : Causal::none;
+            c.path = path;
+            cases.push_back(c);
+            ++idx;
+        }
+    return cases;
+}
+INSTANTIATE_TEST_SUITE_P(HeadDims, Sweep, ::testing::ValuesIn(head_dim_cases()), case_name);
+
+// Each mask kind alone and every pair of kinds that can combine, on both paths and both dtypes.
+// Lq > Lk makes bottom-right causality leave the first rows with no key at all.
+std::vector<Case> mask_cases() {
+    struct Kinds { Causal causal = Causal::none; MaskKind mask = MaskKind::none; bool key_lengths = false; };
+    std::vector<Kinds> singles = {{Causal::top_left}, {Causal::bottom_right}, {Causal::none, MaskKind::none, true}};
+    for (MaskKind m : {MaskKind::additive_2d, MaskKind::additive_4d, MaskKind::bool_2d, MaskKind::bool_4d})
+        singles.push_back({Causal::none, m, false});
+    std::vector<Kinds> combos = singles;
+    for (std::size_t a = 0; a < singles.size(); ++a)
+        for (std::size_t b = a + 1; b < singles.size(); ++b) {
+            Kinds k = singles[a];
+            const Kinds& o = singles[b];
+            if (k.causal != Causal::none && o.causal != Causal::none) continue;  // one causality at a time
+            if (k.mask != MaskKind::none && o.mask != MaskKind::none) continue;  // one explicit mask at a time
+            if (o.causal != Causal::none) k.causal = o.causal;
+            if (o.mask != MaskKind::none) k.mask = o.mask;
+            k.key_lengths = k.key_lengths || o.key_lengths;
+            combos.push_back(k);
+        }
+    std::vector<Case> cases;
+    int idx = 0;
+    for (const Kinds& k : combos)
+        for (Path path : {Path::fused, Path::explicit_}) {
+            Case c;
+            c.B = 3, c.Hq = 4, c.Hkv = 2, c.D = 40;
+            c.Lq = idx % 2 ? 77 : 45, c.Lk = idx % 2 ? 45 : 77;
+            c.causal = k.causal, c.mask = k.mask, c.key_lengths = k.key_lengths;
+            c.dtype = (idx / 2) % 2 ? DType::f16 : DType::f32;
+            c.path = path;
+            cases.push_back(c);
+            ++idx;
+        }
+    return cases;
+}
+INSTANTIATE_TEST_SUITE_P(Masks, Sweep, ::testing::ValuesIn(mask_cases()), case_name);
+
+// [B, L, H, D] storage read through strides; rows with no visible key; logits near +-1e4.
+std::vector<Case> special_cases() {
+    std::vector<Case> cases;
+    for (DType dt : {DType::f32, DType::f16})
+        for (Path path : {Path::fused, Path::explicit_}) {
+            Case strided;
+            strided.B = 2, strided.Hq = 8, strided.Hkv = 2, strided.Lq = 50, strided.Lk = 83, strided.D = 64;
+            strided.dtype = dt, strided.path = path, strided.blhd = true, strided.causal = Causal::bottom_right;
+            cases.push_back(strided);
+
+            Case empty_rows;
+            empty_rows.B = 2, empty_rows.Hq = 2, empty_rows.Hkv = 1, empty_rows.Lq = 30, empty_rows.Lk = 41, empty_rows.D = 32;
+            empty_rows.dtype = dt, empty_rows.path = path, empty_rows.fully_masked_rows = true, empty_rows.mask = MaskKind::bool_4d;
+            cases.push_back(empty_rows);
+            empty_rows.mask = MaskKind::additive_2d;
+            cases.push_back(empty_rows);
+
+            // q, k ~ N(0, 100^2): scaled logits reach about +-1e4. The relative 1e-5 bound cannot hold
+            // for any f32 implementation there (a score's own rounding is ~1e-3), so only the
+            // FlashAttention rule applies.
+            Case extreme;
+            extreme.B = 1, extreme.Hq = 2, extreme.Hkv = 2, extreme.Lq = 33, extreme.Lk = 130, extreme.D = 64;
+            extreme.dtype = dt, extreme.path = path, extreme.input_scale = 100.0f, extreme.check_relative = false;
+            extreme.mask = MaskKind::additive_2d;
+            cases.push_back(extreme);
+        }
+    return cases;
+}
+INSTANTIATE_TEST_SUITE_P(Special, Sweep, ::testing::ValuesIn(special_cases()), case_name);
+
+// Problems larger than one binding are split into chunks of slices and rows, not refused. The test
+// hook VKATTN_TEST_MAX_BINDING pretends the device binds only 128 KiB at once.
+struct ScopedEnv {
+    const char* name;
+    ScopedEnv(const char* n, const char* value) : name(n) { setenv(n, value, 1); }
+    ~ScopedEnv() { unsetenv(name); }
+};
+
+TEST(Chunking, SplitsProblemsLargerThanOneBinding) {
+    ScopedEnv limit("VKATTN_TEST_MAX_BINDING", "131072");
+    for (Path path : {Path::fused, Path::explicit_})
+        for (DType dt : {DType::f32, DType::f16}) {
+            Case c;
+            c.B = 2, c.Hq = 4, c.Hkv = 2, c.Lq = 150, c.Lk = 140, c.D = 64, c.dtype = dt, c.path = path;
+            c.causal = Causal::top_left, c.mask = MaskKind::additive_4d, c.blhd = true;
+            const uint64_t seed = fresh_seed();
+            const Outcome r = run_case(c, seed);
+            EXPECT_TRUE(r.passed) << r.message;
+        }
+}
+
 }  // namespace
 }  // namespace vkattn::test
