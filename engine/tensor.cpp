@@ -111,7 +111,8 @@ std::vector<T> Tensor::download() const {
     if (!buffer_) throw Error(ErrorCode::invalid_argument, "download: tensor is empty");
     const std::size_t es = dtype_size(dtype_);
     constexpr bool to_float = std::is_same_v<T, float>;
-    if (!to_float && sizeof(T) != es)
+    constexpr DType raw_type = std::is_same_v<T, int32_t> ? DType::i32 : std::is_same_v<T, uint16_t> ? DType::f16 : DType::u8;
+    if (!to_float && dtype_ != raw_type)
         throw Error(ErrorCode::invalid_argument, std::string("download: cannot read a ") + std::string(dtype_name(dtype_)) +
                                                      " tensor as this element type");
     if (to_float && (dtype_ == DType::i32 || dtype_ == DType::u8))

@@ -1,2 +1,217 @@
+// Every validation rule: the call throws vkattn::Error with the right code and a message naming the
+// argument, nothing runs, and the same context then computes a correct result.
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+
 #include "test_support.hpp"
+
+namespace vkattn::test {
+namespace {
+
+struct Qkv {
+    Tensor q, k, v;
+};
+
+Qkv make_qkv(int64_t B = 2, int64_t Hq = 4, int64_t Hkv = 2, int64_t Lq = 5, int64_t Lk = 7, int64_t D = 16, int64_t Dv = 16,
+             DType dt = DType::f32) {
+    Context& ctx = context();
+    auto fill = [](int64_t n) { return std::vector<float>(static_cast<std::size_t>(n), 0.25f); };
+    return {ctx.upload(fill(B * Hq * Lq * D), {B, Hq, Lq, D}, dt), ctx.upload(fill(B * Hkv * Lk * D), {B, Hkv, Lk, D}, dt),
+            ctx.upload(fill(B * Hkv * Lk * Dv), {B, Hkv, Lk, Dv}, dt)};
+}
+
+struct BadInput {
+    std::string name;
+    std::function<void()> call;
+    ErrorCode code;
+    std::string message_part;
+};
+
+// After each error the same context must still compute correctly.
+void expect_context_still_works() {
+    Case c;
+    c.B = 1, c.Hq = 2, c.Hkv = 1, c.Lq = 9, c.Lk = 13, c.D = 16;
+    const Outcome r = run_case(c, fresh_seed());
+    EXPECT_TRUE(r.passed) << r.message;
+}
+
+std::vector<BadInput> bad_inputs() {
+    Context& ctx = context();
+    std::vector<BadInput> list;
+    const auto add = [&](std::string name, std::function<void()> f, std::string part, ErrorCode code = ErrorCode::invalid_argument) {
+        list.push_back({std::move(name), std::move(f), code, std::move(part)});
+    };
+    add("empty q", [] { Qkv t = make_qkv(); attention(context(), Tensor(), t.k, t.v); }, "q: tensor is empty");
+    add("rank 3 q", [&] {
+        Qkv t = make_qkv();
+        Tensor q3 = ctx.upload(std::vector<float>(4 * 5 * 16, 0.f), {4, 5, 16});
+        attention(ctx, q3, t.k, t.v);
+    }, "q: expected rank 4 [B, Hq, Lq, D], got shape [4, 5, 16]");
+    add("i32 q", [&] {
+        Qkv t = make_qkv();
+        std::vector<int32_t> raw(2 * 4 * 5 * 16);
+        Tensor qi = ctx.upload_raw(raw.data(), raw.size() * 4, {2, 4, 5, 16}, DType::i32);
+        attention(ctx, qi, t.k, t.v);
+    }, "q: dtype i32 is not supported (f32 or f16)");
+    add("k dtype", [&] {
+        Qkv t = make_qkv(), h = make_qkv(2, 4, 2, 5, 7, 16, 16, DType::f16);
+        attention(ctx, t.q, h.k, t.v);
+    }, "k: dtype f16 does not match q's f32");
+    add("v dtype", [&] {
+        Qkv t = make_qkv(), h = make_qkv(2, 4, 2, 5, 7, 16, 16, DType::f16);
+        attention(ctx, t.q, t.k, h.v);
+    }, "v: dtype f16 does not match q's f32");
+    add("k batch", [&] { Qkv t = make_qkv(), u = make_qkv(3); attention(ctx, t.q, u.k, t.v); }, "k: batch 3 does not match q's 2");
+    add("v batch", [&] { Qkv t = make_qkv(), u = make_qkv(3); attention(ctx, t.q, t.k, u.v); }, "v: batch 3 does not match q's 2");
+    add("k head dim", [&] {
+        Qkv t = make_qkv(), u = make_qkv(2, 4, 2, 5, 7, 96, 16);
+        attention(ctx, t.q, u.k, t.v);
+    }, "k: head dim 96 does not match q's 16");
+    add("v heads", [&] { Qkv t = make_qkv(), u = make_qkv(2, 4, 4); attention(ctx, t.q, t.k, u.v); }, "v: 4 heads do not match k's 2");
+    add("v keys", [&] { Qkv t = make_qkv(), u = make_qkv(2, 4, 2, 5, 8); attention(ctx, t.q, t.k, u.v); }, "v: 8 keys do not match k's 7");
+    add("Hq % Hkv", [&] { Qkv t = make_qkv(2, 6, 4); attention(ctx, t.q, t.k, t.v); },
+        "q: 6 query heads are not a multiple of k's 4 key/value heads");
+    add("D > 512", [&] { Qkv t = make_qkv(1, 1, 1, 2, 2, 513, 16); attention(ctx, t.q, t.k, t.v); }, "q: head dim 513 exceeds the maximum 512");
+    add("Dv > 512", [&] { Qkv t = make_qkv(1, 1, 1, 2, 2, 16, 600); attention(ctx, t.q, t.k, t.v); }, "v: head dim 600 exceeds the maximum 512");
+    add("NaN scale", [&] {
+        Qkv t = make_qkv();
+        AttentionOptions o;
+        o.scale = NAN;
+        attention(ctx, t.q, t.k, t.v, o);
+    }, "scale: must be finite and non-zero");
+    add("zero scale", [&] {
+        Qkv t = make_qkv();
+        AttentionOptions o;
+        o.scale = 0.0f;
+        attention(ctx, t.q, t.k, t.v, o);
+    }, "scale: must be finite and non-zero, got 0");
+    add("key_lengths size", [&] {
+        Qkv t = make_qkv();
+        AttentionOptions o;
+        o.key_lengths = {3};
+        attention(ctx, t.q, t.k, t.v, o);
+    }, "key_lengths: 1 entries for batch 2");
+    add("key_lengths range", [&] {
+        Qkv t = make_qkv();
+        AttentionOptions o;
+        o.key_lengths = {3, 8};
+        attention(ctx, t.q, t.k, t.v, o);
+    }, "key_lengths[1]: 8 is outside [0, Lk = 7]");
+    add("negative key length", [&] {
+        Qkv t = make_qkv();
+        AttentionOptions o;
+        o.key_lengths = {-1, 2};
+        attention(ctx, t.q, t.k, t.v, o);
+    }, "key_lengths[0]: -1 is outside");
+    add("mask shape", [&] {
+        Qkv t = make_qkv();
+        AttentionOptions o;
+        o.mask = ctx.upload(std::vector<float>(5 * 6, 0.f), {5, 6});
+        attention(ctx, t.q, t.k, t.v, o);
+    }, "mask: shape [5, 6] must be [Lq, Lk] = [5, 7]");
+    add("mask 4d heads", [&] {
+        Qkv t = make_qkv();
+        AttentionOptions o;
+        o.mask = ctx.upload(std::vector<float>(2 * 3 * 5 * 7, 0.f), {2, 3, 5, 7});
+        attention(ctx, t.q, t.k, t.v, o);
+    }, "mask: shape [2, 3, 5, 7] must be");
+    add("mask rank 3", [&] {
+        Qkv t = make_qkv();
+        AttentionOptions o;
+        o.mask = ctx.upload(std::vector<float>(4 * 5 * 7, 0.f), {4, 5, 7});
+        attention(ctx, t.q, t.k, t.v, o);
+    }, "mask: rank 3 shape [4, 5, 7] must be");
+    add("mask dtype", [&] {
+        Qkv t = make_qkv();
+        AttentionOptions o;
+        std::vector<int32_t> raw(5 * 7);
+        o.mask = ctx.upload_raw(raw.data(), raw.size() * 4, {5, 7}, DType::i32);
+        attention(ctx, t.q, t.k, t.v, o);
+    }, "mask: dtype i32 is not supported");
+    add("weights on fused", [&] {
+        Qkv t = make_qkv();
+        AttentionOptions o;
+        o.path = Path::fused;
+        o.return_weights = true;
+        attention(ctx, t.q, t.k, t.v, o);
+    }, "return_weights: the weights exist only on the explicit path");
+    add("out dtype", [&] {
+        Qkv t = make_qkv();
+        AttentionOptions o;
+        o.out_dtype = DType::u8;
+        attention(ctx, t.q, t.k, t.v, o);
+    }, "out_dtype: u8 is not supported");
+    add("upload size", [&] { ctx.upload(std::vector<float>(10, 0.f), {3, 4}); }, "upload: shape [3, 4] needs 12 values, got 10");
+    add("upload zero dim", [&] { ctx.upload(std::vector<float>(), {0, 4}); }, "upload: dimension 0 of shape [0, 4] must be positive");
+    add("upload negative dim", [&] { ctx.upload(std::vector<float>(4, 0.f), {-1, 4}); }, "upload: dimension 0 of shape [-1, 4] must be positive");
+    add("upload as u8", [&] { ctx.upload(std::vector<float>(4, 0.f), {4}, DType::u8); }, "upload: float data can be stored as f32 or f16, not u8");
+    add("view out of range", [&] {
+        Tensor t = ctx.upload(std::vector<float>(12, 0.f), {3, 4});
+        t.view({4, 4}, {4, 1});
+    }, "view: shape [4, 4] with these strides reaches element 15 of a buffer of 12");
+    add("view negative stride", [&] {
+        Tensor t = ctx.upload(std::vector<float>(12, 0.f), {3, 4});
+        t.view({3, 4}, {-4, 1});
+    }, "view: stride 0 is negative");
+    add("transpose range", [&] { ctx.upload(std::vector<float>(12, 0.f), {3, 4}).transposed(0, 2); }, "transposed: dimensions out of range");
+    add("download as int", [&] { ctx.upload(std::vector<float>(4, 0.f), {4}).download<int32_t>(); }, "download: cannot read a f32 tensor");
+    add("parse dtype", [] { parse_dtype("f64", "--dtype"); }, "--dtype: unknown dtype 'f64'");
+    add("device index", [] {
+        ContextOptions o;
+        o.device.index = 99;
+        o.device.ignore_environment = true;
+        Context c(o);
+    }, "device: no Vulkan device matches index 99", ErrorCode::no_device);
+    add("device name", [] {
+        ContextOptions o;
+        o.device.name_contains = "no-such-gpu";
+        o.device.ignore_environment = true;
+        Context c(o);
+    }, "device: no Vulkan device matches name 'no-such-gpu'", ErrorCode::no_device);
+    add("foreign tensor", [] {
+        ContextOptions o;
+        o.pipeline_cache_dir = "none";
+        Context other(o);
+        Tensor foreign = other.upload(std::vector<float>(2 * 4 * 5 * 16, 0.f), {2, 4, 5, 16});
+        Qkv t = make_qkv();
+        attention(context(), foreign, t.k, t.v);
+    }, "q: tensor belongs to another Context");
+    add("huge allocation", [&] { ctx.empty({int64_t{1} << 40}, DType::f32); }, "exceeds the device's maxBufferSize", ErrorCode::out_of_memory);
+    return list;
+}
+
+TEST(Errors, EveryRuleHasAClearMessageAndTheContextStaysUsable) {
+    const auto list = bad_inputs();
+    EXPECT_GE(list.size(), 30u);
+    for (const BadInput& bad : list) {
+        SCOPED_TRACE(bad.name);
+        try {
+            bad.call();
+            ADD_FAILURE() << bad.name << ": no error thrown";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), bad.code) << e.what();
+            EXPECT_NE(e.message().find(bad.message_part), std::string::npos)
+                << "message \"" << e.message() << "\" lacks \"" << bad.message_part << "\"";
+        }
+    }
+    expect_context_still_works();
+}
+
+TEST(Errors, FullyMaskedRowsAreZeroNotNaN) {
+    Context& ctx = context();
+    Qkv t = make_qkv();
+    for (Path path : {Path::fused, Path::explicit_}) {
+        AttentionOptions o;
+        o.key_lengths = {0, 0};
+        o.path = path;
+        o.return_lse = true;
+        AttentionResult r = attention_full(ctx, t.q, t.k, t.v, o);
+        for (float x : r.out.download<float>()) EXPECT_EQ(x, 0.0f);
+        for (float x : r.lse->download<float>()) EXPECT_TRUE(std::isinf(x) && x < 0);
+    }
+}
+
+}  // namespace
+}  // namespace vkattn::test
