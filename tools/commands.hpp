@@ -1,0 +1,22 @@
+#pragma once
+// The subcommands of `vkattn`. Each add_*_command registers its options on a new CLI11 subcommand
+// and returns the function that runs it once parsing succeeded (its result is the exit status).
+#include <functional>
+
+namespace CLI {
+class App;
+}
+
+namespace vkattn::cli {
+
+struct Command {
+    CLI::App* app = nullptr;
+    std::function<int()> run;
+};
+
+Command add_devices_command(CLI::App& parent);
+Command add_run_command(CLI::App& parent);
+Command add_verify_command(CLI::App& parent);
+Command add_bench_command(CLI::App& parent);
+
+}  // namespace vkattn::cli
