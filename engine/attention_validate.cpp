@@ -44,8 +44,9 @@ void validate_mask(Context& ctx, const Tensor& m, AttentionProblem& p) {
     p.mask_kind = mask_kind_of(m.dtype());
     if (p.mask_kind == 0)
         fail("mask: dtype " + std::string(dtype_name(m.dtype())) + " is not supported (f32 or f16 additive, u8 boolean)");
-    const std::string expected = "[Lq, Lk] = [" + std::to_string(p.Lq) + ", " + std::to_string(p.Lk) + "] or [B|1, Hq|1, Lq, Lk] = [" +
-                                 std::to_string(p.B) + "|1, " + std::to_string(p.Hq) + "|1, " + std::to_string(p.Lq) + ", " +
+    const auto dim_or_one = [](int64_t d) { return d == 1 ? std::string("1") : std::to_string(d) + " or 1"; };
+    const std::string expected = "[Lq, Lk] = [" + std::to_string(p.Lq) + ", " + std::to_string(p.Lk) + "] or [B, Hq, Lq, Lk] = [" +
+                                 dim_or_one(p.B) + ", " + dim_or_one(p.Hq) + ", " + std::to_string(p.Lq) + ", " +
                                  std::to_string(p.Lk) + "]";
     const Shape& s = m.shape();
     if (m.rank() == 2) {
@@ -90,7 +91,7 @@ AttentionProblem validate_attention(Context& ctx, const Tensor& q, const Tensor&
 
     if (!o.key_lengths.empty()) {
         if (static_cast<int64_t>(o.key_lengths.size()) != p.B)
-            fail("key_lengths: " + s(static_cast<int64_t>(o.key_lengths.size())) + " entries for batch " + s(p.B));
+            fail("key_lengths: has " + s(static_cast<int64_t>(o.key_lengths.size())) + " entries; needs one per batch (B = " + s(p.B) + ")");
         for (std::size_t b = 0; b < o.key_lengths.size(); ++b)
             if (o.key_lengths[b] < 0 || o.key_lengths[b] > p.Lk)
                 fail("key_lengths[" + std::to_string(b) + "]: " + std::to_string(o.key_lengths[b]) + " is outside [0, Lk = " + s(p.Lk) + "]");

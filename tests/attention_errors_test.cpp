@@ -92,7 +92,7 @@ std::vector<BadInput> bad_inputs() {
         AttentionOptions o;
         o.key_lengths = {3};
         attention(ctx, t.q, t.k, t.v, o);
-    }, "key_lengths: 1 entries for batch 2");
+    }, "key_lengths: has 1 entries; needs one per batch (B = 2)");
     add("key_lengths range", [&] {
         Qkv t = make_qkv();
         AttentionOptions o;
@@ -116,7 +116,7 @@ std::vector<BadInput> bad_inputs() {
         AttentionOptions o;
         o.mask = ctx.upload(std::vector<float>(2 * 3 * 5 * 7, 0.f), {2, 3, 5, 7});
         attention(ctx, t.q, t.k, t.v, o);
-    }, "mask: shape [2, 3, 5, 7] must be");
+    }, "mask: shape [2, 3, 5, 7] must be [Lq, Lk] = [5, 7] or [B, Hq, Lq, Lk] = [2 or 1, 4 or 1, 5, 7]");
     add("mask rank 3", [&] {
         Qkv t = make_qkv();
         AttentionOptions o;
