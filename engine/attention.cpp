@@ -1,4 +1,5 @@
 // The attention operation: validate, plan, allocate outputs, split into chunks, record and run.
+#include <algorithm>
 #include <cmath>
 
 #include "attention_problem.hpp"
@@ -122,6 +123,61 @@ Dispatch chunk_dispatch(VkPipeline pipeline, KernelParams kp, const Operands& op
 
 uint32_t groups_for(int64_t n, int64_t per_group) { return static_cast<uint32_t>((n + per_group - 1) / per_group); }
 
+// key_end_for_row of shaders/common.glsl: keys [0, end) may be visible to query row i of batch b.
+int64_t key_end_for_row(const AttentionProblem& p, const AttentionOptions& o, int64_t b, int64_t i) {
+    int64_t end = p.Lk;
+    if (o.causal == Causal::top_left) end = std::min(end, i + 1);
+    if (o.causal == Causal::bottom_right) end = std::min(end, i + p.Lk - p.Lq + 1);
+    if (!o.key_lengths.empty()) end = std::min<int64_t>(end, o.key_lengths[static_cast<std::size_t>(b)]);
+    return std::max<int64_t>(end, 0);
+}
+
+// One dispatch of attention_fused_rowwise: key block `key_block` of chunk `chunk` over `items` work
+// items listed from word `first_word` of the binding-6 buffer.
+struct RowwiseDispatch {
+    std::size_t chunk = 0;
+    int32_t key_block = 0;
+    int32_t first_word = 0;
+    uint32_t items = 0;
+};
+
+// Appends the work lists of one chunk: block 0 lists every row tile (it also finalises rows that see
+// no key: zeros and lse -inf); block kb > 0 lists the tiles whose last row still sees a key in it.
+void plan_rowwise_chunk(const AttentionProblem& p, const AttentionOptions& o, const FusedConfig& fc, const Chunk& c,
+                        std::size_t chunk_index, uint32_t max_groups, std::vector<int32_t>& words,
+                        std::vector<RowwiseDispatch>& out) {
+    const int64_t tiles = (c.row_count + fc.rows - 1) / fc.rows;
+    std::vector<int64_t> blocks(static_cast<std::size_t>(c.slices * tiles));
+    int64_t most = 0;
+    for (int64_t s = 0; s < c.slices; ++s)
+        for (int64_t t = 0; t < tiles; ++t) {
+            const int64_t last_row = std::min(c.row0 + (t + 1) * fc.rows, p.Lq) - 1;
+            const int64_t end = key_end_for_row(p, o, (c.bh0 + s) / p.Hq, last_row);
+            const int64_t n = std::max<int64_t>(1, (end + fc.keys - 1) / fc.keys);
+            blocks[static_cast<std::size_t>(s * tiles + t)] = n;
+            most = std::max(most, n);
+        }
+    for (int64_t kb = 0; kb < most; ++kb) {
+        RowwiseDispatch d;
+        for (int64_t s = 0; s < c.slices; ++s)
+            for (int64_t t = 0; t < tiles; ++t) {
+                if (blocks[static_cast<std::size_t>(s * tiles + t)] <= kb) continue;
+                if (d.items == 0) {
+                    d = {chunk_index, static_cast<int32_t>(kb), static_cast<int32_t>(words.size()), 0};
+                }
+                words.push_back(static_cast<int32_t>(s));
+                words.push_back(static_cast<int32_t>(t));
+                if (++d.items == max_groups) {
+                    out.push_back(d);
+                    d = {};
+                }
+            }
+        if (d.items > 0) out.push_back(d);
+    }
+    if (words.size() > static_cast<std::size_t>(INT32_MAX))
+        throw Error(ErrorCode::unsupported, "q: too many row tiles for one call of the rowwise kernel");
+}
+
 }  // namespace
 }  // namespace detail
 
@@ -131,7 +187,9 @@ AttentionPlan plan_attention(Context& ctx, const Tensor& q, const Tensor& k, con
     plan.path = detail::choose_path(o);
     const DeviceInfo& dev = ctx.device();
     if (plan.path == Path::fused) {
-        plan.variant = detail::fused_variant_name(detail::choose_fused_config(dev, detail::head_dim_class(std::max(p.D, p.Dv))), p.dtype);
+        detail::FusedConfig fc = detail::choose_fused_config(dev, detail::head_dim_class(std::max(p.D, p.Dv)));
+        detail::fit_fused_rows(fc, p.Lq);
+        plan.variant = detail::fused_variant_name(fc, p.dtype);
         plan.reason = o.path == Path::fused ? "fused requested" : "fused: the default (no weights requested)";
     } else {
         plan.variant = detail::explicit_variant_name(detail::choose_explicit_config(dev), p.dtype);
@@ -156,6 +214,7 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
     int64_t row_tile;
     if (result.path == Path::fused) {
         fc = choose_fused_config(dev, head_dim_class(std::max(p.D, p.Dv)));
+        fit_fused_rows(fc, p.Lq);
         row_tile = fc.rows;
         result.variant = fused_variant_name(fc, p.dtype);
     } else {
@@ -177,36 +236,82 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
     if (result.lse) ops.lse = contiguous_operand(*result.lse, "lse", p, 1);
     if (result.weights) ops.weights = contiguous_operand(*result.weights, "weights", p, p.Lk);
 
-    std::optional<Tensor> key_lengths;
+    // Scratch per query row: the explicit path's score row, or the rowwise kernel's (m, l) between blocks.
+    const bool rowwise = result.path == Path::fused && fc.kernel == FusedKernel::rowwise;
+    const int64_t scratch_per_row = rowwise ? 2 : (result.path == Path::explicit_ && !result.weights) ? p.Lk : 0;
+    const bool scratch_p = scratch_per_row > 0;
+
+    std::optional<Tensor> key_lengths;  // the rowwise kernel uploads them with its work lists below
     BoundRange key_lengths_range;
-    if (!o.key_lengths.empty()) {
+    if (!o.key_lengths.empty() && !rowwise) {
         key_lengths = ctx.upload_raw(o.key_lengths.data(), o.key_lengths.size() * 4, {p.B}, DType::i32);
         key_lengths_range = {key_lengths->buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
     }
 
-    const bool scratch_p = result.path == Path::explicit_ && !result.weights;
     const int64_t max_row_groups = result.path == Path::fused ? dev.max_workgroup_count[0]
                                                                 : std::min<int64_t>(dev.max_workgroup_count[0], dev.max_workgroup_count[1]);
-    const ChunkLimits lim = chunk_limits(dev, row_tile, max_row_groups);
+    ChunkLimits lim = chunk_limits(dev, row_tile, max_row_groups);
     const std::vector<Operand> all = {ops.q, ops.k, ops.v, ops.o, ops.mask, ops.lse, ops.weights};
-    const std::vector<Chunk> chunks = plan_chunks(all, p.B, p.Hq, p.Lq, lim, scratch_p ? p.Lk * 4 : 0);
+    std::vector<Chunk> chunks;
+    for (;;) {
+        try {
+            chunks = plan_chunks(all, p.B, p.Hq, p.Lq, lim, scratch_per_row * 4);
+            break;
+        } catch (const Error& e) {
+            // The rowwise kernel's row tiles are large: with strided operands and a small
+            // maxStorageBufferRange one tile may not fit a binding, so fall back to smaller tiles.
+            if (!rowwise || fc.rows <= 8 || e.code() != ErrorCode::unsupported) throw;
+            fc.rows /= 2;
+            fc.workgroup = fc.rows;
+            row_tile = fc.rows;
+            lim = chunk_limits(dev, row_tile, max_row_groups);
+            result.variant = fused_variant_name(fc, p.dtype);
+        }
+    }
 
     std::optional<Tensor> scratch;
     BoundRange scratch_range;
     if (scratch_p) {
         int64_t most = 0;
-        for (const Chunk& c : chunks) most = std::max(most, c.slices * c.row_count * p.Lk);
+        for (const Chunk& c : chunks) most = std::max(most, c.slices * c.row_count * scratch_per_row);
         scratch = ctx.empty({most}, DType::f32);
         scratch_range = {scratch->buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
+    }
+
+    // The rowwise kernel runs one dispatch per key block over a work list of (local slice, row tile)
+    // pairs that still see keys in that block; the lists follow the B key lengths in binding 6.
+    std::vector<RowwiseDispatch> rowwise_work;
+    if (rowwise) {
+        std::vector<int32_t> words(static_cast<std::size_t>(p.B), 0);
+        if (!o.key_lengths.empty()) std::copy(o.key_lengths.begin(), o.key_lengths.end(), words.begin());
+        for (std::size_t ci = 0; ci < chunks.size(); ++ci)
+            plan_rowwise_chunk(p, o, fc, chunks[ci], ci, dev.max_workgroup_count[0], words, rowwise_work);
+        key_lengths = ctx.upload_raw(words.data(), words.size() * 4, {static_cast<int64_t>(words.size())}, DType::i32);
+        key_lengths_range = {key_lengths->buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
     }
 
     const std::string suffix = p.dtype == DType::f16 ? "_f16" : "_f32";
     const KernelParams kp = base_params(p, o, ops);
     std::vector<Dispatch> dispatches;
-    for (const Chunk& c : chunks) {
+    for (std::size_t ci = 0; ci < chunks.size(); ++ci) {
+        const Chunk& c = chunks[ci];
         const auto scratch_fix = [&](Dispatch& d) {
-            if (scratch_p) d.params.offsets1[2] = static_cast<int32_t>(-c.row0 * p.Lk);
+            if (scratch_p) d.params.offsets1[2] = static_cast<int32_t>(-c.row0 * scratch_per_row);
         };
+        if (rowwise) {
+            VkPipeline pl = st.pipeline("attention_fused_rowwise" + suffix, {fc.rows, fc.keys, fc.dcap, p.mask_kind != 0 ? 1 : 0});
+            const Dispatch base = chunk_dispatch(pl, kp, ops, c, p.Hq, lim, fc.rows, key_lengths_range, scratch_range);
+            for (const RowwiseDispatch& w : rowwise_work) {
+                if (w.chunk != ci) continue;
+                Dispatch d = base;
+                scratch_fix(d);
+                d.params.flags[3] = w.key_block;
+                d.params.offsets1[3] = w.first_word;
+                d.groups = {w.items, 1, 1};
+                dispatches.push_back(d);
+            }
+            continue;
+        }
         if (result.path == Path::fused) {
             VkPipeline pl = st.pipeline("attention_fused" + suffix, {fc.workgroup, fc.rows, fc.keys, fc.dcap, fc.threads_per_row});
             Dispatch d = chunk_dispatch(pl, kp, ops, c, p.Hq, lim, fc.rows, key_lengths_range, scratch_range);

@@ -17,9 +17,9 @@ uint32_t fused_shared_bytes(int rows, int keys, int dcap, int tpr) {
     // q tile + k tile + v tile + scores + per-thread row maxima, all f32 (see attention_fused.comp)
     return 4u * static_cast<uint32_t>(rows * dcap + 2 * keys * dcap + rows * keys + rows * tpr);
 }
-}  // namespace
 
-FusedConfig choose_fused_config(const DeviceInfo& dev, int dcap) {
+// GPUs: rows x threads-per-row workgroups looping over key tiles (attention_fused.comp).
+FusedConfig choose_tiled_config(const DeviceInfo& dev, int dcap) {
     FusedConfig c;
     c.dcap = dcap;
     // Each thread keeps at most 16 output columns in registers: more spills on every device we know.
@@ -44,6 +44,51 @@ FusedConfig choose_fused_config(const DeviceInfo& dev, int dcap) {
     return c;
 }
 
+uint32_t rowwise_shared_bytes(int keys, int dcap) {
+    // one f32 block of keys x dcap, holding K and then V (see attention_fused_rowwise.comp)
+    return 4u * static_cast<uint32_t>(keys * dcap);
+}
+
+// CPU devices: one invocation per query row, one key block per dispatch, hot loops fully unrolled
+// (see the cost notes at the top of attention_fused_rowwise.comp). False when 8 keys do not fit.
+bool choose_rowwise_config(const DeviceInfo& dev, int dcap, FusedConfig& c) {
+    c.kernel = FusedKernel::rowwise;
+    c.dcap = dcap;
+    c.threads_per_row = 1;
+    // Keys per dispatch: the per-row work around a block (q, accumulators, output: per-lane memory
+    // accesses) is amortised over its keys, so as many as the block buffer holds, up to 128; the
+    // unrolled code is keys x dcap x 2 multiply-adds, 16384 at most (~1.5 s to compile on lavapipe).
+    c.keys = std::min(128, 8192 / dcap);
+    while (c.keys > 8 && rowwise_shared_bytes(c.keys, dcap) > dev.shared_memory_bytes) c.keys /= 2;
+    if (rowwise_shared_bytes(c.keys, dcap) > dev.shared_memory_bytes) return false;
+    // Rows per workgroup: the block copy into shared memory (per-lane accesses again) is shared by
+    // all rows; 256 rows measured ~10% faster than 128 at Lq = 2048 (512: no faster, and slower
+    // causal: every row of a tile computes up to its last row's keys).
+    const int max_wg = static_cast<int>(std::min<uint32_t>(dev.max_workgroup_invocations, dev.max_workgroup_size[0]));
+    c.rows = 256;
+    while (c.rows > 1 && c.rows > max_wg) c.rows /= 2;
+    c.workgroup = c.rows;
+    c.shared_bytes = rowwise_shared_bytes(c.keys, dcap);
+    return true;
+}
+
+}  // namespace
+
+void fit_fused_rows(FusedConfig& c, int64_t Lq) {
+    if (c.kernel != FusedKernel::rowwise) return;
+    // Short problems (decoding: Lq = 1) would leave most of a 256-row tile idle. Only two smaller
+    // tiles, because every row count is another pipeline (~1.5 s to compile on lavapipe).
+    for (int rows : {32, 8})
+        if (rows < c.rows && Lq <= rows) c.rows = rows;
+    c.workgroup = c.rows;
+}
+
+FusedConfig choose_fused_config(const DeviceInfo& dev, int dcap) {
+    FusedConfig c;
+    if (dev.type == DeviceType::cpu && choose_rowwise_config(dev, dcap, c)) return c;
+    return choose_tiled_config(dev, dcap);
+}
+
 ExplicitConfig choose_explicit_config(const DeviceInfo& dev) {
     ExplicitConfig c;
     const uint32_t max_wg = std::min(dev.max_workgroup_invocations, std::min(dev.max_workgroup_size[0], dev.max_workgroup_size[1]));
@@ -61,6 +106,9 @@ Path choose_path(const AttentionOptions& o) {
 }
 
 std::string fused_variant_name(const FusedConfig& c, DType dtype) {
+    if (c.kernel == FusedKernel::rowwise)
+        return "fused_rowwise." + std::string(dtype_name(dtype)) + ".d" + std::to_string(c.dcap) + "[rows" +
+               std::to_string(c.rows) + ",bc" + std::to_string(c.keys) + "]";
     return "fused." + std::string(dtype_name(dtype)) + ".d" + std::to_string(c.dcap) + "[br" + std::to_string(c.rows) + ",bc" +
            std::to_string(c.keys) + ",tpr" + std::to_string(c.threads_per_row) + "]";
 }

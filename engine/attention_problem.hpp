@@ -22,13 +22,22 @@ struct AttentionProblem {
 AttentionProblem validate_attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& options);
 
-/// Tiling of the fused kernel (specialization constants 0..4 of attention_fused.comp).
+/// Which fused kernel runs.
+enum class FusedKernel {
+    tiled,    ///< attention_fused.comp: rows x threads-per-row, key tiles looped in one dispatch (GPUs)
+    rowwise,  ///< attention_fused_rowwise.comp: one invocation per row, one dispatch per key block (CPUs)
+};
+
+/// Tiling of the fused kernel. tiled: specialization constants 0..4 of attention_fused.comp
+/// (workgroup, rows, keys, dcap, threads_per_row). rowwise: constants 0..3 of
+/// attention_fused_rowwise.comp (rows = workgroup, keys, dcap, whether a mask is bound).
 struct FusedConfig {
+    FusedKernel kernel = FusedKernel::tiled;
     int workgroup = 64;   // = rows * threads_per_row
-    int rows = 8;         // BR
-    int keys = 16;        // BC
+    int rows = 8;         // BR: query rows per workgroup
+    int keys = 16;        // BC: keys per tile (rowwise: per dispatch)
     int dcap = 64;        // head-dim capacity class
-    int threads_per_row = 8;
+    int threads_per_row = 8;  // 1 for rowwise
     uint32_t shared_bytes = 0;
 };
 
@@ -42,6 +51,8 @@ struct ExplicitConfig {
 int head_dim_class(int64_t d);
 /// Fused tiling for head-dim class `dcap` on `device`; throws Error(unsupported) when nothing fits.
 FusedConfig choose_fused_config(const DeviceInfo& device, int dcap);
+/// Shrinks a rowwise config's row tile for a problem of Lq query rows (no-op for the tiled kernel).
+void fit_fused_rows(FusedConfig& c, int64_t Lq);
 ExplicitConfig choose_explicit_config(const DeviceInfo& device);
 /// The path that runs: the request, or fused unless weights are wanted.
 Path choose_path(const AttentionOptions& options);

@@ -135,6 +135,26 @@ std::vector<Case> special_cases() {
 }
 INSTANTIATE_TEST_SUITE_P(Special, Sweep, ::testing::ValuesIn(special_cases()), case_name);
 
+// Long key ranges: lavapipe stops any shader loop after 65535 iterations in total per invocation
+// (Mesa's LP_MAX_TGSI_LOOP_ITERATIONS) without an error, so kernels must bound their per-invocation
+// loop work; these cases have caught keys being silently dropped.
+std::vector<Case> long_key_cases() {
+    std::vector<Case> cases;
+    int idx = 0;
+    for (int64_t d : {16, 64, 256})
+        for (Path path : {Path::fused, Path::explicit_}) {
+            Case c;
+            c.B = 1, c.Hq = 2, c.Hkv = 1, c.Lq = 3, c.Lk = d == 16 ? 70000 : 20000, c.D = d;
+            c.dtype = idx % 2 ? DType::f16 : DType::f32;
+            c.causal = Causal::bottom_right;
+            c.path = path;
+            cases.push_back(c);
+            ++idx;
+        }
+    return cases;
+}
+INSTANTIATE_TEST_SUITE_P(LongKeys, Sweep, ::testing::ValuesIn(long_key_cases()), case_name);
+
 // Problems larger than one binding are split into chunks of slices and rows, not refused. The test
 // hook VKATTN_TEST_MAX_BINDING pretends the device binds only 128 KiB at once.
 struct ScopedEnv {

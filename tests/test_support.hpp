@@ -3,6 +3,7 @@
 // and the pass rule of FlashAttention's tests.
 #include <cstdint>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct Case {
     bool check_relative = true;     // f32: also require relative error <= 1e-5
     std::string name() const;
 };
+
+/// gtest prints a parameter with this (instead of its bytes).
+inline void PrintTo(const Case& c, std::ostream* os) { *os << c.name(); }
 
 /// Errors of one run against the reference; `message` explains a failure.
 struct Outcome {
