@@ -55,6 +55,18 @@ void ContextState::initialise(ContextOptions opts) {
     VkDeviceCreateInfo di{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
     di.queueCreateInfoCount = 1;
     di.pQueueCreateInfos = &qi;
+    // f16 arithmetic (the fp16 roofline kernel) needs shaderFloat16 enabled: core in Vulkan 1.2,
+    // VK_KHR_shader_float16_int8 before (device_probe only reports it when one of the two holds).
+    VkPhysicalDeviceShaderFloat16Int8Features f16_features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+    const char* f16_extension = VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME;
+    if (info.fp16_arithmetic) {
+        f16_features.shaderFloat16 = VK_TRUE;
+        di.pNext = &f16_features;
+        if (info.api_version < VK_API_VERSION_1_2) {
+            di.enabledExtensionCount = 1;
+            di.ppEnabledExtensionNames = &f16_extension;
+        }
+    }
     VkDevice dev = VK_NULL_HANDLE;
     vk_check(vkCreateDevice(physical, &di, nullptr, &dev), "vkCreateDevice");
     device = UniqueDevice(dev);

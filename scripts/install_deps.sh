@@ -8,6 +8,7 @@ packages=(
   mesa-vulkan-drivers                   # lavapipe: the CPU Vulkan device used when there is no GPU
   vulkan-validationlayers               # the tests run with VK_LAYER_KHRONOS_validation
   libgtest-dev libcli11-dev             # tests, command line
+  libpng-dev                            # vkattn bench plot writes PNG
   python3-numpy                         # .npy round-trip check in the test suite
 )
 missing=()

@@ -2,9 +2,15 @@
 # tile sizes, workgroup size and head-dim capacity are specialization constants chosen per device.
 vkattn_shader(attention_fused_f32 attention_fused.comp DEFINES IN_F16=0)
 vkattn_shader(attention_fused_f16 attention_fused.comp DEFINES IN_F16=1)
+vkattn_shader(attention_fused_rowwise_f32 attention_fused_rowwise.comp DEFINES IN_F16=0)
+vkattn_shader(attention_fused_rowwise_f16 attention_fused_rowwise.comp DEFINES IN_F16=1)
 vkattn_shader(attention_scores_f32 attention_scores.comp DEFINES IN_F16=0)
 vkattn_shader(attention_scores_f16 attention_scores.comp DEFINES IN_F16=1)
 vkattn_shader(attention_softmax attention_softmax.comp)
 vkattn_shader(attention_pv_f32 attention_pv.comp DEFINES IN_F16=0)
 vkattn_shader(attention_pv_f16 attention_pv.comp DEFINES IN_F16=1)
 vkattn_shader(convert_f32_to_f16 convert_f32_to_f16.comp)
+# Roofline microbenchmarks (engine/roofline.cpp): FMA peak in f32 and f16 arithmetic, copy bandwidth.
+vkattn_shader(roofline_fma_f32 roofline_fma.comp DEFINES FMA_F16=0)
+vkattn_shader(roofline_fma_f16 roofline_fma.comp DEFINES FMA_F16=1)
+vkattn_shader(roofline_copy roofline_copy.comp)

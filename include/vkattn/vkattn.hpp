@@ -10,3 +10,4 @@
 #include "vkattn/reference.hpp"
 #include "vkattn/tensor.hpp"
 #include "vkattn/version.hpp"
+#include "vkattn/roofline.hpp"

@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""`vkattn bench` end to end on the default device: a small filtered run writes JSON and CSV whose rows
+passed their reference check; compare and plot read the JSON; bad files give one line and exit 2.
+Usage: bench_smoke.py <path to vkattn>"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+VKATTN = sys.argv[1]
+failures = []
+
+
+def run(args, ok=True):
+    p = subprocess.run([VKATTN] + args, capture_output=True, text=True)
+    if ok and p.returncode != 0:
+        failures.append(f"vkattn {' '.join(args)}: exit {p.returncode}: {p.stderr.strip()[-400:]}")
+    return p
+
+
+def expect_one_line_error(args, needle):
+    p = run(args, ok=False)
+    lines = [l for l in p.stderr.splitlines() if l.strip()]
+    if p.returncode != 2 or len(lines) != 1 or needle not in p.stderr:
+        failures.append(f"vkattn {' '.join(args)}: exit {p.returncode}, stderr {p.stderr!r}; wanted one line with {needle!r}")
+
+
+d = tempfile.mkdtemp(prefix="vkattn-bench-")
+js, csv, png = (os.path.join(d, n) for n in ("q.json", "q.csv", "p.png"))
+cache = os.path.join(d, "cache")
+os.environ["XDG_CACHE_HOME"] = cache  # a fresh roofline measurement, not one cached by an earlier run
+run(["bench", "--shapes", "quick", "--filter", "prefill f32 H8 N256", "--repeat", "3", "--json", js, "--csv", csv])
+if os.path.exists(js):
+    doc = json.load(open(js))
+    rows = doc.get("rows", [])
+    if doc.get("format") != "vkattn-bench" or not rows:
+        failures.append(f"bench json: unexpected document {str(doc)[:300]}")
+    for r in rows:
+        if not str(r.get("check", "")).startswith("pass") or not (r.get("gflops") or 0) > 0:
+            failures.append(f"bench row not passing or without GFLOP/s: {r}")
+    if not open(csv).readline().strip():
+        failures.append("bench csv is empty")
+    p = run(["bench", "compare", js, js])
+    if "1.00x" not in p.stdout:
+        failures.append(f"bench compare of a file with itself lacks 1.00x: {p.stdout[-400:]}")
+    run(["bench", "plot", js, "--out", png])
+    if not os.path.exists(png) or open(png, "rb").read(8) != b"\x89PNG\r\n\x1a\n":
+        failures.append("bench plot did not write a PNG")
+else:
+    failures.append("bench wrote no JSON")
+
+truncated = os.path.join(d, "truncated.json")
+open(truncated, "w").write('{"format": "vkattn-bench", "rows": [')
+expect_one_line_error(["bench", "compare", os.path.join(d, "missing.json")], "missing.json")
+expect_one_line_error(["bench", "compare", truncated], "truncated.json")
+expect_one_line_error(["bench", "--json", "/nonexistent-dir/x.json"], "x.json")
+
+for f in failures:
+    print("FAIL:", f)
+print(f"bench smoke: {'all checks passed' if not failures else str(len(failures)) + ' failed'}")
+sys.exit(1 if failures else 0)
