@@ -17,7 +17,16 @@ const char* to_string(ErrorCode code) noexcept {
     return "unknown_error";
 }
 
+namespace {
+// Built with append rather than operator+: GCC 12 reports a false -Wrestrict on the latter here.
+std::string describe(ErrorCode code, const std::string& message) {
+    std::string text = to_string(code);
+    text.append(": ").append(message);
+    return text;
+}
+}  // namespace
+
 Error::Error(ErrorCode code, const std::string& message)
-    : std::runtime_error(std::string(to_string(code)) + ": " + message), code_(code), message_(message) {}
+    : std::runtime_error(describe(code, message)), code_(code), message_(message) {}
 
 }  // namespace vkattn
