@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "attention_decode.hpp"
 #include "attention_problem.hpp"
 #include "chunking.hpp"
 #include "context_state.hpp"
@@ -191,6 +192,12 @@ AttentionPlan plan_attention(Context& ctx, const Tensor& q, const Tensor& k, con
         detail::fit_fused_rows(fc, p.Lq);
         plan.variant = detail::fused_variant_name(fc, p.dtype);
         plan.reason = o.path == Path::fused ? "fused requested" : "fused: the default (no weights requested)";
+        detail::DecodeConfig dc;
+        const int64_t group = p.Hq / p.Hkv;
+        std::vector<detail::Operand> ops = {detail::operand_of(q, "q", 1, true), detail::operand_of(k, "k", group, false),
+                                            detail::operand_of(v, "v", group, false)};
+        if (o.mask) ops.push_back(detail::mask_operand(*o.mask, p));
+        if (detail::choose_decode_config(dev, p, o, fc, ops, dc)) plan.variant = detail::decode_variant_name(dc, p.dtype);
     } else {
         plan.variant = detail::explicit_variant_name(detail::choose_explicit_config(dev), p.dtype);
         plan.reason = o.path == Path::explicit_ ? "explicit requested" : "explicit: weights requested";
@@ -236,8 +243,14 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
     if (result.lse) ops.lse = contiguous_operand(*result.lse, "lse", p, 1);
     if (result.weights) ops.weights = contiguous_operand(*result.weights, "weights", p, p.Lk);
 
+    // Short queries on CPU devices: split-KV decoding (attention_decode.cpp) instead of the rowwise kernel.
+    DecodeConfig dc;
+    const bool decode = result.path == Path::fused &&
+                        choose_decode_config(dev, p, o, fc, {ops.q, ops.k, ops.v, ops.o, ops.mask, ops.lse, ops.weights}, dc);
+    if (decode) result.variant = decode_variant_name(dc, p.dtype);
+
     // Scratch per query row: the explicit path's score row, or the rowwise kernel's (m, l) between blocks.
-    const bool rowwise = result.path == Path::fused && fc.kernel == FusedKernel::rowwise;
+    const bool rowwise = result.path == Path::fused && fc.kernel == FusedKernel::rowwise && !decode;
     const int64_t scratch_per_row = rowwise ? 2 : (result.path == Path::explicit_ && !result.weights) ? p.Lk : 0;
     const bool scratch_p = scratch_per_row > 0;
 
@@ -277,6 +290,11 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
         scratch = ctx.empty({most}, DType::f32);
         scratch_range = {scratch->buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
     }
+    if (decode) {
+        if (chunks.size() != 1) throw Error(ErrorCode::vulkan_error, "internal: decode problem split into chunks");
+        scratch = ctx.empty({dc.scratch_floats}, DType::f32);
+        scratch_range = {scratch->buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
+    }
 
     // The rowwise kernel runs one dispatch per key block over a work list of (local slice, row tile)
     // pairs that still see keys in that block; the lists follow the B key lengths in binding 6.
@@ -298,6 +316,10 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
         const auto scratch_fix = [&](Dispatch& d) {
             if (scratch_p) d.params.offsets1[2] = static_cast<int32_t>(-c.row0 * scratch_per_row);
         };
+        if (decode) {
+            record_decode(st, dc, p, chunk_dispatch(VK_NULL_HANDLE, kp, ops, c, p.Hq, lim, 1, key_lengths_range, scratch_range), dispatches);
+            continue;
+        }
         if (rowwise) {
             VkPipeline pl = st.pipeline("attention_fused_rowwise" + suffix, {fc.rows, fc.keys, fc.dcap, p.mask_kind != 0 ? 1 : 0});
             const Dispatch base = chunk_dispatch(pl, kp, ops, c, p.Hq, lim, fc.rows, key_lengths_range, scratch_range);

@@ -133,6 +133,9 @@ std::vector<std::string> kernel_variants(const DeviceInfo& device) {
             lines.push_back("head dim <= " + std::to_string(dcap) + ": fused unsupported (" + e.message() + ")");
         }
     }
+    if (device.type == DeviceType::cpu)
+        lines.push_back("decode (Lq <= 8, Lq * group <= 64, one chunk): decode_split.f32.d<class>[group,rows,bc,blocks] / f16 "
+                        "+ decode_combine (split-KV, one dispatch for all key blocks), else the rowwise kernel");
     lines.push_back("weights: " + detail::explicit_variant_name(detail::choose_explicit_config(device), DType::f32) + " / f16");
     return lines;
 }
