@@ -221,6 +221,11 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
     int64_t row_tile;
     if (result.path == Path::fused) {
         fc = choose_fused_config(dev, head_dim_class(std::max(p.D, p.Dv)));
+        if (fc.kernel == FusedKernel::tiled && has_loop_iteration_limit(dev) &&
+            tiled_loop_iterations(fc, p.D, p.Dv, p.Lk) > 60000)
+            throw Error(ErrorCode::unsupported,
+                        "k: " + std::to_string(p.Lk) + " keys would exceed this device's limit of 65535 shader loop "
+                        "iterations in the tiled fused kernel (lavapipe); use the default kernel (unset VKATTN_FUSED_KERNEL)");
         fit_fused_rows(fc, p.Lq);
         row_tile = fc.rows;
         result.variant = fused_variant_name(fc, p.dtype);

@@ -1,5 +1,7 @@
 // Tiling choices per device: pure functions of the probed properties and the head-dim class.
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 
 #include "attention_problem.hpp"
 #include "vkattn/error.hpp"
@@ -84,9 +86,30 @@ void fit_fused_rows(FusedConfig& c, int64_t Lq) {
 }
 
 FusedConfig choose_fused_config(const DeviceInfo& dev, int dcap) {
+    // VKATTN_FUSED_KERNEL=tiled|rowwise overrides the per-device choice, so that each kernel can be
+    // tested (and timed) on any device; the tests run the GPU kernel on lavapipe this way.
+    const char* force = std::getenv("VKATTN_FUSED_KERNEL");
+    const std::string forced = force ? force : "";
+    if (!forced.empty() && forced != "auto" && forced != "tiled" && forced != "rowwise")
+        throw Error(ErrorCode::invalid_argument, "VKATTN_FUSED_KERNEL: '" + forced + "' is not auto, tiled or rowwise");
     FusedConfig c;
-    if (dev.type == DeviceType::cpu && choose_rowwise_config(dev, dcap, c)) return c;
+    const bool want_rowwise = forced == "rowwise" || (forced != "tiled" && dev.type == DeviceType::cpu);
+    if (want_rowwise && choose_rowwise_config(dev, dcap, c)) return c;
     return choose_tiled_config(dev, dcap);
+}
+
+bool has_loop_iteration_limit(const DeviceInfo& dev) {
+    // Mesa's llvmpipe (lavapipe) ends every shader loop after 65535 iterations per invocation, counted
+    // over all loops together (LP_MAX_TGSI_LOOP_ITERATIONS), silently.
+    return dev.driver_name == "llvmpipe" || dev.name.find("llvmpipe") != std::string::npos;
+}
+
+int64_t tiled_loop_iterations(const FusedConfig& c, int64_t D, int64_t Dv, int64_t key_end) {
+    // Every loop of attention_fused.comp counted as if none were unrolled (an upper bound).
+    const int64_t wg = c.workgroup, bc = c.keys, tpr = c.threads_per_row, dvpt = (c.dcap + tpr - 1) / tpr;
+    const int64_t per_tile = (bc * D + wg - 1) / wg + (bc * Dv + wg - 1) / wg + ((bc + tpr - 1) / tpr) * (D + 1) + tpr +
+                             (bc + tpr - 1) / tpr + bc * (1 + dvpt);
+    return (c.rows * D + wg - 1) / wg + dvpt + ((key_end + bc - 1) / bc) * per_tile;
 }
 
 ExplicitConfig choose_explicit_config(const DeviceInfo& dev) {

@@ -49,6 +49,10 @@ struct ExplicitConfig {
 
 /// Head-dim capacity class of a problem: 64, 128, 256 or 512.
 int head_dim_class(int64_t d);
+/// True on devices that silently end shader loops after 65535 iterations per invocation (lavapipe).
+bool has_loop_iteration_limit(const DeviceInfo& dev);
+/// Upper bound of the loop iterations one invocation of the tiled fused kernel runs for `key_end` keys.
+int64_t tiled_loop_iterations(const FusedConfig& c, int64_t D, int64_t Dv, int64_t key_end);
 /// Fused tiling for head-dim class `dcap` on `device`; throws Error(unsupported) when nothing fits.
 FusedConfig choose_fused_config(const DeviceInfo& device, int dcap);
 /// Shrinks a rowwise config's row tile for a problem of Lq query rows (no-op for the tiled kernel).

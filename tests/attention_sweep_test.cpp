@@ -8,6 +8,12 @@
 namespace vkattn::test {
 namespace {
 
+struct ScopedEnv {
+    const char* name;
+    ScopedEnv(const char* n, const char* value) : name(n) { setenv(n, value, 1); }
+    ~ScopedEnv() { unsetenv(name); }
+};
+
 void expect_passes(const Case& c) {
     const uint64_t seed = fresh_seed();
     const Outcome r = run_case(c, seed);
@@ -155,13 +161,43 @@ std::vector<Case> long_key_cases() {
 }
 INSTANTIATE_TEST_SUITE_P(LongKeys, Sweep, ::testing::ValuesIn(long_key_cases()), case_name);
 
+// The tiled fused kernel is what GPUs run; lavapipe runs the rowwise one by default. Forcing the tiled
+// kernel here keeps it compared with the reference in CI, on every fused case whose key range stays
+// inside lavapipe's loop-iteration limit.
+class TiledKernel : public ::testing::TestWithParam<Case> {};
+TEST_P(TiledKernel, MatchesReference) {
+    ScopedEnv force("VKATTN_FUSED_KERNEL", "tiled");
+    const uint64_t seed = fresh_seed();
+    const Outcome r = run_case(GetParam(), seed);
+    EXPECT_TRUE(r.passed) << r.message;
+    EXPECT_EQ(r.variant.rfind("fused.", 0), 0u) << "ran " << r.variant;
+}
+std::vector<Case> tiled_cases() {
+    std::vector<Case> cases;
+    for (const auto& list : {shape_cases(), head_dim_cases(), mask_cases(), special_cases()})
+        for (const Case& c : list)
+            if (c.path == Path::fused && c.Lk <= 1024) cases.push_back(c);
+    return cases;
+}
+INSTANTIATE_TEST_SUITE_P(Tiled, TiledKernel, ::testing::ValuesIn(tiled_cases()), case_name);
+
+TEST(TiledKernelLimits, RefusesKeyRangesBeyondLavapipesLoopLimitInsteadOfDroppingKeys) {
+    if (context().device().driver_name != "llvmpipe") GTEST_SKIP() << "only lavapipe has the loop limit";
+    ScopedEnv force("VKATTN_FUSED_KERNEL", "tiled");
+    Context& ctx = context();
+    std::vector<float> k(1 * 1 * 20000 * 64, 0.5f), q(64, 0.5f);
+    Tensor qt = ctx.upload(q, {1, 1, 1, 64}), kt = ctx.upload(k, {1, 1, 20000, 64});
+    try {
+        attention(ctx, qt, kt, kt);
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::unsupported);
+        EXPECT_NE(e.message().find("20000 keys would exceed"), std::string::npos) << e.message();
+    }
+}
+
 // Problems larger than one binding are split into chunks of slices and rows, not refused. The test
 // hook VKATTN_TEST_MAX_BINDING pretends the device binds only 128 KiB at once.
-struct ScopedEnv {
-    const char* name;
-    ScopedEnv(const char* n, const char* value) : name(n) { setenv(n, value, 1); }
-    ~ScopedEnv() { unsetenv(name); }
-};
 
 TEST(Chunking, SplitsProblemsLargerThanOneBinding) {
     ScopedEnv limit("VKATTN_TEST_MAX_BINDING", "131072");
