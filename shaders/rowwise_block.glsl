@@ -1,0 +1,125 @@
+// Block operations shared by the row-per-invocation kernels for CPU-like devices
+// (attention_fused_rowwise.comp, attention_decode_split.comp): vec4 views of Q/K/V, the cooperative
+// copy of one K or V block into shared memory, and the fully unrolled scoring and P.V blocks. The
+// cost model behind their shape is in the header of attention_fused_rowwise.comp; in short: every
+// hot loop has a compile-time trip count and is fully unrolled, every shared load in it is at a
+// constant address outside any runtime loop or if, and memoryBarrierShared() after each unrolled
+// group bounds NIR's compile time.
+//
+// The including kernel declares, before including this file (after common.glsl and tile_ops.glsl):
+// local_size_x (ROWS) and the specialization constants BC (keys per block, a multiple of KJ) and
+// DCAP (head-dim capacity, a multiple of CJ).
+//
+// The scoring / P.V / q-load blocks read and write per-invocation arrays (q[DCAP], sc[BC],
+// acc[DCAP]). GLSL passes arrays by value, so they are macros: they expand in place and touch the
+// caller's arrays directly, with no copies for the compiler to remove.
+#ifndef VKATTN_ROWWISE_BLOCK_GLSL
+#define VKATTN_ROWWISE_BLOCK_GLSL
+
+// vec4 views of the bindings in common.glsl (4 elements: 4 words of f32, 2 words of f16).
+#if IN_F16
+layout(std430, set = 0, binding = 1) readonly buffer QBuf4 { uvec2 q_quads[]; };
+layout(std430, set = 0, binding = 2) readonly buffer KBuf4 { uvec2 k_quads[]; };
+layout(std430, set = 0, binding = 3) readonly buffer VBuf4 { uvec2 v_quads[]; };
+#define QUAD(w) vec4(unpackHalf2x16((w).x), unpackHalf2x16((w).y))
+#else
+layout(std430, set = 0, binding = 1) readonly buffer QBuf4 { uvec4 q_quads[]; };
+layout(std430, set = 0, binding = 2) readonly buffer KBuf4 { uvec4 k_quads[]; };
+layout(std430, set = 0, binding = 3) readonly buffer VBuf4 { uvec4 v_quads[]; };
+#define QUAD(w) uintBitsToFloat(w)
+#endif
+
+const int ROWS = int(gl_WorkGroupSize.x);
+const int TILE = BC * DCAP;  // elements of one K (or V) block
+const int KJ = 8;            // keys scored at once: KJ independent chains reuse each q[d]
+const int CJ = 16;           // output columns accumulated at once: CJ chains reuse each probability
+
+// K block [key][dim] for the scores, then V block [key][column]; zero-padded. A float array: as a vec4
+// array (one store per quad in the copy) the run time was the same and NIR compiled ~35% slower.
+shared float kv_sh[TILE];
+
+// A row of n elements starting at `base` with element stride `stride` can be read 4 at a time.
+bool quads_ok(int base, int row_stride, int stride, int n) {
+    return stride == 1 && (n & 3) == 0 && (base & 3) == 0 && (row_stride & 3) == 0;
+}
+
+// Cooperative copy of keys j0 .. j0 + BC - 1 of one K or V slice (QUADS: its vec4 view, LOAD: its
+// element loader) into kv_sh as [key][element], zero-padded to BC x DCAP: keys past block_keys and
+// elements past n are zero. Per-lane loads stay loops ([[dont_unroll]]).
+#define COPY_BLOCK(QUADS, LOAD, lid, base, stride, j0, block_keys, n)                                        \
+    if (quads_ok(base, (stride).z, (stride).w, n)) {                                                        \
+        [[dont_unroll]] for (int e = lid; e < TILE / 4; e += ROWS) {                                        \
+            const int j = e / (DCAP / 4), d = 4 * (e - j * (DCAP / 4));                                     \
+            const vec4 x = j < block_keys && d < n ? QUAD(QUADS[(base + (j0 + j) * (stride).z + d) >> 2]) : vec4(0.0); \
+            kv_sh[4 * e] = x.x, kv_sh[4 * e + 1] = x.y, kv_sh[4 * e + 2] = x.z, kv_sh[4 * e + 3] = x.w;    \
+        }                                                                                                   \
+    } else {                                                                                                \
+        [[dont_unroll]] for (int e = lid; e < TILE; e += ROWS) {                                            \
+            const int j = e / DCAP, d = e - j * DCAP;                                                       \
+            kv_sh[e] = j < block_keys && d < n ? LOAD(base + (j0 + j) * (stride).z + d * (stride).w) : 0.0; \
+        }                                                                                                   \
+    }
+
+// The K block of slice s (D dims per key) and the V block (Dv columns per key).
+void copy_k_block(int lid, Slice s, int j0, int block_keys, int D) {
+    COPY_BLOCK(k_quads, LOAD_K, lid, s.k_base, P.k_stride, j0, block_keys, D)
+}
+void copy_v_block(int lid, Slice s, int j0, int block_keys, int Dv) {
+    COPY_BLOCK(v_quads, LOAD_V, lid, s.v_base, P.v_stride, j0, block_keys, Dv)
+}
+
+// q[0 .. DCAP) = row q_row of slice s, pre-scaled by scale * log2(e) (P.scalars.x); zero past D or
+// when !valid.
+#define LOAD_Q_ROW(q, s, q_row, valid, D)                                                           \
+    if (quads_ok((s).q_base, P.q_stride.z, P.q_stride.w, D)) {                                      \
+        [[dont_unroll]] for (int d = 0; d < DCAP; d += 4) {                                         \
+            const vec4 x = (valid) && d < D ? QUAD(q_quads[(q_row + d) >> 2]) * P.scalars.x : vec4(0.0); \
+            q[d] = x.x, q[d + 1] = x.y, q[d + 2] = x.z, q[d + 3] = x.w;                             \
+        }                                                                                           \
+    } else {                                                                                        \
+        [[dont_unroll]] for (int d = 0; d < DCAP; ++d)                                              \
+            q[d] = (valid) && d < D ? LOAD_Q(q_row + d * P.q_stride.w) * P.scalars.x : 0.0;         \
+    }
+
+// sc[j] = q . K[j] for the BC keys of the K block in kv_sh: KJ keys at a time, each q[d] feeding KJ
+// chains; every kv_sh offset is a constant. memoryBarrierShared() after each group only bounds NIR's
+// copy-propagation work (compile time).
+#define SCORE_BLOCK(sc, q)                                                  \
+    [[unroll]] for (int jb = 0; jb < BC; jb += KJ) {                        \
+        float a[KJ];                                                        \
+        [[unroll]] for (int u = 0; u < KJ; ++u) a[u] = 0.0;                 \
+        [[unroll]] for (int d = 0; d < DCAP; ++d) {                         \
+            [[unroll]] for (int u = 0; u < KJ; ++u) {                       \
+                const int e = (jb + u) * DCAP + d;                          \
+                a[u] = fma(q[d], kv_sh[e], a[u]);                           \
+            }                                                               \
+        }                                                                   \
+        [[unroll]] for (int u = 0; u < KJ; ++u) sc[jb + u] = a[u];          \
+        memoryBarrierShared();                                              \
+    }
+
+// P.V over the V block in kv_sh: CJ columns at a time, each probability sc[j] feeding CJ chains
+// o[u] (the block's sum, from zero); UPDATE(acc[c], o[u]) gives the new acc[c]. memoryBarrierShared()
+// after each column group, as in SCORE_BLOCK.
+#define PV_BLOCK(acc, sc, UPDATE)                                           \
+    [[unroll]] for (int c0 = 0; c0 < DCAP; c0 += CJ) {                      \
+        float o[CJ];                                                        \
+        [[unroll]] for (int u = 0; u < CJ; ++u) o[u] = 0.0;                 \
+        [[unroll]] for (int j = 0; j < BC; ++j) {                           \
+            [[unroll]] for (int u = 0; u < CJ; ++u) {                       \
+                const int e = j * DCAP + c0 + u;                            \
+                o[u] = fma(sc[j], kv_sh[e], o[u]);                          \
+            }                                                               \
+        }                                                                   \
+        [[unroll]] for (int u = 0; u < CJ; ++u) acc[c0 + u] = UPDATE(acc[c0 + u], o[u]); \
+        memoryBarrierShared();                                              \
+    }
+
+// acc = acc * alpha + P.V (the running accumulator rescaled to the new maximum; blocked summation).
+#define PV_RESCALE_ADD(a, o) fma(a, alpha_, o)
+#define ACCUMULATE_BLOCK(acc, sc, alpha) { const float alpha_ = (alpha); PV_BLOCK(acc, sc, PV_RESCALE_ADD) }
+// acc = P.V (a block-local partial output).
+#define PV_STORE(a, o) (o)
+#define WEIGHTED_SUM_BLOCK(acc, sc) PV_BLOCK(acc, sc, PV_STORE)
+
+#endif
