@@ -16,7 +16,7 @@ const int DV_PER_THREAD = (DCAP + TPR - 1) / TPR;
 #include "common.glsl"
 #include "tile_ops.glsl"
 
-shared float q_tile[BR * DCAP];   // pre-scaled by scale * log2(e)
+shared float q_tile[BR * DCAP];
 shared float k_tile[BC * DCAP];
 shared float v_tile[BC * DCAP];
 shared float s_tile[BR * BC];     // scores, then probabilities
@@ -45,7 +45,7 @@ void main() {
 
     for (int e = tid; e < BR * D; e += BR * TPR) {
         int rr = e / D, d = e - rr * D, qi = row0 + rr;
-        q_tile[rr * DCAP + d] = qi < LQ() ? LOAD_Q(s.q_base + qi * P.q_stride.z + d * P.q_stride.w) * P.scalars.x : 0.0;
+        q_tile[rr * DCAP + d] = qi < LQ() ? LOAD_Q(s.q_base + qi * P.q_stride.z + d * P.q_stride.w) : 0.0;
     }
 
     // Keys past the last row's causal / padding limit are invisible to the whole workgroup: skip them.
@@ -70,7 +70,9 @@ void main() {
             if (key < my_key_end) {
                 float dot_qk = 0.0;
                 for (int d = 0; d < D; ++d) dot_qk += q_tile[r * DCAP + d] * k_tile[j * DCAP + d];
-                sc = apply_mask(s, i, key, dot_qk, P.scalars.y);
+                // Natural units, scaled after the dot product: one rounding, as a plain implementation
+                // has (prescaled q and log2-domain scores lose accuracy when logits reach 1e4).
+                sc = apply_mask(s, i, key, dot_qk * P.scalars.z, 1.0);
             }
             s_tile[r * BC + j] = sc;
             local_max = max(local_max, sc);
@@ -82,8 +84,8 @@ void main() {
         float tile_max = MASKED_SCORE;
         for (int u = 0; u < TPR; ++u) tile_max = max(tile_max, row_partial[r * TPR + u]);
         const float m_new = max(st.m, tile_max);
-        const float alpha = rescale_factor(st.m, m_new);
-        for (int j = t; j < BC; j += TPR) s_tile[r * BC + j] = masked_exp2(s_tile[r * BC + j], m_new);
+        const float alpha = rescale_factor_natural(st.m, m_new);
+        for (int j = t; j < BC; j += TPR) s_tile[r * BC + j] = masked_exp_natural(s_tile[r * BC + j], m_new);
         barrier();
 
         // row_sum and the weighted sum of V over this tile, for this thread's columns.
@@ -107,5 +109,5 @@ void main() {
         int c = t + u * TPR;
         if (c < Dv) o_data[s.o_base + i * P.o_stride.z + c * P.o_stride.w] = acc[u] * inv_l;
     }
-    if (t == 0 && (P.flags.z & FLAG_LSE) != 0) lse_data[P.offsets1.y + (s.bh - P.chunk.x) * LQ() + i] = row_lse(st);
+    if (t == 0 && (P.flags.z & FLAG_LSE) != 0) lse_data[P.offsets1.y + (s.bh - P.chunk.x) * LQ() + i] = row_lse_natural(st);
 }
