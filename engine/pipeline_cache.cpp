@@ -18,16 +18,39 @@ std::string default_cache_directory() {
     return {};
 }
 
-namespace {
-
-std::string cache_file_name(const DeviceInfo& info) {
+std::string pipeline_cache_uuid_hex(const DeviceInfo& info) {
     std::string hex;
     char b[3];
     for (uint8_t byte : info.pipeline_cache_uuid) {
         std::snprintf(b, sizeof b, "%02x", byte);
         hex += b;
     }
-    return "pipelines-" + hex + "-" + std::to_string(info.driver_version) + ".bin";
+    return hex;
+}
+
+bool write_file_atomically(const std::string& path, const std::string& bytes) {
+    std::error_code ec;
+    fs::create_directories(fs::path(path).parent_path(), ec);
+    const std::string tmp = path + ".tmp" + std::to_string(reinterpret_cast<uintptr_t>(&bytes));
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        if (!out) return false;
+        out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        if (!out) {
+            out.close();
+            fs::remove(tmp, ec);
+            return false;
+        }
+    }
+    fs::rename(tmp, path, ec);
+    if (ec) fs::remove(tmp, ec);
+    return !ec;
+}
+
+namespace {
+
+std::string cache_file_name(const DeviceInfo& info) {
+    return "pipelines-" + pipeline_cache_uuid_hex(info) + "-" + std::to_string(info.driver_version) + ".bin";
 }
 
 // The header every VkPipelineCache blob starts with (VkPipelineCacheHeaderVersionOne).
@@ -77,19 +100,10 @@ void PipelineCache::save() const {
     if (path_.empty() || !cache_) return;
     size_t size = 0;
     if (vkGetPipelineCacheData(device_, cache_.get(), &size, nullptr) != VK_SUCCESS || size == 0) return;
-    std::vector<char> blob(size);
+    std::string blob(size, '\0');
     if (vkGetPipelineCacheData(device_, cache_.get(), &size, blob.data()) != VK_SUCCESS) return;
-    std::error_code ec;
-    fs::create_directories(fs::path(path_).parent_path(), ec);
-    const std::string tmp = path_ + ".tmp" + std::to_string(reinterpret_cast<uintptr_t>(this));
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) return;
-        out.write(blob.data(), static_cast<std::streamsize>(size));
-        if (!out) return;
-    }
-    fs::rename(tmp, path_, ec);  // atomic: concurrent processes never see half a file
-    if (ec) fs::remove(tmp, ec);
+    blob.resize(size);
+    write_file_atomically(path_, blob);
 }
 
 }  // namespace vkattn::detail

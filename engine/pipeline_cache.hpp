@@ -31,4 +31,13 @@ private:
 /// The directory the cache uses by default.
 std::string default_cache_directory();
 
+/// Lower-case hex of the device's pipeline-cache UUID: with the driver version, what identifies a
+/// per-device cache file (pipelines, roofline figures).
+std::string pipeline_cache_uuid_hex(const DeviceInfo& info);
+
+/// Writes `bytes` to `path` through a temporary file and a rename, creating the directory, so that
+/// concurrent processes never see half a file. Returns false (and leaves nothing behind) on failure:
+/// caches are optional.
+bool write_file_atomically(const std::string& path, const std::string& bytes);
+
 }  // namespace vkattn::detail

@@ -25,7 +25,7 @@ std::span<const uint32_t> find_shader(const std::string& name) {
 
 std::string pipeline_key(const std::string& shader, const std::vector<int32_t>& spec) {
     std::string key = shader;
-    for (int32_t v : spec) key += ":" + std::to_string(v);
+    for (int32_t v : spec) key.append(":").append(std::to_string(v));  // append: avoids GCC 12 false -Wrestrict
     return key;
 }
 

@@ -166,22 +166,12 @@ void measure_copy(ContextState& s, const RooflineOptions& o, RooflineFigures& fi
 
 // ---- the cache file: "key value" lines ----
 
-std::string uuid_hex(const DeviceInfo& info) {
-    std::string hex;
-    char b[3];
-    for (uint8_t byte : info.pipeline_cache_uuid) {
-        std::snprintf(b, sizeof b, "%02x", byte);
-        hex += b;
-    }
-    return hex;
-}
-
 std::string cache_path(ContextState& s, const RooflineOptions& o) {
     if (!o.use_cache) return {};
     std::string dir = !o.cache_dir.empty() ? o.cache_dir : s.options.pipeline_cache_dir;
     if (dir.empty()) dir = detail::default_cache_directory();
     if (dir.empty() || dir == "none") return {};
-    return dir + "/roofline-" + uuid_hex(s.info) + "-" + std::to_string(s.info.driver_version) + ".txt";
+    return dir + "/roofline-" + detail::pipeline_cache_uuid_hex(s.info) + "-" + std::to_string(s.info.driver_version) + ".txt";
 }
 
 std::string number_text(double v) {
@@ -209,7 +199,7 @@ std::optional<RooflineFigures> read_cache(const std::string& path, const DeviceI
         const std::size_t sp = line.find(' ');
         kv[line.substr(0, sp)] = sp == std::string::npos ? "" : line.substr(sp + 1);
     }
-    if (kv["vkattn-roofline"] != std::to_string(kCacheFormat) || kv["pipeline_cache_uuid"] != uuid_hex(info) ||
+    if (kv["vkattn-roofline"] != std::to_string(kCacheFormat) || kv["pipeline_cache_uuid"] != detail::pipeline_cache_uuid_hex(info) ||
         kv["driver_version"] != std::to_string(info.driver_version))
         return std::nullopt;
     RooflineFigures f;
@@ -226,26 +216,17 @@ std::optional<RooflineFigures> read_cache(const std::string& path, const DeviceI
 }
 
 void write_cache(const std::string& path, const DeviceInfo& info, const RooflineFigures& f) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    fs::create_directories(fs::path(path).parent_path(), ec);
-    const std::string tmp = path + ".tmp" + std::to_string(reinterpret_cast<uintptr_t>(&f));
-    {
-        std::ofstream out(tmp, std::ios::trunc);
-        if (!out) return;  // a cache is optional
-        const auto one_line = [](std::string s) {
-            std::replace(s.begin(), s.end(), '\n', ' ');
-            return s;
-        };
-        out << "vkattn-roofline " << kCacheFormat << "\ndevice " << one_line(info.name) << "\npipeline_cache_uuid "
-            << uuid_hex(info) << "\ndriver_version " << info.driver_version << "\nmeasured_at " << f.measured_at
-            << "\nfp32_gflops " << number_text(f.fp32_gflops) << "\nfp32_config " << f.fp32_config << "\nfp16_gflops "
-            << number_text(f.fp16_gflops) << "\nfp16_config " << f.fp16_config << "\nfp16_note " << one_line(f.fp16_note)
-            << "\ncopy_gbps " << number_text(f.copy_gbps) << "\ncopy_config " << f.copy_config << '\n';
-        if (!out) return;
-    }
-    fs::rename(tmp, path, ec);
-    if (ec) fs::remove(tmp, ec);
+    const auto one_line = [](std::string s) {
+        std::replace(s.begin(), s.end(), '\n', ' ');
+        return s;
+    };
+    std::ostringstream out;
+    out << "vkattn-roofline " << kCacheFormat << "\ndevice " << one_line(info.name) << "\npipeline_cache_uuid "
+        << detail::pipeline_cache_uuid_hex(info) << "\ndriver_version " << info.driver_version << "\nmeasured_at " << f.measured_at
+        << "\nfp32_gflops " << number_text(f.fp32_gflops) << "\nfp32_config " << f.fp32_config << "\nfp16_gflops "
+        << number_text(f.fp16_gflops) << "\nfp16_config " << f.fp16_config << "\nfp16_note " << one_line(f.fp16_note)
+        << "\ncopy_gbps " << number_text(f.copy_gbps) << "\ncopy_config " << f.copy_config << '\n';
+    detail::write_file_atomically(path, out.str());  // a cache is optional: failures are ignored
 }
 
 std::string utc_now() {
