@@ -1,7 +1,7 @@
 #version 450
 // Second stage of split-KV decoding (attention_decode_split.comp): merges the NB = P.flags.w key
 // blocks of every row with the log-sum-exp rule. One invocation per (row, group of 4 output columns):
-// M = max of m_b over the blocks with l_b > 0, L = sum l_b exp2(m_b - M), o = sum acc_b exp2(m_b - M) / L;
+// M = max of m_b over the blocks with l_b > 0, L = sum l_b exp(m_b - M), o = sum acc_b exp(m_b - M) / L (natural units);
 // a row with no visible key (L = 0) gets zeros and lse -inf, like the other kernels. Rows are the
 // flattened (b * Hq + h) * Lq + i of the whole problem (the engine binds one chunk covering it).
 #extension GL_GOOGLE_include_directive : require
@@ -35,7 +35,7 @@ void main() {
     vec4 acc = vec4(0.0);
     [[dont_unroll]] for (int kb = 0; kb < NB; ++kb) {
         const vec2 ml = p_quads[base4 + kb * pitch4].xy;
-        const float w = ml.y > 0.0 ? exp2(ml.x - M) : 0.0;
+        const float w = ml.y > 0.0 ? exp2((ml.x - M) * LOG2E) : 0.0;
         L += ml.y * w;
         acc += p_quads[base4 + kb * pitch4 + 1 + cq] * w;
     }

@@ -5,7 +5,7 @@
 // the block's K and V are copied into shared memory once for the whole group. Every invocation scores
 // its row over the block exactly like attention_fused_rowwise.comp (same cost model: fully unrolled
 // loops, shared loads at constant addresses at the top level) and writes the block-local maximum m_b
-// (log2 units), sum l_b and unnormalised partial output to the scratch binding 8 at
+// (natural units), sum l_b and unnormalised partial output to the scratch binding 8 at
 // ((bh * Lq + i) * NB + kb) * pitch, pitch = 4 + Dv rounded up to 4 (m_b, l_b, 2 unused, Dv values).
 // attention_decode_combine.comp merges the blocks. The engine binds one chunk covering the whole
 // problem (P.chunk is zero); P.flags.w = NB, the number of key blocks dispatched.
@@ -49,7 +49,8 @@ void main() {
 
     const int my_key_end = row_valid ? key_end_for_row(b, i) : 0;
 
-    // This row's q, pre-scaled by scale * log2(e).
+    // This row's q. Scores are scaled after the dot product and kept in natural units, the max
+    // subtracted before converting to log2 (tile_ops.glsl): accurate with logits near 1e4.
     float q[DCAP];
     const int q_row = s.q_base + i * P.q_stride.z;
     LOAD_Q_ROW(q, s, q_row, true, D)  // i is clamped to a valid row
@@ -60,9 +61,9 @@ void main() {
     float m_blk[2] = float[2](MASKED_SCORE, MASKED_SCORE);
     [[unroll]] for (int j = 0; j < BC; ++j) {
         const int key = j0 + j;
-        float v = sc[j];
+        float v = sc[j] * P.scalars.z;
         if (HAS_MASK != 0) {
-            if (key < my_key_end) v = apply_mask(s, i, key, v, P.scalars.y);
+            if (key < my_key_end) v = apply_mask(s, i, key, v, 1.0);
         }
         v = key < my_key_end ? v : MASKED_SCORE;
         sc[j] = v;
@@ -71,7 +72,7 @@ void main() {
     const float m_b = max(m_blk[0], m_blk[1]);
     float sum2[2] = float[2](0.0, 0.0);
     [[unroll]] for (int j = 0; j < BC; ++j) {
-        sc[j] = masked_exp2(sc[j], m_b);
+        sc[j] = masked_exp(sc[j], m_b);
         sum2[j & 1] += sc[j];
     }
     const float l_b = sum2[0] + sum2[1];

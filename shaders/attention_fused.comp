@@ -84,8 +84,8 @@ void main() {
         float tile_max = MASKED_SCORE;
         for (int u = 0; u < TPR; ++u) tile_max = max(tile_max, row_partial[r * TPR + u]);
         const float m_new = max(st.m, tile_max);
-        const float alpha = rescale_factor_natural(st.m, m_new);
-        for (int j = t; j < BC; j += TPR) s_tile[r * BC + j] = masked_exp_natural(s_tile[r * BC + j], m_new);
+        const float alpha = rescale_factor(st.m, m_new);
+        for (int j = t; j < BC; j += TPR) s_tile[r * BC + j] = masked_exp(s_tile[r * BC + j], m_new);
         barrier();
 
         // row_sum and the weighted sum of V over this tile, for this thread's columns.
@@ -109,5 +109,5 @@ void main() {
         int c = t + u * TPR;
         if (c < Dv) o_data[s.o_base + i * P.o_stride.z + c * P.o_stride.w] = acc[u] * inv_l;
     }
-    if (t == 0 && (P.flags.z & FLAG_LSE) != 0) lse_data[P.offsets1.y + (s.bh - P.chunk.x) * LQ() + i] = row_lse_natural(st);
+    if (t == 0 && (P.flags.z & FLAG_LSE) != 0) lse_data[P.offsets1.y + (s.bh - P.chunk.x) * LQ() + i] = row_lse(st);
 }

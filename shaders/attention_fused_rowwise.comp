@@ -80,7 +80,8 @@ void main() {
     // The block in which this row's state becomes final (block 0 for a row that sees no key at all).
     const int my_last_block = max((my_key_end + BC - 1) / BC - 1, 0);
 
-    // This row's q, pre-scaled by scale * log2(e).
+    // This row's q. Scores are scaled after the dot product and kept in natural units, the max
+    // subtracted before converting to log2 (tile_ops.glsl): accurate with logits near 1e4.
     float q[DCAP];
     const int q_row = s.q_base + i * P.q_stride.z;
     LOAD_Q_ROW(q, s, q_row, row_valid, D)
@@ -102,9 +103,9 @@ void main() {
     float m_blk[2] = float[2](MASKED_SCORE, MASKED_SCORE);
     [[unroll]] for (int j = 0; j < BC; ++j) {
         const int key = j0 + j;
-        float v = sc[j];
+        float v = sc[j] * P.scalars.z;
         if (HAS_MASK != 0) {
-            if (key < my_key_end) v = apply_mask(s, i, key, v, P.scalars.y);
+            if (key < my_key_end) v = apply_mask(s, i, key, v, 1.0);
         }
         v = key < my_key_end ? v : MASKED_SCORE;
         sc[j] = v;
@@ -116,7 +117,7 @@ void main() {
     const float alpha = rescale_factor(st.m, m_new);
     float sum2[2] = float[2](0.0, 0.0);
     [[unroll]] for (int j = 0; j < BC; ++j) {
-        sc[j] = masked_exp2(sc[j], m_new);
+        sc[j] = masked_exp(sc[j], m_new);
         sum2[j & 1] += sc[j];
     }
     st.l = st.l * alpha + (sum2[0] + sum2[1]);

@@ -48,10 +48,8 @@ const int MASK_F16 = 2;
 const int MASK_U8 = 3;
 
 // Scores at or below this (after adding an additive mask) count as masked out; also the running
-// maximum's start value: large, finite and negative, so exp2(m_old - m_new) never sees inf - inf.
+// maximum's start value: large, finite and negative, so m_old - m_new never sees inf - inf.
 const float MASKED_SCORE = -1.0e30;
-// log2(e): exp(x) == exp2(x * LOG2E); folded into the scale so the kernels use exp2.
-const float LN2 = 0.69314718055994530942;
 
 int B_() { return P.dims0.x; }
 int HQ() { return P.dims0.y; }

@@ -68,17 +68,17 @@ void copy_v_block(int lid, Slice s, int j0, int block_keys, int Dv) {
     COPY_BLOCK(v_quads, LOAD_V, lid, s.v_base, P.v_stride, j0, block_keys, Dv)
 }
 
-// q[0 .. DCAP) = row q_row of slice s, pre-scaled by scale * log2(e) (P.scalars.x); zero past D or
+// q[0 .. DCAP) = row q_row of slice s, unscaled (scores are scaled after the dot product, in natural units); zero past D or
 // when !valid.
 #define LOAD_Q_ROW(q, s, q_row, valid, D)                                                           \
     if (quads_ok((s).q_base, P.q_stride.z, P.q_stride.w, D)) {                                      \
         [[dont_unroll]] for (int d = 0; d < DCAP; d += 4) {                                         \
-            const vec4 x = (valid) && d < D ? QUAD(q_quads[(q_row + d) >> 2]) * P.scalars.x : vec4(0.0); \
+            const vec4 x = (valid) && d < D ? QUAD(q_quads[(q_row + d) >> 2]) : vec4(0.0); \
             q[d] = x.x, q[d + 1] = x.y, q[d + 2] = x.z, q[d + 3] = x.w;                             \
         }                                                                                           \
     } else {                                                                                        \
         [[dont_unroll]] for (int d = 0; d < DCAP; ++d)                                              \
-            q[d] = (valid) && d < D ? LOAD_Q(q_row + d * P.q_stride.w) * P.scalars.x : 0.0;         \
+            q[d] = (valid) && d < D ? LOAD_Q(q_row + d * P.q_stride.w) : 0.0;         \
     }
 
 // sc[j] = q . K[j] for the BC keys of the K block in kv_sh: KJ keys at a time, each q[d] feeding KJ
