@@ -1,11 +1,13 @@
 // The attention operation: validate, plan, allocate outputs, split into chunks, record and run.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "attention_decode.hpp"
 #include "attention_problem.hpp"
 #include "chunking.hpp"
 #include "context_state.hpp"
+#include "tuning_table.hpp"
 #include "vkattn/attention.hpp"
 #include "vkattn/error.hpp"
 
@@ -179,6 +181,44 @@ void plan_rowwise_chunk(const AttentionProblem& p, const AttentionOptions& o, co
         throw Error(ErrorCode::unsupported, "q: too many row tiles for one call of the rowwise kernel");
 }
 
+// Temporary device memory an f16-output call may use for its f32 working rows (and per-row scratch):
+// 1/16 of its inputs and outputs, so that the whole call stays within ~1.07x of them, but at least
+// 1 MiB on CPU devices (more chunks cost a dispatch each) and 64 MiB on GPUs (where a chunk must
+// still fill the device: a 64 MiB chunk is >= 256k f32 rows of Dv = 64).
+uint64_t workspace_budget(const DeviceInfo& dev, uint64_t in_out_bytes) {
+    // Test hook: a small budget, so that the chunked f16 output is exercised on small problems.
+    if (const char* env = std::getenv("VKATTN_TEST_WORKSPACE")) return std::max<uint64_t>(256, std::strtoull(env, nullptr, 10));
+    const uint64_t floor = dev.type == DeviceType::cpu ? (uint64_t{1} << 20) : (uint64_t{64} << 20);
+    return std::max(floor, in_out_bytes / 16);
+}
+
+// Appends the dispatches packing `count` f32 values from the start of `src` into f16 `dst` from element
+// `dst_first` (even), in pieces of at most the bindable range.
+void append_convert(ContextState& st, const ChunkLimits& lim, const Tensor& src, const Tensor& dst, int64_t dst_first,
+                    int64_t count, std::vector<Dispatch>& out) {
+    if (dst_first % 2 != 0) throw Error(ErrorCode::vulkan_error, "internal: f16 output piece starts mid-word");
+    VkPipeline conv = st.pipeline("convert_f32_to_f16", {});
+    // Whole words per invocation; pieces of at most max_range bytes of f32 source, an even count.
+    const int64_t per_piece = static_cast<int64_t>(lim.max_range / 4) & ~int64_t{255};
+    for (int64_t e0 = 0; e0 < count; e0 += per_piece) {
+        const int64_t n = std::min(per_piece, count - e0);
+        Dispatch d;
+        d.pipeline = conv;
+        d.params.flags[3] = static_cast<int32_t>(n);
+        d.bindings[kOut] = {src.buffer()->buffer.get(), static_cast<VkDeviceSize>(e0 * 4), static_cast<VkDeviceSize>(n * 4)};
+        const VkDeviceSize first_byte = static_cast<VkDeviceSize>(dst_first + e0) * 2;
+        const VkDeviceSize begin = first_byte / lim.alignment * lim.alignment;
+        const VkDeviceSize end = std::min<VkDeviceSize>(first_byte + static_cast<VkDeviceSize>(n + 1) / 2 * 4, dst.buffer()->size);
+        d.bindings[kP] = {dst.buffer()->buffer.get(), begin, end - begin};
+        d.params.offsets1[2] = static_cast<int32_t>((first_byte - begin) / 4);
+        const uint32_t words = static_cast<uint32_t>((n + 1) / 2);
+        const uint32_t groups = (words + 255) / 256;
+        const uint32_t gx = std::min(groups, st.info.max_workgroup_count[0]);
+        d.groups = {gx, (groups + gx - 1) / gx, 1};
+        out.push_back(d);
+    }
+}
+
 }  // namespace
 }  // namespace detail
 
@@ -188,7 +228,10 @@ AttentionPlan plan_attention(Context& ctx, const Tensor& q, const Tensor& k, con
     plan.path = detail::choose_path(o);
     const DeviceInfo& dev = ctx.device();
     if (plan.path == Path::fused) {
-        detail::FusedConfig fc = detail::choose_fused_config(dev, detail::head_dim_class(std::max(p.D, p.Dv)));
+        const detail::ContextState& st = ctx.state();
+        detail::FusedConfig fc = st.forced_fused ? *st.forced_fused
+                                                 : detail::choose_fused_config(dev, detail::head_dim_class(std::max(p.D, p.Dv)), p.dtype,
+                                                                               st.tuning.get());
         detail::fit_fused_rows(fc, p.Lq);
         plan.variant = detail::fused_variant_name(fc, p.dtype);
         plan.reason = o.path == Path::fused ? "fused requested" : "fused: the default (no weights requested)";
@@ -220,7 +263,7 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
     ExplicitConfig ec;
     int64_t row_tile;
     if (result.path == Path::fused) {
-        fc = choose_fused_config(dev, head_dim_class(std::max(p.D, p.Dv)));
+        fc = st.forced_fused ? *st.forced_fused : choose_fused_config(dev, head_dim_class(std::max(p.D, p.Dv)), p.dtype, st.tuning.get());
         if (fc.kernel == FusedKernel::tiled && has_loop_iteration_limit(dev) &&
             tiled_loop_iterations(fc, p.D, p.Dv, p.Lk) > 60000)
             throw Error(ErrorCode::unsupported,
@@ -235,7 +278,6 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
         result.variant = explicit_variant_name(ec, p.dtype);
     }
 
-    Tensor out32 = ctx.empty({p.B, p.Hq, p.Lq, p.Dv}, DType::f32);
     if (o.return_lse) result.lse = ctx.empty({p.B, p.Hq, p.Lq}, DType::f32);
     if (o.return_weights) result.weights = ctx.empty({p.B, p.Hq, p.Lq, p.Lk}, DType::f32);
     const int64_t group = p.Hq / p.Hkv;
@@ -243,15 +285,15 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
     ops.q = operand_of(q, "q", 1, true);
     ops.k = operand_of(k, "k", group, false);
     ops.v = operand_of(v, "v", group, false);
-    ops.o = operand_of(out32, "out", 1, true);
     if (o.mask) ops.mask = mask_operand(*o.mask, p);
     if (result.lse) ops.lse = contiguous_operand(*result.lse, "lse", p, 1);
     if (result.weights) ops.weights = contiguous_operand(*result.weights, "weights", p, p.Lk);
 
     // Short queries on CPU devices: split-KV decoding (attention_decode.cpp) instead of the rowwise kernel.
+    // (It checks the f32 output's size itself: the output operand does not exist yet.)
     DecodeConfig dc;
     const bool decode = result.path == Path::fused &&
-                        choose_decode_config(dev, p, o, fc, {ops.q, ops.k, ops.v, ops.o, ops.mask, ops.lse, ops.weights}, dc);
+                        choose_decode_config(dev, p, o, fc, {ops.q, ops.k, ops.v, ops.mask, ops.lse, ops.weights}, dc);
     if (decode) result.variant = decode_variant_name(dc, p.dtype);
 
     // Scratch per query row: the explicit path's score row, or the rowwise kernel's (m, l) between blocks.
@@ -269,7 +311,33 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
     const int64_t max_row_groups = result.path == Path::fused ? dev.max_workgroup_count[0]
                                                                 : std::min<int64_t>(dev.max_workgroup_count[0], dev.max_workgroup_count[1]);
     ChunkLimits lim = chunk_limits(dev, row_tile, max_row_groups);
-    const std::vector<Operand> all = {ops.q, ops.k, ops.v, ops.o, ops.mask, ops.lse, ops.weights};
+
+    // The kernels accumulate in f32. With f32 output they write the output itself; with f16 output
+    // they write an f32 working buffer that a convert pass packs into the output. That working
+    // buffer covers one chunk at a time (see workspace_budget), so that large f16 problems need
+    // little more memory than their inputs and outputs; each chunk's convert runs right after it.
+    const int64_t work_per_row = (p.Dv + scratch_per_row) * 4;
+    // (Odd Dv: a chunk's first element may sit mid-word in the f16 output; such problems keep a whole f32 output.)
+    const bool staged = p.out_dtype == DType::f16 && !decode && p.Dv % 2 == 0;
+    if (staged) {
+        const uint64_t in_out = q.buffer()->size + k.buffer()->size + v.buffer()->size +
+                                static_cast<uint64_t>(p.B * p.Hq * p.Lq * p.Dv) * 2;
+        const int64_t budget = static_cast<int64_t>(std::min<uint64_t>(workspace_budget(dev, in_out), lim.max_range / 4 * 4));
+        const int64_t slice_bytes = p.Lq * work_per_row;
+        if (slice_bytes <= budget) {
+            lim.max_slices = std::min<int64_t>(lim.max_slices, budget / slice_bytes);
+        } else {
+            lim.max_slices = 1;
+            lim.max_rows = std::min(lim.max_rows, std::max(row_tile, budget / work_per_row / row_tile * row_tile));
+        }
+    }
+
+    Tensor out32;
+    if (!staged) {
+        out32 = ctx.empty({p.B, p.Hq, p.Lq, p.Dv}, DType::f32);
+        ops.o = operand_of(out32, "out", 1, true);
+    }
+    std::vector<Operand> all = {ops.q, ops.k, ops.v, ops.o, ops.mask, ops.lse, ops.weights};
     std::vector<Chunk> chunks;
     for (;;) {
         try {
@@ -282,9 +350,25 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
             fc.rows /= 2;
             fc.workgroup = fc.rows;
             row_tile = fc.rows;
-            lim = chunk_limits(dev, row_tile, max_row_groups);
+            lim.row_tile = row_tile;
+            lim.max_rows = std::max<int64_t>(row_tile, lim.max_rows / 2);
             result.variant = fused_variant_name(fc, p.dtype);
         }
+    }
+    if (staged) {
+        // The working buffer: [local slice][row - row0][Dv], sized for the largest chunk.
+        int64_t rows = 0, slices = 0;
+        for (const Chunk& c : chunks) rows = std::max(rows, c.row_count), slices = std::max(slices, c.slices);
+        out32 = ctx.empty({slices * rows * p.Dv}, DType::f32);
+        ops.o.buffer = out32.buffer().get();
+        ops.o.name = "out";
+        ops.o.elem_size = 4;
+        ops.o.strides = {p.Hq * rows * p.Dv, rows * p.Dv, p.Dv, 1};
+        ops.o.rows = rows;
+        ops.o.cols = p.Dv;
+        ops.o.chunk_local = true;
+        if (out32.buffer()->size > lim.max_range)
+            throw Error(ErrorCode::vulkan_error, "internal: the f32 working buffer does not fit one binding");
     }
 
     std::optional<Tensor> scratch;
@@ -315,15 +399,18 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
 
     const std::string suffix = p.dtype == DType::f16 ? "_f16" : "_f32";
     const KernelParams kp = base_params(p, o, ops);
+    std::optional<Tensor> staged_out;
+    if (staged) staged_out = ctx.empty({p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
     std::vector<Dispatch> dispatches;
-    for (std::size_t ci = 0; ci < chunks.size(); ++ci) {
+    // Records the dispatches of chunk ci.
+    const auto record_chunk = [&](std::size_t ci) {
         const Chunk& c = chunks[ci];
         const auto scratch_fix = [&](Dispatch& d) {
             if (scratch_p) d.params.offsets1[2] = static_cast<int32_t>(-c.row0 * scratch_per_row);
         };
         if (decode) {
             record_decode(st, dc, p, chunk_dispatch(VK_NULL_HANDLE, kp, ops, c, p.Hq, lim, 1, key_lengths_range, scratch_range), dispatches);
-            continue;
+            return;
         }
         if (rowwise) {
             VkPipeline pl = st.pipeline("attention_fused_rowwise" + suffix, {fc.rows, fc.keys, fc.dcap, p.mask_kind != 0 ? 1 : 0});
@@ -337,14 +424,14 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
                 d.groups = {w.items, 1, 1};
                 dispatches.push_back(d);
             }
-            continue;
+            return;
         }
         if (result.path == Path::fused) {
             VkPipeline pl = st.pipeline("attention_fused" + suffix, {fc.workgroup, fc.rows, fc.keys, fc.dcap, fc.threads_per_row});
             Dispatch d = chunk_dispatch(pl, kp, ops, c, p.Hq, lim, fc.rows, key_lengths_range, scratch_range);
             d.groups = {groups_for(c.row_count, fc.rows), static_cast<uint32_t>(c.slices), 1};
             dispatches.push_back(d);
-            continue;
+            return;
         }
         VkPipeline scores = st.pipeline("attention_scores" + suffix, {ec.tile});
         VkPipeline softmax = st.pipeline("attention_softmax", {ec.softmax_workgroup});
@@ -359,29 +446,21 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
             scratch_fix(*d);
             dispatches.push_back(*d);
         }
+    };
+    for (std::size_t ci = 0; ci < chunks.size(); ++ci) {
+        record_chunk(ci);
+        // Staged f16 output: the chunk's rows are contiguous in the working buffer (from 0) and in the
+        // output; they are packed once the chunk's last dispatch has written them.
+        const Chunk& c = chunks[ci];
+        if (staged)
+            append_convert(st, lim, out32, *staged_out, (c.bh0 * p.Lq + c.row0) * p.Dv, c.slices * c.row_count * p.Dv, dispatches);
     }
 
-    result.out = out32;
     if (p.out_dtype == DType::f16) {
-        result.out = ctx.empty({p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
-        const int64_t n = out32.numel();
-        // Whole words per invocation; chunks of at most max_range bytes of f32 source, an even count.
-        const int64_t per_chunk = static_cast<int64_t>(lim.max_range / 4) & ~int64_t{255};
-        VkPipeline conv = st.pipeline("convert_f32_to_f16", {});
-        for (int64_t e0 = 0; e0 < n; e0 += per_chunk) {
-            const int64_t count = std::min(per_chunk, n - e0);
-            Dispatch d;
-            d.pipeline = conv;
-            d.params.flags[3] = static_cast<int32_t>(count);
-            d.bindings[kOut] = {out32.buffer()->buffer.get(), static_cast<VkDeviceSize>(e0 * 4), static_cast<VkDeviceSize>(count * 4)};
-            const VkDeviceSize dst_bytes = std::min<VkDeviceSize>((count * 2 + 3) / 4 * 4, result.out.buffer()->size - e0 * 2);
-            d.bindings[kP] = {result.out.buffer()->buffer.get(), static_cast<VkDeviceSize>(e0 * 2), dst_bytes};
-            const uint32_t words = static_cast<uint32_t>((count + 1) / 2);
-            const uint32_t groups = (words + 255) / 256;
-            const uint32_t gx = std::min(groups, dev.max_workgroup_count[0]);
-            d.groups = {gx, (groups + gx - 1) / gx, 1};
-            dispatches.push_back(d);
-        }
+        result.out = staged ? *staged_out : ctx.empty({p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
+        if (!staged) append_convert(st, lim, out32, result.out, 0, out32.numel(), dispatches);
+    } else {
+        result.out = out32;
     }
     result.dispatches = static_cast<uint32_t>(dispatches.size());
     result.gpu_milliseconds = st.run_dispatches(dispatches, o.measure_time);

@@ -4,7 +4,10 @@
 #include <string>
 
 #include "attention_problem.hpp"
+#include "device_tuning.hpp"
+#include "tuning_table.hpp"
 #include "vkattn/error.hpp"
+#include "vkattn/tuning.hpp"
 
 namespace vkattn::detail {
 
@@ -20,17 +23,16 @@ uint32_t fused_shared_bytes(int rows, int keys, int dcap, int tpr) {
     return 4u * static_cast<uint32_t>(rows * dcap + 2 * keys * dcap + rows * keys + rows * tpr);
 }
 
-// GPUs: rows x threads-per-row workgroups looping over key tiles (attention_fused.comp).
-FusedConfig choose_tiled_config(const DeviceInfo& dev, int dcap) {
+// GPUs: rows x threads-per-row workgroups looping over key tiles (attention_fused.comp), starting from
+// `start` (device_tuning.cpp) and shrunk until the tiles fit the device's shared memory.
+FusedConfig fit_tiled_config(const DeviceInfo& dev, int dcap, const DefaultTiles& start) {
     FusedConfig c;
+    c.kernel = FusedKernel::tiled;
     c.dcap = dcap;
-    // Each thread keeps at most 16 output columns in registers: more spills on every device we know.
-    c.threads_per_row = std::max(1, dcap / 16);
     const int max_wg = static_cast<int>(std::min<uint32_t>(dev.max_workgroup_invocations, dev.max_workgroup_size[0]));
-    if (c.threads_per_row > max_wg) c.threads_per_row = max_wg;
-    // About 64 invocations a workgroup: a multiple of every subgroup size up to 64.
-    c.rows = std::max(1, std::min(64 / c.threads_per_row, max_wg / c.threads_per_row));
-    c.keys = 32;
+    c.threads_per_row = std::max(1, std::min(start.threads_per_row, max_wg));
+    c.rows = std::max(1, std::min(start.rows, max_wg / c.threads_per_row));
+    c.keys = start.keys;
     while (fused_shared_bytes(c.rows, c.keys, dcap, c.threads_per_row) > dev.shared_memory_bytes) {
         if (c.keys > 4) c.keys /= 2;
         else if (c.rows > 1) c.rows /= 2;
@@ -52,26 +54,30 @@ uint32_t rowwise_shared_bytes(int keys, int dcap) {
 }
 
 // CPU devices: one invocation per query row, one key block per dispatch, hot loops fully unrolled
-// (see the cost notes at the top of attention_fused_rowwise.comp). False when 8 keys do not fit.
-bool choose_rowwise_config(const DeviceInfo& dev, int dcap, FusedConfig& c) {
+// (see the cost notes at the top of attention_fused_rowwise.comp and the cpu branch of
+// device_tuning.cpp). False when 8 keys do not fit.
+bool fit_rowwise_config(const DeviceInfo& dev, int dcap, const DefaultTiles& start, FusedConfig& c) {
     c.kernel = FusedKernel::rowwise;
     c.dcap = dcap;
     c.threads_per_row = 1;
-    // Keys per dispatch: the per-row work around a block (q, accumulators, output: per-lane memory
-    // accesses) is amortised over its keys, so as many as the block buffer holds, up to 128; the
-    // unrolled code is keys x dcap x 2 multiply-adds, 16384 at most (~1.5 s to compile on lavapipe).
-    c.keys = std::min(128, 8192 / dcap);
+    c.keys = start.keys;
     while (c.keys > 8 && rowwise_shared_bytes(c.keys, dcap) > dev.shared_memory_bytes) c.keys /= 2;
     if (rowwise_shared_bytes(c.keys, dcap) > dev.shared_memory_bytes) return false;
-    // Rows per workgroup: the block copy into shared memory (per-lane accesses again) is shared by
-    // all rows; 256 rows measured ~10% faster than 128 at Lq = 2048 (512: no faster, and slower
-    // causal: every row of a tile computes up to its last row's keys).
     const int max_wg = static_cast<int>(std::min<uint32_t>(dev.max_workgroup_invocations, dev.max_workgroup_size[0]));
-    c.rows = 256;
+    c.rows = start.rows;
     while (c.rows > 1 && c.rows > max_wg) c.rows /= 2;
     c.workgroup = c.rows;
     c.shared_bytes = rowwise_shared_bytes(c.keys, dcap);
     return true;
+}
+
+// A tuned entry is used only while it still fits the device (limits can be clamped by a profile).
+bool fits_device(const DeviceInfo& dev, const FusedConfig& c) {
+    const uint32_t max_wg = std::min<uint32_t>(dev.max_workgroup_invocations, dev.max_workgroup_size[0]);
+    const uint32_t shared = c.kernel == FusedKernel::rowwise ? rowwise_shared_bytes(c.keys, c.dcap)
+                                                             : fused_shared_bytes(c.rows, c.keys, c.dcap, c.threads_per_row);
+    return static_cast<uint32_t>(c.workgroup) <= max_wg && shared <= dev.shared_memory_bytes && c.keys >= 1 && c.rows >= 1 &&
+           (c.kernel == FusedKernel::tiled || c.keys % 8 == 0);
 }
 
 }  // namespace
@@ -85,18 +91,68 @@ void fit_fused_rows(FusedConfig& c, int64_t Lq) {
     c.workgroup = c.rows;
 }
 
-FusedConfig choose_fused_config(const DeviceInfo& dev, int dcap) {
+FusedConfig choose_fused_config(const DeviceInfo& dev, int dcap, DType dtype, const TuningTable* tuned) {
     // VKATTN_FUSED_KERNEL=tiled|rowwise overrides the per-device choice, so that each kernel can be
     // tested (and timed) on any device; the tests run the GPU kernel on lavapipe this way.
     const char* force = std::getenv("VKATTN_FUSED_KERNEL");
     const std::string forced = force ? force : "";
     if (!forced.empty() && forced != "auto" && forced != "tiled" && forced != "rowwise")
         throw Error(ErrorCode::invalid_argument, "VKATTN_FUSED_KERNEL: '" + forced + "' is not auto, tiled or rowwise");
+    const DefaultTiles start = default_tiles(tuning_inputs(dev, dcap, dtype));
+    const bool want_rowwise = forced == "rowwise" || (forced != "tiled" && start.rowwise);
+    // `vkattn tune`'s winner for this device and driver, unless a kernel kind is forced.
+    if (tuned && (forced.empty() || forced == "auto")) {
+        if (auto c = tuned->find(dtype, dcap, want_rowwise ? FusedKernel::rowwise : FusedKernel::tiled)) {
+            c->dcap = dcap;
+            c->workgroup = c->rows * c->threads_per_row;
+            c->shared_bytes = c->kernel == FusedKernel::rowwise ? rowwise_shared_bytes(c->keys, dcap)
+                                                                : fused_shared_bytes(c->rows, c->keys, dcap, c->threads_per_row);
+            c->tuned = true;
+            if (fits_device(dev, *c)) return *c;
+        }
+    }
     FusedConfig c;
-    const bool want_rowwise = forced == "rowwise" || (forced != "tiled" && dev.type == DeviceType::cpu);
-    if (want_rowwise && choose_rowwise_config(dev, dcap, c)) return c;
-    return choose_tiled_config(dev, dcap);
+    if (want_rowwise) {
+        DefaultTiles rw = start;
+        if (!rw.rowwise) rw = default_tiles({0, DeviceType::cpu, dev.subgroup_size, dev.shared_memory_bytes, 0, dcap, dtype});
+        if (fit_rowwise_config(dev, dcap, rw, c)) return c;
+    }
+    DefaultTiles tl = start;
+    if (tl.rowwise) tl = default_tiles({dev.vendor_id, DeviceType::other, dev.subgroup_size, dev.shared_memory_bytes,
+                                        std::min(dev.max_workgroup_invocations, dev.max_workgroup_size[0]), dcap, dtype});
+    return fit_tiled_config(dev, dcap, tl);
 }
+
+std::vector<FusedConfig> fused_candidates(const DeviceInfo& dev, int dcap, FusedKernel kernel) {
+    std::vector<FusedConfig> out;
+    const int max_wg = static_cast<int>(std::min<uint32_t>(dev.max_workgroup_invocations, dev.max_workgroup_size[0]));
+    if (kernel == FusedKernel::rowwise) {
+        // keys x dcap <= 16384 bounds one pipeline's unrolled code (compile time on lavapipe ~3 s).
+        for (int rows : {64, 128, 256})
+            for (int keys : {32, 64, 128}) {
+                FusedConfig c;
+                c.kernel = kernel, c.dcap = dcap, c.rows = rows, c.workgroup = rows, c.keys = keys, c.threads_per_row = 1;
+                c.shared_bytes = rowwise_shared_bytes(keys, dcap);
+                if (rows <= max_wg && keys * dcap <= 16384 && fits_device(dev, c)) out.push_back(c);
+            }
+        return out;
+    }
+    for (int tpr : {dcap / 16, dcap / 8})
+        for (int workgroup : {64, 128, 256})
+            for (int keys : {16, 32, 64}) {
+                FusedConfig c;
+                c.kernel = kernel, c.dcap = dcap, c.threads_per_row = std::max(1, tpr), c.keys = keys;
+                c.rows = workgroup / c.threads_per_row;
+                if (c.rows < 1) continue;
+                c.workgroup = c.rows * c.threads_per_row;
+                c.shared_bytes = fused_shared_bytes(c.rows, c.keys, dcap, c.threads_per_row);
+                if (c.workgroup <= max_wg && c.workgroup % std::max<uint32_t>(1, dev.subgroup_size) == 0 && fits_device(dev, c))
+                    out.push_back(c);
+            }
+    return out;
+}
+
+std::string default_tiles_rule(const DeviceInfo& dev, int dcap) { return default_tiles(tuning_inputs(dev, dcap, DType::f32)).rule; }
 
 bool has_loop_iteration_limit(const DeviceInfo& dev) {
     // Mesa's llvmpipe (lavapipe) ends every shader loop after 65535 iterations per invocation, counted
@@ -131,9 +187,9 @@ Path choose_path(const AttentionOptions& o) {
 std::string fused_variant_name(const FusedConfig& c, DType dtype) {
     if (c.kernel == FusedKernel::rowwise)
         return "fused_rowwise." + std::string(dtype_name(dtype)) + ".d" + std::to_string(c.dcap) + "[rows" +
-               std::to_string(c.rows) + ",bc" + std::to_string(c.keys) + "]";
+               std::to_string(c.rows) + ",bc" + std::to_string(c.keys) + (c.tuned ? ",tuned]" : "]");
     return "fused." + std::string(dtype_name(dtype)) + ".d" + std::to_string(c.dcap) + "[br" + std::to_string(c.rows) + ",bc" +
-           std::to_string(c.keys) + ",tpr" + std::to_string(c.threads_per_row) + "]";
+           std::to_string(c.keys) + ",tpr" + std::to_string(c.threads_per_row) + (c.tuned ? ",tuned]" : "]");
 }
 
 std::string explicit_variant_name(const ExplicitConfig& c, DType dtype) {
@@ -147,15 +203,21 @@ namespace vkattn {
 
 std::vector<std::string> kernel_variants(const DeviceInfo& device) {
     std::vector<std::string> lines;
+    const detail::TuningTable table = detail::load_tuning_table(device, "");
     for (int dcap : {64, 128, 256, 512}) {
         try {
-            auto c = detail::choose_fused_config(device, dcap);
-            lines.push_back("head dim <= " + std::to_string(dcap) + ": " + detail::fused_variant_name(c, DType::f32) + " / f16, " +
-                            std::to_string(c.shared_bytes) + " B shared");
+            const auto c = detail::choose_fused_config(device, dcap, DType::f32, &table);
+            const auto h = detail::choose_fused_config(device, dcap, DType::f16, &table);
+            lines.push_back("head dim <= " + std::to_string(dcap) + ": " + detail::fused_variant_name(c, DType::f32) + " / " +
+                            detail::fused_variant_name(h, DType::f16) + ", " + std::to_string(c.shared_bytes) + " B shared");
         } catch (const Error& e) {
             lines.push_back("head dim <= " + std::to_string(dcap) + ": fused unsupported (" + e.message() + ")");
         }
     }
+    lines.push_back("default tiles: " + detail::default_tiles_rule(device, 64));
+    const std::vector<std::string> tuned = tuned_variants(device);
+    if (tuned.empty()) lines.push_back("tuned: none (run `vkattn tune` to time the candidates on this device)");
+    for (const std::string& t : tuned) lines.push_back("tuned: " + t + " (preferred over the defaults)");
     if (device.type == DeviceType::cpu)
         lines.push_back("decode (Lq <= 8, Lq * group <= 64, one chunk): decode_split.f32.d<class>[group,rows,bc,blocks] / f16 "
                         "+ decode_combine (split-KV, one dispatch for all key blocks), else the rowwise kernel");

@@ -2,6 +2,7 @@
 // The validated description of one attention call, and the planner's choice of kernels for it.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "vkattn/attention.hpp"
 #include "vkattn/device.hpp"
@@ -39,6 +40,7 @@ struct FusedConfig {
     int dcap = 64;        // head-dim capacity class
     int threads_per_row = 8;  // 1 for rowwise
     uint32_t shared_bytes = 0;
+    bool tuned = false;       // from `vkattn tune`'s cached winner (tuning_table.hpp)
 };
 
 /// Tiling of the explicit path's three stages.
@@ -53,8 +55,15 @@ int head_dim_class(int64_t d);
 bool has_loop_iteration_limit(const DeviceInfo& dev);
 /// Upper bound of the loop iterations one invocation of the tiled fused kernel runs for `key_end` keys.
 int64_t tiled_loop_iterations(const FusedConfig& c, int64_t D, int64_t Dv, int64_t key_end);
-/// Fused tiling for head-dim class `dcap` on `device`; throws Error(unsupported) when nothing fits.
-FusedConfig choose_fused_config(const DeviceInfo& device, int dcap);
+struct TuningTable;
+/// Fused tiling for head-dim class `dcap` on `device`: the tuned winner in `tuned` when there is one
+/// that fits, else the defaults of device_tuning.cpp shrunk to the device. Throws Error(unsupported)
+/// when nothing fits.
+FusedConfig choose_fused_config(const DeviceInfo& device, int dcap, DType dtype = DType::f32, const TuningTable* tuned = nullptr);
+/// The configurations `vkattn tune` times for one head-dim class and kernel kind (all fit the device).
+std::vector<FusedConfig> fused_candidates(const DeviceInfo& device, int dcap, FusedKernel kernel);
+/// Which device_tuning.cpp branch picks the defaults.
+std::string default_tiles_rule(const DeviceInfo& device, int dcap);
 /// Shrinks a rowwise config's row tile for a problem of Lq query rows (no-op for the tiled kernel).
 void fit_fused_rows(FusedConfig& c, int64_t Lq);
 ExplicitConfig choose_explicit_config(const DeviceInfo& device);

@@ -8,6 +8,7 @@ namespace vkattn::detail {
 
 DeviceBuffer::~DeviceBuffer() {
     if (mapped && owner) vkUnmapMemory(owner->device.get(), memory.get());
+    if (owner) owner->note_release(allocated);
 }
 
 std::shared_ptr<DeviceBuffer> create_buffer(const std::shared_ptr<ContextState>& state, VkDeviceSize bytes,
@@ -44,6 +45,8 @@ std::shared_ptr<DeviceBuffer> create_buffer(const std::shared_ptr<ContextState>&
                                                   vk_result_name(r) + ")");
     vk_check(r, "vkAllocateMemory");
     buf->memory = UniqueMemory(dev, mem);
+    buf->allocated = ai.allocationSize;
+    state->note_allocation(ai.allocationSize);
     vk_check(vkBindBufferMemory(dev, handle, mem, 0), "vkBindBufferMemory");
     buf->buffer = std::move(owned_buffer);
 

@@ -22,6 +22,13 @@ ChunkLimits chunk_limits(const DeviceInfo& dev, int64_t row_tile, int64_t max_ro
 
 bool bind_operand(const Operand& op, const Chunk& c, int64_t Hq, const ChunkLimits& lim, BoundOperand& out) {
     if (!op.buffer) return true;
+    if (op.chunk_local) {
+        if (op.buffer->size > lim.max_range) return false;
+        out.range = {op.buffer->buffer.get(), 0, op.buffer->size};
+        // The kernels index rows globally (i) and slices from the chunk's first: shift by row0.
+        out.offset = static_cast<int32_t>(op.offset - (op.rows_chunked ? c.row0 * op.strides[2] : 0));
+        return true;
+    }
     int64_t lo = INT64_MAX, hi = INT64_MIN;
     for (int64_t bh = c.bh0; bh < c.bh0 + c.slices; ++bh) {
         const int64_t b = bh / Hq, h = (bh % Hq) / op.head_div;

@@ -22,6 +22,9 @@ struct Operand {
     int64_t rows = 0;          // extent of dimension 2
     int64_t cols = 0;          // extent of dimension 3
     bool rows_chunked = true;  // false: every row is read by every query row (k, v)
+    // The buffer holds only the current chunk (a working buffer reused chunk after chunk): local
+    // slice (b - b0) * Hq + (h - h0) at strides[1] (strides[0] == Hq * strides[1]), row i - row0.
+    bool chunk_local = false;
 };
 
 /// A chunk: flattened slices [bh0, bh0 + slices) and query rows [row0, row0 + row_count).

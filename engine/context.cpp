@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "context_state.hpp"
+#include "tuning_table.hpp"
 #include "device_probe.hpp"
 #include "vk_check.hpp"
 #include "vkattn/context.hpp"
@@ -114,6 +115,10 @@ void ContextState::initialise(ContextOptions opts) {
         timestamp_pool = UniqueQueryPool(dev, qp);
     }
     pipeline_cache = std::make_unique<PipelineCache>(dev, info, options.pipeline_cache_dir);
+    tuning = std::make_shared<TuningTable>(options.use_tuned_tiles ? load_tuning_table(info, options.pipeline_cache_dir) : TuningTable{});
+    if (options.verbose && !tuning->entries.empty())
+        log("vkattn: tuned tiles from " + tuning->path + " (" + std::to_string(tuning->entries.size()) + " entries, vkattn tune " +
+            tuning->measured_at + ")");
     if (options.verbose)
         log("vkattn: pipeline cache " + (pipeline_cache->path().empty() ? std::string("in memory only") : pipeline_cache->path()) +
             (pipeline_cache->loaded_from_disk() ? " (loaded)" : " (new)"));
@@ -233,6 +238,17 @@ Context& Context::operator=(Context&&) noexcept = default;
 
 const DeviceInfo& Context::device() const { return state_->info; }
 detail::ContextState& Context::state() { return *state_; }
+void detail::ContextState::note_allocation(uint64_t bytes) {
+    const uint64_t now = memory_in_use += bytes;
+    uint64_t peak = memory_peak.load();
+    while (now > peak && !memory_peak.compare_exchange_weak(peak, now)) {
+    }
+}
+
+uint64_t Context::device_memory_in_use() const { return state_->memory_in_use.load(); }
+uint64_t Context::device_memory_peak() const { return state_->memory_peak.load(); }
+void Context::reset_device_memory_peak() { state_->memory_peak = state_->memory_in_use.load(); }
+
 uint64_t Context::validation_message_count() const { return state_->instance->message_count(); }
 std::size_t Context::pipeline_count() const { return state_->pipelines.size(); }
 double Context::pipeline_compile_seconds() const { return state_->compile_seconds; }

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,6 +35,9 @@ struct Dispatch {
     std::array<uint32_t, 3> groups{1, 1, 1};
 };
 
+struct TuningTable;
+struct FusedConfig;
+
 struct ContextState : std::enable_shared_from_this<ContextState> {
     ContextOptions options;
     std::function<void(const std::string&)> log;
@@ -54,6 +58,14 @@ struct ContextState : std::enable_shared_from_this<ContextState> {
     double compile_seconds = 0;
     std::shared_ptr<DeviceBuffer> dummy;  // bound to slots a kernel does not use
     bool lost = false;
+    std::shared_ptr<TuningTable> tuning;              // `vkattn tune`'s winners for this device (may be empty)
+    std::shared_ptr<const FusedConfig> forced_fused;  // set by tune() while it times one candidate
+    // Device memory held by this context's buffers (every allocation, staging included), and the
+    // most held at once since the last reset: what the memory goals of the bench are measured by.
+    std::atomic<uint64_t> memory_in_use{0};
+    std::atomic<uint64_t> memory_peak{0};
+    void note_allocation(uint64_t bytes);
+    void note_release(uint64_t bytes) { memory_in_use -= bytes; }
     std::recursive_mutex mutex;           // serialises recording and submission
 
     ContextState() = default;

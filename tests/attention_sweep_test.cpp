@@ -1,6 +1,9 @@
 // Both paths against the double-precision reference: every value of every axis the foundation issue
 // names, and the pairs that interact, rather than the full Cartesian product (which would take hours
 // on lavapipe). Fresh random inputs per case; the seed is printed on failure (replay: VKATTN_TEST_SEED).
+#include <cmath>
+#include <cstdio>
+#include <random>
 #include <gtest/gtest.h>
 
 #include "test_support.hpp"
@@ -210,6 +213,49 @@ TEST(Chunking, SplitsProblemsLargerThanOneBinding) {
             const Outcome r = run_case(c, seed);
             EXPECT_TRUE(r.passed) << r.message;
         }
+}
+
+// f16 output: the f32 working rows cover one chunk at a time (whole slices, or row ranges of one
+// slice when a slice is larger than the workspace), each chunk packed into the output right after it.
+TEST(Workspace, F16OutputInChunksOfSlicesAndOfRows) {
+    for (const char* budget : {"40000", "9000"})  // ~1 slice of 150 rows x 64 columns; a fraction of one
+        for (Path path : {Path::fused, Path::explicit_}) {
+            ScopedEnv limit("VKATTN_TEST_WORKSPACE", budget);
+            Case c;
+            c.B = 2, c.Hq = 4, c.Hkv = 2, c.Lq = 150, c.Lk = 140, c.D = 64, c.dtype = DType::f16, c.path = path;
+            c.causal = Causal::bottom_right, c.mask = MaskKind::bool_2d;
+            const Outcome r = run_case(c, fresh_seed());
+            EXPECT_TRUE(r.passed) << "workspace " << budget << ": " << r.message;
+            EXPECT_GT(r.dispatches, 8u) << "workspace " << budget << ": expected one chunk per slice or less";
+        }
+}
+
+// The memory goal: an f16 prefill holds little more than its inputs and outputs at its peak.
+TEST(Workspace, F16PrefillPeakMemoryNearInputsPlusOutputs) {
+    Context& ctx = context();
+    const int64_t H = 16, N = 2048, D = 64;
+    std::vector<float> host(static_cast<std::size_t>(H * N * D));
+    std::mt19937 rng(static_cast<uint32_t>(fresh_seed()));
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (float& x : host) x = u(rng);
+    const uint64_t before = ctx.device_memory_in_use();
+    {
+        Tensor q = ctx.upload(host, {1, H, N, D}, DType::f16);
+        Tensor k = ctx.upload(host, {1, H, N, D}, DType::f16);
+        Tensor v = ctx.upload(host, {1, H, N, D}, DType::f16);
+        const uint64_t inputs = ctx.device_memory_in_use() - before;
+        ctx.reset_device_memory_peak();
+        Tensor out = attention(ctx, q, k, v);
+        const uint64_t peak = ctx.device_memory_peak() - before;
+        const double ratio = static_cast<double>(peak) / static_cast<double>(inputs + static_cast<uint64_t>(out.numel()) * 2);
+        std::printf("f16 prefill H=%lld N=%lld D=%lld: peak %.2f MiB = %.3fx inputs + outputs\n", (long long)H, (long long)N,
+                    (long long)D, peak / 1048576.0, ratio);
+        EXPECT_LE(ratio, 1.1);
+        // Every output element written and finite (values are checked against the reference elsewhere).
+        const std::vector<float> o = out.download<float>();
+        for (float x : o) ASSERT_TRUE(std::isfinite(x));
+    }
+    EXPECT_EQ(ctx.device_memory_in_use(), before) << "device memory still held after the tensors were released";
 }
 
 }  // namespace

@@ -16,6 +16,7 @@ Context& context() {
         ContextOptions o;
         o.validation = true;
         o.poison_allocations = true;
+        o.use_tuned_tiles = false;
         o.pipeline_cache_dir = std::getenv("VKATTN_TEST_CACHE_DIR") ? std::getenv("VKATTN_TEST_CACHE_DIR") : "";
         return Context(o);
     }();
@@ -192,6 +193,7 @@ Outcome run_case(const Case& c, uint64_t seed) {
     opt.return_weights = c.path == Path::explicit_;
     AttentionResult res = attention_full(ctx, in.q, in.k, in.v, opt);
     r.variant = res.variant;
+    r.dispatches = res.dispatches;
     const std::vector<float> out = res.out.download<float>();
     const std::vector<float> lse = res.lse->download<float>();
 

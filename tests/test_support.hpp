@@ -41,6 +41,7 @@ struct Outcome {
     double max_abs = 0, bound = 0, relative = 0;
     std::string message;
     std::string variant;
+    uint32_t dispatches = 0;
 };
 
 /// Runs `c` on the GPU with fresh random inputs from `seed` and compares out, lse and (explicit path)

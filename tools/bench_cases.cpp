@@ -76,7 +76,7 @@ void add_decode(std::vector<BenchCase>& v) {
 }  // namespace
 
 const std::vector<std::string>& bench_set_names() {
-    static const std::vector<std::string> names = {"quick", "standard", "prefill", "decode"};
+    static const std::vector<std::string> names = {"quick", "standard", "prefill", "decode", "memory"};
     return names;
 }
 
@@ -98,8 +98,11 @@ std::vector<BenchCase> bench_cases(const std::string& set, bool cpu_device) {
         add_decode(v);
         v.push_back(cross(8, 4096, 77, 64, DType::f16));
         for (int64_t N : {128, 256, 512}) v.push_back(explicit_path(8, N, 64, DType::f32));
+    } else if (set == "memory") {
+        // The long-sequence memory goal: f16 in and out, peak device memory against inputs + outputs.
+        v.push_back(prefill(8, 32768, 64, DType::f16, false));
     } else {
-        throw UsageError("--shapes: unknown set '" + set + "' (expected quick, standard, prefill or decode)");
+        throw UsageError("--shapes: unknown set '" + set + "' (expected quick, standard, prefill, decode or memory)");
     }
     return v;
 }

@@ -66,8 +66,11 @@ BenchRow measure_case(Context& ctx, const BenchCase& c, const MeasureSettings& s
     row.flops = attention_flops(s);
     row.bytes = attention_bytes(s);
     const GeneratedProblem g = generate_problem(s, settings.seed);
+    const uint64_t held_before = ctx.device_memory_in_use();
     DeviceProblem d = upload_problem(ctx, s, g);
     d.options.measure_time = true;
+    const uint64_t inputs = ctx.device_memory_in_use() - held_before;  // q, k, v, mask
+    ctx.reset_device_memory_peak();
 
     // The first call builds the pipelines (when not cached; some drivers compile at the first dispatch,
     // inside the GPU time); its output is the one checked. The second is the warm-up, and its time
@@ -75,6 +78,14 @@ BenchRow measure_case(Context& ctx, const BenchCase& c, const MeasureSettings& s
     const AttentionResult first = attention_full(ctx, d.q, d.k, d.v, d.options);
     row.variant = first.variant;
     row.path = to_string(first.path);
+    {
+        double outputs = static_cast<double>(first.out.numel()) * static_cast<double>(dtype_size(first.out.dtype()));
+        if (first.lse) outputs += static_cast<double>(first.lse->numel()) * 4;
+        if (first.weights) outputs += static_cast<double>(first.weights->numel()) * 4;
+        row.peak_memory_bytes = static_cast<double>(ctx.device_memory_peak() - held_before);
+        row.in_out_bytes = static_cast<double>(inputs) + outputs;
+        row.memory_ratio = row.peak_memory_bytes / row.in_out_bytes;
+    }
     const auto t_warm = Clock::now();
     const AttentionResult warm = attention_full(ctx, d.q, d.k, d.v, d.options);
     const double warm_seconds = warm.gpu_milliseconds >= 0 ? warm.gpu_milliseconds * 1e-3 : seconds_since(t_warm);

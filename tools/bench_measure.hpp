@@ -47,6 +47,9 @@ struct BenchRow {
     double wall_seconds = nan();          ///< what the case took, checks and pipeline builds included
     double check_seconds = nan();         ///< host time of the reference check, when it ran
     double warmup_ms = nan();             ///< the warm-up run; only feeds the time estimates
+    double peak_memory_bytes = nan();     ///< most device memory held during the first run (inputs included)
+    double in_out_bytes = nan();          ///< the inputs' and outputs' device memory
+    double memory_ratio = nan();          ///< peak_memory_bytes / in_out_bytes
 
     static double nan() { return std::numeric_limits<double>::quiet_NaN(); }
 };

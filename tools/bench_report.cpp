@@ -69,6 +69,8 @@ std::vector<Field> row_fields(const BenchRow& r, const BenchReport& rep) {
     text("bound", m.bound);
     text("check", r.check);
     number("max_abs_err", r.max_abs_err), number("check_bound", r.check_bound);
+    number("peak_memory_mib", r.peak_memory_bytes / 1048576.0), number("in_out_mib", r.in_out_bytes / 1048576.0);
+    number("memory_ratio", r.memory_ratio);
     number("estimated_seconds", r.estimated_seconds), number("wall_seconds", r.wall_seconds);
     return f;
 }
@@ -113,8 +115,8 @@ void print_roofline(std::ostream& out, const RooflineFigures& r) {
 
 void print_bench_table(std::ostream& out, const BenchReport& rep) {
     Table t({"case", "variant", "median ms", "min ms", "max ms", "n", "GFLOP/s", "GB/s", "flop/B", "% peak", "% BW",
-             "bound", "check"},
-            {false, false, true, true, true, true, true, true, true, true, true, false, false});
+             "bound", "mem x", "check"},
+            {false, false, true, true, true, true, true, true, true, true, true, false, true, false});
     for (const BenchRow& r : rep.rows) {
         if (r.status != "ok") {
             t.add_row({r.bench.spec.name, r.status + ": " + r.note});
@@ -124,12 +126,13 @@ void print_bench_table(std::ostream& out, const BenchReport& rep) {
         t.add_row({r.bench.spec.name, r.variant + (r.timer == "gpu" ? "" : " [host timer]"), format_fixed(r.median_ms, 3),
                    format_fixed(r.min_ms, 3), format_fixed(r.max_ms, 3), std::to_string(r.repeats), format_fixed(r.gflops, 2),
                    format_fixed(r.gbps, 2), format_fixed(m.intensity, 1), or_na(m.pct_peak, 1), or_na(m.pct_bandwidth, 1),
-                   m.bound, r.check});
+                   m.bound, or_na(r.memory_ratio, 2), r.check});
     }
     t.print(out);
     out << "GFLOP/s: 2*B*Hq*(D+Dv) per visible (query, key) pair (causal pairs counted exactly) at the median GPU time;\n"
            "GB/s: Q, K, V read once + O written once; % peak of the measured fp32 FMA peak (the kernels compute in f32);\n"
-           "% BW of the measured copy bandwidth; bound: flop/B below the ridge is memory bound.\n";
+           "% BW of the measured copy bandwidth; bound: flop/B below the ridge is memory bound;\n"
+           "mem x: peak device memory during the call over the inputs' and outputs' own.\n";
 }
 
 void write_bench_json(const std::string& path, const BenchReport& rep) {

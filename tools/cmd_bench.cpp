@@ -196,7 +196,7 @@ int run_roofline(const RooflineArgs& a) {
 Command add_bench_command(CLI::App& parent) {
     auto a = std::make_shared<BenchArgs>();
     CLI::App* app = parent.add_subcommand("bench", "Time standard attention shapes on the device against its measured roofline");
-    app->add_option("--shapes", a->shapes, "Shape set: quick, standard, prefill or decode")
+    app->add_option("--shapes", a->shapes, "Shape set: quick, standard, prefill, decode or memory (f16 prefill at N=32768)")
         ->check(CLI::IsMember(bench_set_names()))
         ->capture_default_str();
     app->add_option("--filter", a->filters, "Run only the cases whose name contains TEXT (repeatable: any of them)")

@@ -24,6 +24,9 @@ struct ContextOptions {
     /// Directory for the persistent pipeline cache. Empty: $XDG_CACHE_HOME/vkattn or ~/.cache/vkattn.
     /// "none" disables it.
     std::string pipeline_cache_dir;
+    /// Plan with the tiles `vkattn tune` cached for this device and driver, when there are any.
+    /// (The test suite turns this off so that its variants do not depend on the machine's history.)
+    bool use_tuned_tiles = true;
     /// Receives log lines and validation messages. Default: stderr.
     std::function<void(const std::string&)> on_message;
     /// Always copy through a staging buffer, even on host-visible device memory (tests both paths).
@@ -53,6 +56,12 @@ public:
     Tensor upload(std::span<const float> data, const Shape& shape, DType dtype = DType::f32);
     /// Uploads raw elements already in `dtype` (f16 bits as uint16_t, i32, u8 ...).
     Tensor upload_raw(const void* data, std::size_t bytes, const Shape& shape, DType dtype);
+
+    /// Bytes of device memory this context's buffers hold now (tensors, scratch, staging), and the
+    /// most held at once since creation or the last reset_device_memory_peak().
+    uint64_t device_memory_in_use() const;
+    uint64_t device_memory_peak() const;
+    void reset_device_memory_peak();
 
     /// Number of validation-layer messages (warnings and errors) seen so far.
     uint64_t validation_message_count() const;

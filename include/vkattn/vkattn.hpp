@@ -11,3 +11,4 @@
 #include "vkattn/tensor.hpp"
 #include "vkattn/version.hpp"
 #include "vkattn/roofline.hpp"
+#include "vkattn/tuning.hpp"
