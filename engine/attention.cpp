@@ -427,7 +427,8 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
             return;
         }
         if (result.path == Path::fused) {
-            VkPipeline pl = st.pipeline("attention_fused" + suffix, {fc.workgroup, fc.rows, fc.keys, fc.dcap, fc.threads_per_row});
+            VkPipeline pl = st.pipeline((fc.subgroup_reduce ? "attention_fused_sg" : "attention_fused") + suffix,
+                                        {fc.workgroup, fc.rows, fc.keys, fc.dcap, fc.threads_per_row});
             Dispatch d = chunk_dispatch(pl, kp, ops, c, p.Hq, lim, fc.rows, key_lengths_range, scratch_range);
             d.groups = {groups_for(c.row_count, fc.rows), static_cast<uint32_t>(c.slices), 1};
             dispatches.push_back(d);

@@ -45,6 +45,7 @@ FusedConfig fit_tiled_config(const DeviceInfo& dev, int dcap, const DefaultTiles
     }
     c.workgroup = c.rows * c.threads_per_row;
     c.shared_bytes = fused_shared_bytes(c.rows, c.keys, dcap, c.threads_per_row);
+    c.subgroup_reduce = can_subgroup_reduce(dev, c.threads_per_row, c.workgroup);
     return c;
 }
 
@@ -108,6 +109,7 @@ FusedConfig choose_fused_config(const DeviceInfo& dev, int dcap, DType dtype, co
             c->shared_bytes = c->kernel == FusedKernel::rowwise ? rowwise_shared_bytes(c->keys, dcap)
                                                                 : fused_shared_bytes(c->rows, c->keys, dcap, c->threads_per_row);
             c->tuned = true;
+            c->subgroup_reduce = c->kernel == FusedKernel::tiled && can_subgroup_reduce(dev, c->threads_per_row, c->workgroup);
             if (fits_device(dev, *c)) return *c;
         }
     }
@@ -146,10 +148,19 @@ std::vector<FusedConfig> fused_candidates(const DeviceInfo& dev, int dcap, Fused
                 if (c.rows < 1) continue;
                 c.workgroup = c.rows * c.threads_per_row;
                 c.shared_bytes = fused_shared_bytes(c.rows, c.keys, dcap, c.threads_per_row);
+                c.subgroup_reduce = can_subgroup_reduce(dev, c.threads_per_row, c.workgroup);
                 if (c.workgroup <= max_wg && c.workgroup % std::max<uint32_t>(1, dev.subgroup_size) == 0 && fits_device(dev, c))
                     out.push_back(c);
             }
     return out;
+}
+
+bool can_subgroup_reduce(const DeviceInfo& dev, int tpr, int workgroup) {
+    // The driver may pick any subgroup size in [min, max] unless one is required: plan for the smallest.
+    const uint32_t smallest = dev.subgroup_size_control && dev.min_subgroup_size > 0 ? dev.min_subgroup_size : dev.subgroup_size;
+    const bool pow2 = tpr > 0 && (tpr & (tpr - 1)) == 0;
+    return dev.subgroup_shuffle && pow2 && static_cast<uint32_t>(tpr) <= smallest && smallest > 0 &&
+           static_cast<uint32_t>(workgroup) % smallest == 0;
 }
 
 std::string default_tiles_rule(const DeviceInfo& dev, int dcap) { return default_tiles(tuning_inputs(dev, dcap, DType::f32)).rule; }
@@ -189,7 +200,8 @@ std::string fused_variant_name(const FusedConfig& c, DType dtype) {
         return "fused_rowwise." + std::string(dtype_name(dtype)) + ".d" + std::to_string(c.dcap) + "[rows" +
                std::to_string(c.rows) + ",bc" + std::to_string(c.keys) + (c.tuned ? ",tuned]" : "]");
     return "fused." + std::string(dtype_name(dtype)) + ".d" + std::to_string(c.dcap) + "[br" + std::to_string(c.rows) + ",bc" +
-           std::to_string(c.keys) + ",tpr" + std::to_string(c.threads_per_row) + (c.tuned ? ",tuned]" : "]");
+           std::to_string(c.keys) + ",tpr" + std::to_string(c.threads_per_row) + (c.subgroup_reduce ? ",sg" : "") +
+           (c.tuned ? ",tuned]" : "]");
 }
 
 std::string explicit_variant_name(const ExplicitConfig& c, DType dtype) {

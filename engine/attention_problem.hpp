@@ -41,6 +41,7 @@ struct FusedConfig {
     int threads_per_row = 8;  // 1 for rowwise
     uint32_t shared_bytes = 0;
     bool tuned = false;       // from `vkattn tune`'s cached winner (tuning_table.hpp)
+    bool subgroup_reduce = false;  // tiled: row maxima by subgroup shuffles (attention_fused_sg_*)
 };
 
 /// Tiling of the explicit path's three stages.
@@ -62,6 +63,8 @@ struct TuningTable;
 FusedConfig choose_fused_config(const DeviceInfo& device, int dcap, DType dtype = DType::f32, const TuningTable* tuned = nullptr);
 /// The configurations `vkattn tune` times for one head-dim class and kernel kind (all fit the device).
 std::vector<FusedConfig> fused_candidates(const DeviceInfo& device, int dcap, FusedKernel kernel);
+/// Whether the tiled kernel may reduce a row's TPR lanes with subgroup shuffles on `device`.
+bool can_subgroup_reduce(const DeviceInfo& device, int threads_per_row, int workgroup);
 /// Which device_tuning.cpp branch picks the defaults.
 std::string default_tiles_rule(const DeviceInfo& device, int dcap);
 /// Shrinks a rowwise config's row tile for a problem of Lq query rows (no-op for the tiled kernel).

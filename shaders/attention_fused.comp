@@ -4,7 +4,15 @@
 // Threads are arranged as BR rows x TPR threads per row. Within a tile, thread t of row r scores keys
 // t, t + TPR, ...; the row's maximum is combined through shared memory; then every thread of the row
 // accumulates its own output columns c = t, t + TPR, ... (at most DV_PER_THREAD of them, in registers).
+// SUBGROUP_REDUCE=1 (a separate SPIR-V variant, so that devices without subgroup shuffles never see
+// the capability): the row maximum is a butterfly of subgroupShuffleXor over the row's TPR lanes, which
+// the planner uses only when TPR is a power of two no larger than the smallest subgroup size the
+// device may run (a row's threads are then consecutive lanes of one subgroup): one barrier and one
+// shared-memory round trip fewer per key tile. Otherwise the maxima meet in shared memory.
 #extension GL_GOOGLE_include_directive : require
+#if SUBGROUP_REDUCE
+#extension GL_KHR_shader_subgroup_shuffle : require
+#endif
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const int BR = 8;      // query rows per workgroup
@@ -77,12 +85,16 @@ void main() {
             s_tile[r * BC + j] = sc;
             local_max = max(local_max, sc);
         }
+        // row_max, then the rescale factor of the running state.
+#if SUBGROUP_REDUCE
+        float tile_max = local_max;
+        for (int off = 1; off < TPR; off <<= 1) tile_max = max(tile_max, subgroupShuffleXor(tile_max, uint(off)));
+#else
         row_partial[r * TPR + t] = local_max;
         barrier();
-
-        // row_max, then the rescale factor of the running state.
         float tile_max = MASKED_SCORE;
         for (int u = 0; u < TPR; ++u) tile_max = max(tile_max, row_partial[r * TPR + u]);
+#endif
         const float m_new = max(st.m, tile_max);
         const float alpha = rescale_factor(st.m, m_new);
         for (int j = t; j < BC; j += TPR) s_tile[r * BC + j] = masked_exp(s_tile[r * BC + j], m_new);

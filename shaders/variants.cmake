@@ -2,6 +2,8 @@
 # tile sizes, workgroup size and head-dim capacity are specialization constants chosen per device.
 vkattn_shader(attention_fused_f32 attention_fused.comp DEFINES IN_F16=0)
 vkattn_shader(attention_fused_f16 attention_fused.comp DEFINES IN_F16=1)
+vkattn_shader(attention_fused_sg_f32 attention_fused.comp DEFINES IN_F16=0 SUBGROUP_REDUCE=1)
+vkattn_shader(attention_fused_sg_f16 attention_fused.comp DEFINES IN_F16=1 SUBGROUP_REDUCE=1)
 vkattn_shader(attention_fused_rowwise_f32 attention_fused_rowwise.comp DEFINES IN_F16=0)
 vkattn_shader(attention_fused_rowwise_f16 attention_fused_rowwise.comp DEFINES IN_F16=1)
 vkattn_shader(attention_decode_split_f32 attention_decode_split.comp DEFINES IN_F16=0)
