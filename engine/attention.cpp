@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 #include "attention_decode.hpp"
 #include "attention_problem.hpp"
@@ -91,6 +92,8 @@ KernelParams base_params(const AttentionProblem& p, const AttentionOptions& o, c
     kp.m_stride = i32x4(ops.mask.strides);
     kp.flags = {static_cast<int32_t>(o.causal), p.mask_kind, (o.key_lengths.empty() ? 0 : 1) | (ops.lse.buffer ? 2 : 0), 0};
     kp.scalars = {p.scale * kLog2e, kLog2e, p.scale, 0};
+    kp.ext = {static_cast<int32_t>(p.window_left), static_cast<int32_t>(p.window_right), p.alibi ? static_cast<int32_t>(p.B) : -1, 0};
+    kp.ext_f = {p.softcap, p.softcap > 0 ? 1.0f / p.softcap : 0.0f, 0, 0};
     return kp;
 }
 
@@ -132,7 +135,13 @@ int64_t key_end_for_row(const AttentionProblem& p, const AttentionOptions& o, in
     if (o.causal == Causal::top_left) end = std::min(end, i + 1);
     if (o.causal == Causal::bottom_right) end = std::min(end, i + p.Lk - p.Lq + 1);
     if (!o.key_lengths.empty()) end = std::min<int64_t>(end, o.key_lengths[static_cast<std::size_t>(b)]);
+    if (p.window_right >= 0) end = std::min(end, i + p.Lk - p.Lq + p.window_right + 1);
     return std::max<int64_t>(end, 0);
+}
+
+// key_start_for_row of shaders/common.glsl: keys before it are outside the sliding window.
+int64_t key_start_for_row(const AttentionProblem& p, int64_t i) {
+    return p.window_left >= 0 ? std::clamp<int64_t>(i + p.Lk - p.Lq - p.window_left, 0, p.Lk) : 0;
 }
 
 // One dispatch of attention_fused_rowwise: key block `key_block` of chunk `chunk` over `items` work
@@ -144,27 +153,31 @@ struct RowwiseDispatch {
     uint32_t items = 0;
 };
 
-// Appends the work lists of one chunk: block 0 lists every row tile (it also finalises rows that see
-// no key: zeros and lse -inf); block kb > 0 lists the tiles whose last row still sees a key in it.
+// Appends the work lists of one chunk. Row tile t runs the key blocks first(t) .. last(t): first(t)
+// holds its first row's window start (block 0 without a window), last(t) its last row's key end; the
+// first one also finalises rows that see no key (zeros, lse -inf). Blocks outside are skipped.
 void plan_rowwise_chunk(const AttentionProblem& p, const AttentionOptions& o, const FusedConfig& fc, const Chunk& c,
                         std::size_t chunk_index, uint32_t max_groups, std::vector<int32_t>& words,
                         std::vector<RowwiseDispatch>& out) {
     const int64_t tiles = (c.row_count + fc.rows - 1) / fc.rows;
-    std::vector<int64_t> blocks(static_cast<std::size_t>(c.slices * tiles));
+    std::vector<std::pair<int64_t, int64_t>> blocks(static_cast<std::size_t>(c.slices * tiles));
     int64_t most = 0;
     for (int64_t s = 0; s < c.slices; ++s)
         for (int64_t t = 0; t < tiles; ++t) {
+            const int64_t first_row = c.row0 + t * fc.rows;
             const int64_t last_row = std::min(c.row0 + (t + 1) * fc.rows, p.Lq) - 1;
             const int64_t end = key_end_for_row(p, o, (c.bh0 + s) / p.Hq, last_row);
-            const int64_t n = std::max<int64_t>(1, (end + fc.keys - 1) / fc.keys);
-            blocks[static_cast<std::size_t>(s * tiles + t)] = n;
-            most = std::max(most, n);
+            const int64_t first = key_start_for_row(p, first_row) / fc.keys;
+            const int64_t last = std::max(first, (end + fc.keys - 1) / fc.keys - 1);
+            blocks[static_cast<std::size_t>(s * tiles + t)] = {first, last};
+            most = std::max(most, last + 1);
         }
     for (int64_t kb = 0; kb < most; ++kb) {
         RowwiseDispatch d;
         for (int64_t s = 0; s < c.slices; ++s)
             for (int64_t t = 0; t < tiles; ++t) {
-                if (blocks[static_cast<std::size_t>(s * tiles + t)] <= kb) continue;
+                const auto [first, last] = blocks[static_cast<std::size_t>(s * tiles + t)];
+                if (kb < first || kb > last) continue;
                 if (d.items == 0) {
                     d = {chunk_index, static_cast<int32_t>(kb), static_cast<int32_t>(words.size()), 0};
                 }
@@ -301,10 +314,19 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
     const int64_t scratch_per_row = rowwise ? 2 : (result.path == Path::explicit_ && !result.weights) ? p.Lk : 0;
     const bool scratch_p = scratch_per_row > 0;
 
-    std::optional<Tensor> key_lengths;  // the rowwise kernel uploads them with its work lists below
+    // Binding 6: the B key lengths (zeros when unused), then the Hq ALiBi slopes (as float bits) when
+    // given, then (rowwise kernel) its work lists, appended below.
+    std::vector<int32_t> words(static_cast<std::size_t>(p.B), 0);
+    if (!o.key_lengths.empty()) std::copy(o.key_lengths.begin(), o.key_lengths.end(), words.begin());
+    for (float slope : o.alibi_slopes) {
+        int32_t bits;
+        std::memcpy(&bits, &slope, 4);
+        words.push_back(bits);
+    }
+    std::optional<Tensor> key_lengths;  // the rowwise kernel uploads the words with its work lists below
     BoundRange key_lengths_range;
-    if (!o.key_lengths.empty() && !rowwise) {
-        key_lengths = ctx.upload_raw(o.key_lengths.data(), o.key_lengths.size() * 4, {p.B}, DType::i32);
+    if ((!o.key_lengths.empty() || p.alibi) && !rowwise) {
+        key_lengths = ctx.upload_raw(words.data(), words.size() * 4, {static_cast<int64_t>(words.size())}, DType::i32);
         key_lengths_range = {key_lengths->buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
     }
 
@@ -389,8 +411,6 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
     // pairs that still see keys in that block; the lists follow the B key lengths in binding 6.
     std::vector<RowwiseDispatch> rowwise_work;
     if (rowwise) {
-        std::vector<int32_t> words(static_cast<std::size_t>(p.B), 0);
-        if (!o.key_lengths.empty()) std::copy(o.key_lengths.begin(), o.key_lengths.end(), words.begin());
         for (std::size_t ci = 0; ci < chunks.size(); ++ci)
             plan_rowwise_chunk(p, o, fc, chunks[ci], ci, dev.max_workgroup_count[0], words, rowwise_work);
         key_lengths = ctx.upload_raw(words.data(), words.size() * 4, {static_cast<int64_t>(words.size())}, DType::i32);
@@ -413,7 +433,7 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
             return;
         }
         if (rowwise) {
-            VkPipeline pl = st.pipeline("attention_fused_rowwise" + suffix, {fc.rows, fc.keys, fc.dcap, p.mask_kind != 0 ? 1 : 0});
+            VkPipeline pl = st.pipeline("attention_fused_rowwise" + suffix, {fc.rows, fc.keys, fc.dcap, p.features()});
             const Dispatch base = chunk_dispatch(pl, kp, ops, c, p.Hq, lim, fc.rows, key_lengths_range, scratch_range);
             for (const RowwiseDispatch& w : rowwise_work) {
                 if (w.chunk != ci) continue;

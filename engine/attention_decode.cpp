@@ -28,15 +28,19 @@ bool choose_decode_config(const DeviceInfo& dev, const AttentionProblem& p, cons
     const uint32_t max_wg = std::min<uint32_t>(dev.max_workgroup_invocations, dev.max_workgroup_size[0]);
     if (static_cast<uint32_t>(c.rows) > max_wg) return false;
 
-    // Blocks up to the last row's key limit over all batches (the last row sees the most keys).
+    // Blocks from the first row's window start up to the last row's key limit over all batches (the
+    // last row sees the most keys).
     int64_t most = 0;
     for (int64_t b = 0; b < p.B; ++b) {
         int64_t end = p.Lk;
         if (o.causal == Causal::top_left) end = std::min(end, p.Lq);
         if (!o.key_lengths.empty()) end = std::min<int64_t>(end, o.key_lengths[static_cast<std::size_t>(b)]);
+        if (p.window_right >= 0) end = std::min(end, p.Lk + p.window_right);  // row Lq - 1: i' = Lk - 1
         most = std::max(most, end);
     }
-    const int64_t blocks = std::max<int64_t>(1, (most + c.keys - 1) / c.keys);
+    const int64_t start = p.window_left >= 0 ? std::clamp<int64_t>(p.Lk - p.Lq - p.window_left, 0, p.Lk) : 0;  // row 0
+    c.first_block = static_cast<int>(start / c.keys);
+    const int64_t blocks = std::max<int64_t>(1, (most + c.keys - 1) / c.keys - c.first_block);
     // The combine loops over the blocks: far below llvmpipe's 65535 iterations per loop.
     if (blocks > 8192 || blocks > dev.max_workgroup_count[0]) return false;
     if (p.B * p.Hkv > dev.max_workgroup_count[1]) return false;
@@ -70,8 +74,9 @@ void record_decode(ContextState& st, const DecodeConfig& c, const AttentionProbl
                    std::vector<Dispatch>& out) {
     const std::string suffix = p.dtype == DType::f16 ? "_f16" : "_f32";
     Dispatch split = base;
-    split.pipeline = st.pipeline("attention_decode_split" + suffix, {c.rows, c.keys, c.dcap, p.mask_kind != 0 ? 1 : 0});
+    split.pipeline = st.pipeline("attention_decode_split" + suffix, {c.rows, c.keys, c.dcap, p.features()});
     split.params.flags[3] = c.blocks;
+    split.params.ext[3] = c.first_block;
     split.params.offsets1[2] = 0;
     split.groups = {static_cast<uint32_t>(c.blocks), static_cast<uint32_t>(p.B * p.Hkv), 1};
     out.push_back(split);

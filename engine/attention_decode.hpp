@@ -17,6 +17,7 @@ struct DecodeConfig {
     int dcap = 64;
     int group = 1;     // Hq / Hkv
     int blocks = 1;    // key blocks dispatched (NB)
+    int first_block = 0;  // the first block any row sees (sliding window); block kb of the dispatch is first_block + kb
     int64_t scratch_floats = 0;
 };
 

@@ -17,6 +17,11 @@ struct AttentionProblem {
     float scale = 1.0f;
     int mask_kind = 0;             // 0 none, 1 f32, 2 f16, 3 u8 (matches shaders/common.glsl)
     Strides mask_strides;          // 4-D (batch, head, row, key), 0 where broadcast
+    int64_t window_left = -1, window_right = -1;  // -1: unbounded; otherwise <= Lq + Lk (int32-safe)
+    bool alibi = false;            // AttentionOptions::alibi_slopes given
+    float softcap = 0;             // 0: off
+    /// FEATURE_* bits of shaders/rowwise_block.glsl: mask 1, softcap 2, ALiBi 4.
+    int features() const { return (mask_kind != 0 ? 1 : 0) | (softcap > 0 ? 2 : 0) | (alibi ? 4 : 0); }
 };
 
 /// Checks every shape, dtype, stride, mask and option; throws Error(invalid_argument) naming the argument.

@@ -1,4 +1,5 @@
 // Validation of attention arguments: every rule has a message naming the argument and the rule.
+#include <algorithm>
 #include <cmath>
 
 #include "attention_problem.hpp"
@@ -97,6 +98,25 @@ AttentionProblem validate_attention(Context& ctx, const Tensor& q, const Tensor&
                 fail("key_lengths[" + std::to_string(b) + "]: " + std::to_string(o.key_lengths[b]) + " is outside [0, Lk = " + s(p.Lk) + "]");
     }
     if (o.mask) validate_mask(ctx, *o.mask, p);
+
+    if (o.window.left < -1 || o.window.right < -1)
+        fail("window: left and right must be >= 0, or -1 for unbounded; got (" + std::to_string(o.window.left) + ", " +
+             std::to_string(o.window.right) + ")");
+    // Beyond Lq + Lk a bound changes nothing; clamping keeps the kernels' int32 arithmetic exact.
+    p.window_left = o.window.left < 0 ? -1 : std::min(o.window.left, p.Lq + p.Lk);
+    p.window_right = o.window.right < 0 ? -1 : std::min(o.window.right, p.Lq + p.Lk);
+    if (!o.alibi_slopes.empty()) {
+        if (static_cast<int64_t>(o.alibi_slopes.size()) != p.Hq)
+            fail("alibi_slopes: has " + s(static_cast<int64_t>(o.alibi_slopes.size())) + " values; needs one per query head (Hq = " +
+                 s(p.Hq) + ")");
+        for (std::size_t h = 0; h < o.alibi_slopes.size(); ++h)
+            if (!std::isfinite(o.alibi_slopes[h]))
+                fail("alibi_slopes[" + std::to_string(h) + "]: must be finite, got " + std::to_string(o.alibi_slopes[h]));
+        p.alibi = true;
+    }
+    if (!std::isfinite(o.softcap) || o.softcap < 0)
+        fail("softcap: must be finite and >= 0 (0 turns it off), got " + std::to_string(o.softcap));
+    p.softcap = o.softcap;
 
     if (o.return_weights && o.path == Path::fused)
         fail("return_weights: the weights exist only on the explicit path, but path = fused was requested");

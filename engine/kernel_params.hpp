@@ -1,5 +1,5 @@
 #pragma once
-// C++ mirror of the `Params` uniform block in shaders/common.glsl (std140: twelve 16-byte rows).
+// C++ mirror of the `Params` uniform block in shaders/common.glsl (std140: fourteen 16-byte rows).
 #include <array>
 #include <cstdint>
 
@@ -18,8 +18,10 @@ struct alignas(16) KernelParams {
     std::array<int32_t, 4> chunk{};     // first bh, its b, its h, first row tile
     std::array<int32_t, 4> flags{};     // causal, mask kind, bits (1 key lengths, 2 lse), element count
     std::array<float, 4> scalars{};     // scale * log2(e), log2(e), scale
+    std::array<int32_t, 4> ext{-1, -1, -1, 0};  // window left, window right (-1: none), ALiBi slopes offset in binding 6 (-1: none), first key block (decode)
+    std::array<float, 4> ext_f{};       // softcap (0: off), 1 / softcap
 };
-static_assert(sizeof(KernelParams) == 192, "KernelParams must match the std140 Params block");
+static_assert(sizeof(KernelParams) == 224, "KernelParams must match the std140 Params block");
 
 /// Binding slots shared by every kernel (shaders/common.glsl).
 enum Binding : uint32_t {

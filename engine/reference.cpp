@@ -107,6 +107,24 @@ bool causal_visible(const HostAttentionProblem& p, int64_t i, int64_t j) {
     return true;
 }
 
+// The window of AttentionOptions: i' = i + Lk - Lq; keys in [i' - left, i' + right].
+bool window_visible(const HostAttentionProblem& p, int64_t i, int64_t j) {
+    const int64_t aligned = i + p.Lk - p.Lq;
+    if (p.window.left >= 0 && j < aligned - p.window.left) return false;
+    if (p.window.right >= 0 && j > aligned + p.window.right) return false;
+    return true;
+}
+
+// Soft-capping, then ALiBi, applied to a scaled score (natural units).
+double transform_score(const HostAttentionProblem& p, int64_t h, int64_t i, int64_t j, double s) {
+    if (p.softcap > 0) s = p.softcap * std::tanh(s / p.softcap);
+    if (!p.alibi_slopes.empty()) {
+        const double dist = std::fabs(static_cast<double>(j - (i + p.Lk - p.Lq)));
+        s -= static_cast<double>(p.alibi_slopes[static_cast<std::size_t>(h)]) * dist;
+    }
+    return s;
+}
+
 double effective_scale(const HostAttentionProblem& p) {
     return p.scale == 0 ? 1.0 / std::sqrt(static_cast<double>(p.D)) : static_cast<double>(p.scale);
 }
@@ -146,7 +164,7 @@ RowScores reference_scores(const HostAttentionProblem& p, int64_t b, int64_t h, 
         const float* k = k_row(p, b, h, j);
         double dot = 0;
         for (int64_t d = 0; d < p.D; ++d) dot += static_cast<double>(q[d]) * static_cast<double>(k[d]);
-        row.score[static_cast<std::size_t>(j)] = scale * dot + additive;
+        row.score[static_cast<std::size_t>(j)] = transform_score(p, h, i, j, scale * dot) + additive;
         row.visible[static_cast<std::size_t>(j)] = true;
     }
     return row;
@@ -217,7 +235,7 @@ NaiveScores naive_scores(const HostAttentionProblem& p, int64_t b, int64_t h, in
         float dot = 0;
         for (int64_t d = 0; d < p.D; ++d) dot += q[d] * k[d];
         const auto js = static_cast<std::size_t>(j);
-        row.score[js] = scale * dot + static_cast<float>(additive);
+        row.score[js] = static_cast<float>(transform_score(p, h, i, j, scale * dot)) + static_cast<float>(additive);
         row.visible[js] = true;
         if (row.score[js] > row.max) row.max = row.score[js];
     }
@@ -269,12 +287,25 @@ void validate_host_problem(const HostAttentionProblem& p) {
     if (!std::isfinite(p.scale)) fail("scale: must be finite, got " + std::to_string(p.scale));
     check_key_lengths(p);
     check_mask(p);
+    if (p.window.left < -1 || p.window.right < -1)
+        fail("window: left and right must be >= 0, or -1 for unbounded; got (" + std::to_string(p.window.left) + ", " +
+             std::to_string(p.window.right) + ")");
+    if (!p.alibi_slopes.empty()) {
+        if (static_cast<int64_t>(p.alibi_slopes.size()) != p.Hq)
+            fail("alibi_slopes: expected " + std::to_string(p.Hq) + " values (one per query head), got " +
+                 std::to_string(p.alibi_slopes.size()));
+        for (std::size_t h = 0; h < p.alibi_slopes.size(); ++h)
+            if (!std::isfinite(p.alibi_slopes[h]))
+                fail("alibi_slopes[" + std::to_string(h) + "]: must be finite, got " + std::to_string(p.alibi_slopes[h]));
+    }
+    if (!std::isfinite(p.softcap) || p.softcap < 0) fail("softcap: must be finite and >= 0, got " + std::to_string(p.softcap));
 }
 
 bool reference_key_visible(const HostAttentionProblem& p, int64_t b, int64_t h, int64_t i, int64_t j,
                            double* additive) {
     if (additive) *additive = 0;
     if (!causal_visible(p, i, j)) return false;
+    if (!window_visible(p, i, j)) return false;
     if (!p.key_lengths.empty() && j >= p.key_lengths[static_cast<std::size_t>(b)]) return false;
     if (p.mask_shape.empty()) return true;
     const double m = p.mask[static_cast<std::size_t>(mask_offset(p, b, h, i, j))];
@@ -318,6 +349,26 @@ HostAttentionResult naive_attention(const HostAttentionProblem& p, DType precisi
                           want_weights ? r.weights.data() + row * p.Lk : nullptr);
             }
     return r;
+}
+
+std::vector<float> alibi_slopes(int64_t heads) {
+    if (heads < 1 || heads > 65536) throw Error(ErrorCode::invalid_argument, "heads: must be in [1, 65536], got " + std::to_string(heads));
+    // The reference implementation: for a power of two n, slopes 2^(-8/n), 2^(-16/n), ...; otherwise the
+    // slopes of the power of two below, then every other slope of twice that power.
+    const auto power_of_two = [](int64_t n) {
+        std::vector<float> s;
+        const double start = std::pow(2.0, -8.0 / static_cast<double>(n));
+        for (int64_t k = 1; k <= n; ++k) s.push_back(static_cast<float>(std::pow(start, static_cast<double>(k))));
+        return s;
+    };
+    int64_t p2 = 1;
+    while (p2 * 2 <= heads) p2 *= 2;
+    std::vector<float> s = power_of_two(p2);
+    if (p2 != heads) {
+        const std::vector<float> extra = power_of_two(2 * p2);
+        for (std::size_t k = 0; static_cast<int64_t>(s.size()) < heads; k += 2) s.push_back(extra[k]);
+    }
+    return s;
 }
 
 }  // namespace vkattn

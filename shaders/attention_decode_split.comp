@@ -15,7 +15,7 @@
 layout(local_size_x_id = 0) in;                   // ROWS: query rows (= invocations) per workgroup
 layout(constant_id = 1) const int BC = 64;        // keys per block (per dispatch); a multiple of KJ
 layout(constant_id = 2) const int DCAP = 64;      // head-dim capacity (>= D and Dv); a multiple of CJ
-layout(constant_id = 3) const int HAS_MASK = 0;   // P.flags.y != MASK_NONE; 0 compiles the mask code out
+layout(constant_id = 3) const int FEATURES = 0;   // FEATURE_* bits (rowwise_block.glsl): what is off is compiled out
 
 #include "common.glsl"
 #include "tile_ops.glsl"
@@ -31,7 +31,7 @@ void main() {
     const int b = int(gl_WorkGroupID.y) / Hkv;
     const int hkv = int(gl_WorkGroupID.y) - b * Hkv;
     const int D = HEAD_D(), Dv = HEAD_DV();
-    const int j0 = kb * BC;
+    const int j0 = (P.ext.w + kb) * BC;  // P.ext.w: the first block any row sees (sliding window)
     const int rows_used = GROUP() * LQ();
     const bool row_valid = lid < rows_used;
     const int r = min(lid, rows_used - 1);
@@ -48,6 +48,7 @@ void main() {
     barrier();
 
     const int my_key_end = row_valid ? key_end_for_row(b, i) : 0;
+    const int my_key_start = key_start_for_row(i);
 
     // This row's q. Scores are scaled after the dot product and kept in natural units, the max
     // subtracted before converting to log2 (tile_ops.glsl): accurate with logits near 1e4.
@@ -59,16 +60,7 @@ void main() {
     SCORE_BLOCK(sc, q)
 
     float m_blk[2] = float[2](MASKED_SCORE, MASKED_SCORE);
-    [[unroll]] for (int j = 0; j < BC; ++j) {
-        const int key = j0 + j;
-        float v = sc[j] * P.scalars.z;
-        if (HAS_MASK != 0) {
-            if (key < my_key_end) v = apply_mask(s, i, key, v, 1.0);
-        }
-        v = key < my_key_end ? v : MASKED_SCORE;
-        sc[j] = v;
-        m_blk[j & 1] = max(m_blk[j & 1], v);
-    }
+    SCORE_FINISH(sc, m_blk, s, i, j0, my_key_start, my_key_end)
     const float m_b = max(m_blk[0], m_blk[1]);
     float sum2[2] = float[2](0.0, 0.0);
     [[unroll]] for (int j = 0; j < BC; ++j) {

@@ -60,12 +60,15 @@ void main() {
     const int last_row = min(row0 + BR, LQ()) - 1;
     const int tile_key_end = key_end_for_row(s.b, last_row);
     const int my_key_end = row_valid ? key_end_for_row(s.b, i) : 0;
+    const int my_key_start = key_start_for_row(i);
+    // Key tiles before the first row's window start are invisible to the whole workgroup: skip them.
+    const int tile_key_start = key_start_for_row(row0) / BC * BC;
 
     float acc[DV_PER_THREAD];
     for (int u = 0; u < DV_PER_THREAD; ++u) acc[u] = 0.0;
     RowState st = row_state_init();
 
-    for (int j0 = 0; j0 < tile_key_end; j0 += BC) {
+    for (int j0 = tile_key_start; j0 < tile_key_end; j0 += BC) {
         barrier();  // previous tile fully consumed (and q_tile written, on the first pass)
         load_kv_tile(s, j0, tile_key_end, tid);
         barrier();
@@ -75,12 +78,12 @@ void main() {
         for (int j = t; j < BC; j += TPR) {
             int key = j0 + j;
             float sc = MASKED_SCORE;
-            if (key < my_key_end) {
+            if (key < my_key_end && key >= my_key_start) {
                 float dot_qk = 0.0;
                 for (int d = 0; d < D; ++d) dot_qk += q_tile[r * DCAP + d] * k_tile[j * DCAP + d];
                 // Natural units, scaled after the dot product: one rounding, as a plain implementation
                 // has (prescaled q and log2-domain scores lose accuracy when logits reach 1e4).
-                sc = apply_mask(s, i, key, dot_qk * P.scalars.z, 1.0);
+                sc = apply_mask(s, i, key, transform_score(s, i, key, dot_qk * P.scalars.z), 1.0);
             }
             s_tile[r * BC + j] = sc;
             local_max = max(local_max, sc);

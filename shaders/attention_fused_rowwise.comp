@@ -46,7 +46,7 @@
 layout(local_size_x_id = 0) in;                   // ROWS: query rows (= invocations) per workgroup
 layout(constant_id = 1) const int BC = 64;        // keys per block (per dispatch); a multiple of KJ
 layout(constant_id = 2) const int DCAP = 64;      // head-dim capacity (>= D and Dv); a multiple of CJ
-layout(constant_id = 3) const int HAS_MASK = 0;   // P.flags.y != MASK_NONE; 0 compiles the mask code out
+layout(constant_id = 3) const int FEATURES = 0;   // FEATURE_* bits (rowwise_block.glsl): what is off is compiled out
 
 #include "common.glsl"
 #include "tile_ops.glsl"
@@ -66,8 +66,11 @@ void main() {
     const int D = HEAD_D(), Dv = HEAD_DV();
     const int j0 = P.flags.w * BC;
 
-    // Keys past the last row's causal / padding limit are invisible to the whole workgroup.
+    // Keys past the last row's causal / padding / window limit are invisible to the whole workgroup,
+    // and so are keys before the first row's window start: the host lists this tile for the blocks
+    // first_block .. its last block only.
     const int tile_key_end = key_end_for_row(s.b, min(row0 + ROWS, LQ()) - 1);
+    const int first_block = key_start_for_row(row0) / BC;
     const int block_keys = clamp(tile_key_end - j0, 0, BC);
 
     // Cooperative copy of the K and V block, zero-padded to BC x DCAP.
@@ -77,8 +80,9 @@ void main() {
     const int i = row0 + lid;
     const bool row_valid = i < LQ();
     const int my_key_end = row_valid ? key_end_for_row(s.b, i) : 0;
-    // The block in which this row's state becomes final (block 0 for a row that sees no key at all).
-    const int my_last_block = max((my_key_end + BC - 1) / BC - 1, 0);
+    const int my_key_start = key_start_for_row(i);
+    // The block in which this row's state becomes final (the tile's first for a row that sees no key).
+    const int my_last_block = max((my_key_end + BC - 1) / BC - 1, first_block);
 
     // This row's q. Scores are scaled after the dot product and kept in natural units, the max
     // subtracted before converting to log2 (tile_ops.glsl): accurate with logits near 1e4.
@@ -90,7 +94,7 @@ void main() {
     const int state_idx = P.offsets1.z + 2 * (local_bh * LQ() + i);
     const int o_row = s.o_base + i * P.o_stride.z;
     const bool o_quads_ok = quads_ok(s.o_base, P.o_stride.z, P.o_stride.w, Dv);
-    const bool resume = P.flags.w > 0 && row_valid;
+    const bool resume = P.flags.w > first_block && row_valid;
     RowState st = row_state_init();
     if (resume) st = RowState(p_data[state_idx], p_data[state_idx + 1]);
 
@@ -101,16 +105,7 @@ void main() {
 
     // Masks (causal / padding per row, then the explicit mask), and the block's maximum.
     float m_blk[2] = float[2](MASKED_SCORE, MASKED_SCORE);
-    [[unroll]] for (int j = 0; j < BC; ++j) {
-        const int key = j0 + j;
-        float v = sc[j] * P.scalars.z;
-        if (HAS_MASK != 0) {
-            if (key < my_key_end) v = apply_mask(s, i, key, v, 1.0);
-        }
-        v = key < my_key_end ? v : MASKED_SCORE;
-        sc[j] = v;
-        m_blk[j & 1] = max(m_blk[j & 1], v);
-    }
+    SCORE_FINISH(sc, m_blk, s, i, j0, my_key_start, my_key_end)
 
     // Online softmax: rescale, exponentiate, sum.
     const float m_new = max(st.m, max(m_blk[0], m_blk[1]));

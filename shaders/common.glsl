@@ -22,6 +22,8 @@ layout(std140, set = 0, binding = 0) uniform Params {
     ivec4 chunk;      // first flattened b*Hq+h of the chunk, its b, its h, first row tile
     ivec4 flags;      // causal (0 none, 1 top-left, 2 bottom-right), mask kind (0 none, 1 f32, 2 f16, 3 u8), FLAG_* bits, element count (convert)
     vec4 scalars;     // scale * log2(e), log2(e), scale, unused
+    ivec4 ext;        // window left (-1: none), window right (-1: none), ALiBi slopes' word offset in binding 6 (-1: none), first key block (decode)
+    vec4 ext_f;       // softcap (0: off), 1 / softcap, unused, unused
 } P;
 
 layout(std430, set = 0, binding = 1) readonly buffer QBuf { uint q_words[]; };
@@ -103,13 +105,27 @@ Slice make_slice(int local_bh) {
     return s;
 }
 
-// Keys [0, key_end) may be visible to query row i; later ones are masked by causality or padding.
+// Keys [key_start, key_end) may be visible to query row i; the others are masked by causality,
+// padding or the sliding window (aligned to the last key: i' = i + Lk - Lq, as FlashAttention's).
 int key_end_for_row(int b, int i) {
     int end = LK();
     if (P.flags.x == CAUSAL_TOP_LEFT) end = min(end, i + 1);
     if (P.flags.x == CAUSAL_BOTTOM_RIGHT) end = min(end, i + LK() - LQ() + 1);
     if ((P.flags.z & FLAG_KEY_LENGTHS) != 0) end = min(end, key_lengths[b]);
+    if (P.ext.y >= 0) end = min(end, i + LK() - LQ() + P.ext.y + 1);
     return max(end, 0);
+}
+int key_start_for_row(int i) { return P.ext.x >= 0 ? clamp(i + LK() - LQ() - P.ext.x, 0, LK()) : 0; }
+
+// Soft-capping (cap * tanh(s / cap)) and ALiBi (-slope_h * |j - i'|) of a scaled score, in that order.
+// The kernels that run on CPU devices call the two halves under compile-time switches instead.
+float softcap_score(float sc) { return P.ext_f.x * tanh(sc * P.ext_f.y); }
+float alibi_slope(int h) { return intBitsToFloat(key_lengths[P.ext.z + h]); }
+float alibi_bias(float slope, int i, int j) { return -slope * abs(float(j - (i + LK() - LQ()))); }
+float transform_score(Slice s, int i, int j, float sc) {
+    if (P.ext_f.x > 0.0) sc = softcap_score(sc);
+    if (P.ext.z >= 0) sc += alibi_bias(alibi_slope(s.h), i, j);
+    return sc;
 }
 
 // Applies the explicit mask to a score; `units` converts the additive mask into the score's units

@@ -115,6 +115,31 @@ void copy_v_block(int lid, Slice s, int j0, int block_keys, int Dv) {
         memoryBarrierShared();                                              \
     }
 
+// What the FEATURES specialization constant switches on (each off at compile time when unused: a
+// runtime `if` costs on llvmpipe even when false).
+const int FEATURE_MASK = 1;     // an explicit mask is bound (P.flags.y != MASK_NONE)
+const int FEATURE_SOFTCAP = 2;  // logit soft-capping (P.ext_f.x > 0)
+const int FEATURE_ALIBI = 4;    // ALiBi slopes in binding 6 from P.ext.z
+
+// Scales the block's raw dot products, soft-caps, adds ALiBi, applies the mask, masks keys outside
+// [key_start, key_end) of this row, and keeps the block's maximum in m_blk (two chains).
+#define SCORE_FINISH(sc, m_blk, s, i, j0, key_start, key_end)                                \
+    {                                                                                        \
+        const float slope_ = (FEATURES & FEATURE_ALIBI) != 0 ? alibi_slope((s).h) : 0.0;     \
+        [[unroll]] for (int j = 0; j < BC; ++j) {                                            \
+            const int key = (j0) + j;                                                        \
+            float v = sc[j] * P.scalars.z;                                                   \
+            if ((FEATURES & FEATURE_SOFTCAP) != 0) v = softcap_score(v);                     \
+            if ((FEATURES & FEATURE_ALIBI) != 0) v += alibi_bias(slope_, (i), key);          \
+            if ((FEATURES & FEATURE_MASK) != 0) {                                            \
+                if (key < (key_end)) v = apply_mask((s), (i), key, v, 1.0);                  \
+            }                                                                                \
+            v = key < (key_end) && key >= (key_start) ? v : MASKED_SCORE;                    \
+            sc[j] = v;                                                                       \
+            m_blk[j & 1] = max(m_blk[j & 1], v);                                             \
+        }                                                                                    \
+    }
+
 // acc = acc * alpha + P.V (the running accumulator rescaled to the new maximum; blocked summation).
 #define PV_RESCALE_ADD(a, o) fma(a, alpha_, o)
 #define ACCUMULATE_BLOCK(acc, sc, alpha) { const float alpha_ = (alpha); PV_BLOCK(acc, sc, PV_RESCALE_ADD) }

@@ -144,6 +144,54 @@ std::vector<Case> special_cases() {
 }
 INSTANTIATE_TEST_SUITE_P(Special, Sweep, ::testing::ValuesIn(special_cases()), case_name);
 
+// Sliding windows (alone and with causal / padding / masks, aligned to the last key), ALiBi and logit
+// soft-capping, on both paths and dtypes; the long ones span several key blocks and row tiles, so the
+// skipped blocks before a window are exercised; the short ones take the split-KV decode path.
+std::vector<Case> score_mod_cases() {
+    std::vector<Case> cases;
+    int idx = 0;
+    const auto add = [&](Case c) {
+        for (Path path : {Path::fused, Path::explicit_}) {
+            c.path = path;
+            c.dtype = idx++ % 2 ? DType::f16 : DType::f32;
+            cases.push_back(c);
+        }
+    };
+    Case c;
+    c.B = 2, c.Hq = 4, c.Hkv = 2, c.D = 40, c.Lq = 45, c.Lk = 77;
+    for (Window w : {Window{3, 0}, Window{8, 8}, Window{0, -1}, Window{-1, 5}, Window{100, 100}}) {
+        c.window = w;
+        add(c);
+    }
+    c.window = {6, 0}, c.causal = Causal::top_left, c.key_lengths = true;
+    add(c);
+    c.window = {5, 2}, c.causal = Causal::none, c.key_lengths = false, c.mask = MaskKind::bool_4d;
+    add(c);
+    c.window = {}, c.mask = MaskKind::none;
+    c.alibi = true;
+    add(c);
+    c.alibi = false, c.softcap = 5;
+    add(c);
+    c.alibi = true, c.softcap = 2, c.mask = MaskKind::additive_2d, c.causal = Causal::bottom_right, c.window = {20, 0};
+    add(c);
+    // Several key blocks and row tiles: blocks before each tile's window are skipped.
+    Case longer;
+    longer.B = 1, longer.Hq = 2, longer.Hkv = 1, longer.D = 64, longer.Lq = 600, longer.Lk = 700;
+    longer.window = {130, 0};
+    add(longer);
+    longer.window = {200, 40}, longer.alibi = true;
+    add(longer);
+    // Decoding (Lq <= 8, GQA): the split-KV kernel starts at the window's first block.
+    Case dec;
+    dec.B = 2, dec.Hq = 8, dec.Hkv = 2, dec.D = 64, dec.Lq = 3, dec.Lk = 900, dec.causal = Causal::bottom_right;
+    dec.window = {300, 0};
+    add(dec);
+    dec.alibi = true, dec.key_lengths = true;
+    add(dec);
+    return cases;
+}
+INSTANTIATE_TEST_SUITE_P(ScoreMods, Sweep, ::testing::ValuesIn(score_mod_cases()), case_name);
+
 // Long key ranges: lavapipe stops any shader loop after 65535 iterations in total per invocation
 // (Mesa's LP_MAX_TGSI_LOOP_ITERATIONS) without an error, so kernels must bound their per-invocation
 // loop work; these cases have caught keys being silently dropped.
@@ -177,7 +225,7 @@ TEST_P(TiledKernel, MatchesReference) {
 }
 std::vector<Case> tiled_cases() {
     std::vector<Case> cases;
-    for (const auto& list : {shape_cases(), head_dim_cases(), mask_cases(), special_cases()})
+    for (const auto& list : {shape_cases(), head_dim_cases(), mask_cases(), special_cases(), score_mod_cases()})
         for (const Case& c : list)
             if (c.path == Path::fused && c.Lk <= 1024) cases.push_back(c);
     return cases;

@@ -49,6 +49,9 @@ std::vector<Case> decode_cases() {
     v.push_back(masked_rows);
     Case large = make(1, 4096, 8, 8, 64, f32, none);
     large.input_scale = 100.0f;
+    // Logits near 1e4: a score's own f32 rounding is ~1e-3 absolute, so no f32 implementation holds the
+    // relative 1e-5 bound (seed 17764344672722823388 reached 1.9e-5); the FlashAttention rule applies.
+    large.check_relative = false;
     v.push_back(large);
     Case dv = make(4, 300, 8, 2, 64, f16, br, MaskKind::additive_2d);
     dv.Dv = 40;

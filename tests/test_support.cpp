@@ -42,6 +42,9 @@ std::string Case::name() const {
     if (blhd) s << "_blhd";
     if (input_scale != 1.0f) s << "_x" << static_cast<int>(input_scale);
     if (fully_masked_rows) s << "_emptyrows";
+    if (window.active()) s << "_win" << window.left << "_" << window.right;
+    if (alibi) s << "_alibi";
+    if (softcap > 0) s << "_cap" << static_cast<int>(softcap);
     std::string name = s.str();
     for (char& ch : name)  // gtest names: letters, digits and underscores only
         if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
@@ -189,6 +192,12 @@ Outcome run_case(const Case& c, uint64_t seed) {
     opt.key_lengths = in.host.key_lengths;
     opt.mask = in.mask;
     opt.path = c.path;
+    opt.window = c.window;
+    if (c.alibi) opt.alibi_slopes = alibi_slopes(c.Hq);
+    opt.softcap = c.softcap;
+    in.host.window = opt.window;
+    in.host.alibi_slopes = opt.alibi_slopes;
+    in.host.softcap = opt.softcap;
     opt.return_lse = true;
     opt.return_weights = c.path == Path::explicit_;
     AttentionResult res = attention_full(ctx, in.q, in.k, in.v, opt);

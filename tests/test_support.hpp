@@ -29,6 +29,9 @@ struct Case {
     float input_scale = 1.0f;       // multiplies q and k (100 gives logits near +-1e4)
     bool fully_masked_rows = false; // force some rows to see no key at all (bool mask rows of false)
     bool check_relative = true;     // f32: also require relative error <= 1e-5
+    Window window;                  // sliding window (left, right; -1 unbounded)
+    bool alibi = false;             // the standard ALiBi slopes for Hq heads
+    float softcap = 0;              // logit soft-capping (0: off)
     std::string name() const;
 };
 

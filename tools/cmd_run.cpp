@@ -26,6 +26,8 @@ struct RunArgs {
     std::string dtype = "keep";
     std::string out = "out.npy";
     std::string weights, lse;
+    std::string window, softcap;
+    bool alibi = false;
 };
 
 /// The arguments after strict parsing.
@@ -33,6 +35,7 @@ struct RunPlan {
     AttentionOptions options;
     bool blhd = false;
     std::optional<DType> dtype;  ///< nullopt: keep each file's dtype
+    bool alibi = false;          ///< the standard slopes for q's head count
 };
 
 Causal parse_causal(const std::string& s) {
@@ -61,6 +64,18 @@ RunPlan plan_run(const RunArgs& a) {
     o.path = parse_path(a.path);
     if (!a.scale.empty()) o.scale = parse_scale(a.scale);
     if (!a.key_lengths.empty()) o.key_lengths = parse_int_list(a.key_lengths, "--key-lengths");
+    if (!a.window.empty()) {
+        const std::vector<int32_t> w = parse_int_list(a.window, "--window");
+        if (w.size() != 2 || w[0] < -1 || w[1] < -1)
+            throw UsageError("--window: expected LEFT,RIGHT with each >= 0 or -1 (unbounded), got '" + a.window + "'");
+        o.window = {w[0], w[1]};
+    }
+    if (!a.softcap.empty()) {
+        const double c = parse_double(a.softcap, "--softcap");
+        if (!std::isfinite(c) || c <= 0 || c > FLT_MAX) throw UsageError("--softcap: '" + a.softcap + "' must be a finite float > 0");
+        o.softcap = static_cast<float>(c);
+    }
+    r.alibi = a.alibi;
     if (!a.weights.empty() && o.path == Path::fused)
         throw UsageError("--weights: the weights exist only on the explicit path, but --path fused was given "
                          "(use --path explicit or auto)");
@@ -124,6 +139,7 @@ int run_attention(const RunArgs& a) {
     const Tensor v = upload_input(ctx, va, "v", a.v, plan, plan.blhd ? "[B, Lk, Hkv, Dv]" : "[B, Hkv, Lk, Dv]");
     AttentionOptions options = plan.options;
     if (ma) options.mask = upload_mask(ctx, *ma, a.mask);
+    if (plan.alibi) options.alibi_slopes = alibi_slopes(q.dim(1));
 
     if (a.common.verbose) {
         const AttentionPlan p = plan_attention(ctx, q, k, v, options);
@@ -170,6 +186,10 @@ Command add_run_command(CLI::App& parent) {
         ->capture_default_str();
     app->add_option("--scale", a->scale, "Score scale (default 1/sqrt(D))")->type_name("F");
     app->add_option("--key-lengths", a->key_lengths, "Valid keys per batch, comma-separated (e.g. 3,5,7)")->type_name("LIST");
+    app->add_option("--window", a->window, "Sliding window LEFT,RIGHT around the query's aligned key (i + Lk - Lq); -1 = unbounded")
+        ->type_name("L,R");
+    app->add_flag("--alibi", a->alibi, "Add ALiBi biases with the standard slopes for q's head count");
+    app->add_option("--softcap", a->softcap, "Soft-cap scaled scores: cap * tanh(s / cap)")->type_name("CAP");
     app->add_option("--path", a->path, "Kernel path")->check(CLI::IsMember({"auto", "fused", "explicit"}))->capture_default_str();
     app->add_option("--layout", a->layout,
                     "Layout of q, k, v and out: bhld = [B, H, L, D], blhd = [B, L, H, D] (read in place as strided views)")

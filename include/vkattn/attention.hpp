@@ -25,6 +25,19 @@ enum class Path {
     explicit_,     ///< scores, softmax, P·V as three stages; can return the weights P
 };
 
+/// Local (sliding-window) attention: query i sees keys j with i' - left <= j <= i' + right, where
+/// i' = i + Lk - Lq (aligned to the last key, as FlashAttention's window_size); -1 = unbounded on that
+/// side. Combines with causal masks, key lengths and explicit masks (a key must pass all of them).
+struct Window {
+    int64_t left = -1;
+    int64_t right = -1;
+    bool active() const { return left >= 0 || right >= 0; }
+};
+
+/// The standard ALiBi slopes for `heads` heads (Press et al.): 2^(-8k/n) for k = 1..n with n the
+/// power of two at or above `heads`, interleaved as in the reference implementation for other counts.
+std::vector<float> alibi_slopes(int64_t heads);
+
 const char* to_string(Causal c) noexcept;
 const char* to_string(Path p) noexcept;
 
@@ -40,6 +53,14 @@ struct AttentionOptions {
     /// (size-1 batch or head dims broadcast too). dtype f32 or f16: added to the scaled scores
     /// (-inf, or anything <= -1e30, masks the key out). dtype u8: boolean, non-zero = attend.
     std::optional<Tensor> mask;
+    /// Sliding window; default unbounded (see Window).
+    Window window;
+    /// ALiBi: per query head h, adds -alibi_slopes[h] * |j - i'| (i' = i + Lk - Lq) to the scaled score.
+    /// Empty: none; otherwise Hq finite values (see alibi_slopes()).
+    std::vector<float> alibi_slopes;
+    /// Logit soft-capping: when > 0, each scaled score s becomes softcap * tanh(s / softcap) (before
+    /// ALiBi and masks, as Gemma 2). 0: off. Must be finite and >= 0.
+    float softcap = 0;
     Path path = Path::automatic;
     bool return_lse = false;        ///< also return each row's natural log-sum-exp, [B, Hq, Lq] f32
     bool return_weights = false;    ///< also return P, [B, Hq, Lq, Lk] f32 (explicit path only)

@@ -21,6 +21,9 @@ struct HostAttentionProblem {
     Shape mask_shape;                 ///< empty: no mask
     std::vector<float> mask;          ///< additive values, or 0/1 when mask_is_bool
     bool mask_is_bool = false;
+    Window window;                    ///< sliding window (AttentionOptions::window)
+    std::vector<float> alibi_slopes;  ///< empty or Hq slopes (AttentionOptions::alibi_slopes)
+    float softcap = 0;                ///< AttentionOptions::softcap
 };
 
 /// Host outputs, contiguous: out [B, Hq, Lq, Dv], lse [B, Hq, Lq], weights [B, Hq, Lq, Lk].

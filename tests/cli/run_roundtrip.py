@@ -13,7 +13,18 @@ VKATTN = sys.argv[1]
 failures = []
 
 
-def reference(q, k, v, causal="none", scale=None, key_lengths=None, mask=None):
+def alibi_slopes(n):
+    """Press et al.'s slopes (their reference code's get_slopes)."""
+    def pow2(m):
+        start = 2.0 ** (-8.0 / m)
+        return [start ** (i + 1) for i in range(m)]
+    p = 1
+    while p * 2 <= n:
+        p *= 2
+    return pow2(p) + (pow2(2 * p)[0::2][: n - p] if p != n else [])
+
+
+def reference(q, k, v, causal="none", scale=None, key_lengths=None, mask=None, window=None, alibi=False, softcap=0):
     """float64 attention on [B, H, L, D] arrays; returns out, lse, weights."""
     q, k, v = (x.astype(np.float64) for x in (q, k, v))
     B, Hq, Lq, D = q.shape
@@ -25,6 +36,17 @@ def reference(q, k, v, causal="none", scale=None, key_lengths=None, mask=None):
     visible = np.ones((B, Hq, Lq, Lk), dtype=bool)
     i = np.arange(Lq)[:, None]
     j = np.arange(Lk)[None, :]
+    if softcap:
+        s = softcap * np.tanh(s / softcap)
+    if alibi:
+        slopes = np.array(alibi_slopes(Hq))[None, :, None, None]
+        s = s - slopes * np.abs(j - (i + Lk - Lq))[None, None]
+    if window is not None:
+        left, right = window
+        if left >= 0:
+            visible &= j >= i + Lk - Lq - left
+        if right >= 0:
+            visible &= j <= i + Lk - Lq + right
     if causal == "top-left":
         visible &= j <= i
     if causal == "bottom-right":
@@ -99,6 +121,12 @@ def main():
         out, _, w = reference(q, k, v, scale=0.3, key_lengths=[0, 21], mask=mask)
         check(f"{tag} explicit masked out", np.load(path("out2.npy")).astype(np.float64), out, tol)
         check(f"{tag} explicit weights", np.load(path("p.npy")).astype(np.float64), w, 1e-5)
+        # sliding window + ALiBi + soft-capping, both paths
+        for extra, pth in ((["--window", "4,1", "--alibi", "--softcap", "3"], "fused"), (["--window", "-1,2"], "explicit")):
+            run(["--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy"), "--path", pth, "--out", path("out4.npy")] + extra)
+            win = (4, 1) if "--alibi" in extra else (-1, 2)
+            out, _, _ = reference(q, k, v, window=win, alibi="--alibi" in extra, softcap=3 if "--softcap" in extra else 0)
+            check(f"{tag} {pth} window {extra}", np.load(path("out4.npy")).astype(np.float64), out, tol)
         # [B, L, H, D] files
         for n, x in (("q", q), ("k", k), ("v", v)):
             np.save(path(f"{n}_blhd.npy"), np.ascontiguousarray(x.transpose(0, 2, 1, 3)))
@@ -123,6 +151,9 @@ def main():
         (["--q", path("q.npy"), "--k", path("q.npy"), "--v", path("v.npy")], "v: "),
         (["--q", path("q.npy")] + base + ["--path", "fused", "--weights", path("w.npy")], "weights"),
         (["--q", path("q.npy")] + base + ["--device", "no-such-device"], "device"),
+        (["--q", path("q.npy")] + base + ["--window", "3"], "--window"),
+        (["--q", path("q.npy")] + base + ["--window", "-2,1"], "--window"),
+        (["--q", path("q.npy")] + base + ["--softcap", "-1"], "--softcap"),
     ]
     for args, needle in bad:
         p = run(args, expect_ok=False)
