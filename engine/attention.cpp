@@ -183,6 +183,7 @@ void plan_rowwise_chunk(const AttentionProblem& p, const AttentionOptions& o, co
 }  // namespace detail
 
 AttentionPlan plan_attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
+    ctx.state().ensure_alive();
     const auto p = detail::validate_attention(ctx, q, k, v, o);
     AttentionPlan plan;
     plan.path = detail::choose_path(o);

@@ -22,6 +22,7 @@ struct DeviceBuffer {
     UniqueMemory memory;
     UniqueBuffer buffer;
     VkDeviceSize size = 0;
+    VkDeviceSize memory_bytes = 0;  ///< bytes of device memory allocated (counted in object_counters)
     void* mapped = nullptr;  ///< non-null when host visible
 
     DeviceBuffer() = default;

@@ -6,6 +6,7 @@
 
 #include "context_state.hpp"
 #include "device_probe.hpp"
+#include "fault_injection.hpp"
 #include "vk_check.hpp"
 #include "vkattn/context.hpp"
 #include "vkattn/error.hpp"
@@ -120,7 +121,33 @@ void ContextState::initialise(ContextOptions opts) {
 }
 
 void ContextState::ensure_alive() const {
-    if (lost) throw Error(ErrorCode::device_lost, "context: the Vulkan device was lost earlier; create a new Context");
+    if (lost.load(std::memory_order_acquire))
+        throw Error(ErrorCode::device_lost, "context: this Context is lost (" + lost_cause +
+                                                " earlier) and cannot run anything more; destroy it and create a new Context");
+}
+
+void ContextState::check_device(VkResult r, const char* what, bool injected) {
+    if (r == VK_ERROR_DEVICE_LOST) {
+        std::lock_guard lock(mutex);
+        if (!lost.load(std::memory_order_relaxed)) {
+            lost_cause = std::string(what) + " returned VK_ERROR_DEVICE_LOST";
+            lost_injected = injected;
+            lost.store(true, std::memory_order_release);
+        }
+        throw Error(ErrorCode::device_lost, "context: " + std::string(what) +
+                                                " returned VK_ERROR_DEVICE_LOST; this Context is lost and must be recreated "
+                                                "(destroy it, and every tensor from it, and create a new Context)");
+    }
+    vk_check(r, what);
+}
+
+void ContextState::revive_after_injected_loss() {
+    std::lock_guard lock(mutex);
+    if (!lost.load(std::memory_order_relaxed)) return;
+    if (!lost_injected) ensure_alive();  // a real loss stays
+    lost_cause.clear();
+    lost_injected = false;
+    lost.store(false, std::memory_order_release);
 }
 
 uint32_t ContextState::memory_type(uint32_t type_bits, MemoryKind kind) const {
@@ -151,10 +178,16 @@ void ContextState::submit_and_wait(const std::function<void(VkCommandBuffer)>& r
     ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
     ai.commandBufferCount = 1;
     VkCommandBuffer cmd = VK_NULL_HANDLE;
-    vk_check(vkAllocateCommandBuffers(dev, &ai, &cmd), "vkAllocateCommandBuffers");
+    VkResult r = fault::inject(fault::Site::cmdbuf);
+    if (r == VK_SUCCESS) r = vkAllocateCommandBuffers(dev, &ai, &cmd);
+    vk_check(r, "vkAllocateCommandBuffers");
+    count_object(ObjectKind::command_buffer, +1);
     struct Free {
         VkDevice d; VkCommandPool p; VkCommandBuffer c;
-        ~Free() { vkFreeCommandBuffers(d, p, 1, &c); }
+        ~Free() {
+            vkFreeCommandBuffers(d, p, 1, &c);
+            count_object(ObjectKind::command_buffer, -1);
+        }
     } free_later{dev, command_pool.get(), cmd};
 
     VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
@@ -174,10 +207,16 @@ void ContextState::submit_and_wait(const std::function<void(VkCommandBuffer)>& r
     si.pCommandBuffers = &cmd;
     VkFence f = fence.get();
     vk_check(vkResetFences(dev, 1, &f), "vkResetFences");
-    VkResult r = vkQueueSubmit(queue, 1, &si, f);
-    if (r == VK_SUCCESS) r = vkWaitForFences(dev, 1, &f, VK_TRUE, UINT64_MAX);
-    if (r == VK_ERROR_DEVICE_LOST) lost = true;
-    vk_check(r, "vkQueueSubmit/vkWaitForFences");
+    r = fault::inject(fault::Site::submit);
+    const bool submit_injected = r != VK_SUCCESS;
+    if (r == VK_SUCCESS) r = vkQueueSubmit(queue, 1, &si, f);
+    check_device(r, "vkQueueSubmit", submit_injected);
+    // An injected loss still waits for the real work: nothing may be freed while the device uses it.
+    r = vkWaitForFences(dev, 1, &f, VK_TRUE, UINT64_MAX);
+    const VkResult injected = fault::inject(fault::Site::lost);
+    const bool wait_injected = r == VK_SUCCESS && injected != VK_SUCCESS;
+    if (wait_injected) r = injected;
+    check_device(r, "vkWaitForFences", wait_injected);
 }
 
 void ContextState::copy_buffer(VkBuffer src, VkDeviceSize src_offset, VkBuffer dst, VkDeviceSize dst_offset,
@@ -192,6 +231,7 @@ void ContextState::write_bytes(DeviceBuffer& dst, VkDeviceSize offset, const voi
     if (bytes == 0) return;
     if (dst.mapped && !options.force_staging) {
         std::lock_guard lock(mutex);
+        ensure_alive();
         std::memcpy(static_cast<char*>(dst.mapped) + offset, data, bytes);
         return;
     }
@@ -204,6 +244,7 @@ void ContextState::read_bytes(const DeviceBuffer& src, VkDeviceSize offset, void
     if (bytes == 0) return;
     if (src.mapped && !options.force_staging) {
         std::lock_guard lock(mutex);
+        ensure_alive();
         std::memcpy(data, static_cast<const char*>(src.mapped) + offset, bytes);
         return;
     }
@@ -234,7 +275,13 @@ Context& Context::operator=(Context&&) noexcept = default;
 const DeviceInfo& Context::device() const { return state_->info; }
 detail::ContextState& Context::state() { return *state_; }
 uint64_t Context::validation_message_count() const { return state_->instance->message_count(); }
-std::size_t Context::pipeline_count() const { return state_->pipelines.size(); }
-double Context::pipeline_compile_seconds() const { return state_->compile_seconds; }
+std::size_t Context::pipeline_count() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->pipelines.size();
+}
+double Context::pipeline_compile_seconds() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->compile_seconds;
+}
 
 }  // namespace vkattn

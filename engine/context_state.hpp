@@ -3,6 +3,7 @@
 // pipelines and pools before the device, the device before the instance.
 #include <vulkan/vulkan.h>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -53,8 +54,14 @@ struct ContextState : std::enable_shared_from_this<ContextState> {
     std::map<std::string, UniquePipeline> pipelines;
     double compile_seconds = 0;
     std::shared_ptr<DeviceBuffer> dummy;  // bound to slots a kernel does not use
-    bool lost = false;
-    std::recursive_mutex mutex;           // serialises recording and submission
+    // Set once, under `mutex`, when a Vulkan call reports VK_ERROR_DEVICE_LOST; read by every entry
+    // point (some without the mutex, hence atomic). `lost_cause` is written before `lost` is set.
+    std::atomic<bool> lost{false};
+    std::string lost_cause;
+    bool lost_injected = false;  // the loss came from fault injection (fault_injection.hpp), not the driver
+    // Serialises every operation: recording, submission, the pipeline map, staging and mapped copies.
+    // Recursive because an operation (attention_full) calls others (upload, pipeline) while holding it.
+    std::recursive_mutex mutex;
 
     ContextState() = default;
     ~ContextState();
@@ -62,6 +69,13 @@ struct ContextState : std::enable_shared_from_this<ContextState> {
 
     /// Throws Error(device_lost) once the device has been lost.
     void ensure_alive() const;
+    /// vk_check for calls that can report VK_ERROR_DEVICE_LOST: marks the context lost first.
+    /// `injected`: the result came from fault injection.
+    void check_device(VkResult r, const char* what, bool injected = false);
+    /// Test-only: clears a loss that fault injection caused (the real device is intact), so that a
+    /// test can inject the next loss without building a new context and its pipelines. Throws
+    /// Error(device_lost) if the loss was real. Nothing else may call this.
+    void revive_after_injected_loss();
     /// Records commands with `record`, submits them and waits for completion.
     void submit_and_wait(const std::function<void(VkCommandBuffer)>& record);
     /// Runs dispatches in order with a compute barrier between each; returns GPU ms or -1.

@@ -1,0 +1,96 @@
+// One Context shared by 8 threads, 100 mixed operations each (shapes, masks, dtypes, paths, f16
+// output, strided inputs, decode), every result checked against the CPU reference. The threads also
+// share input tensors (read concurrently by kernels and downloads) and query the context's counters
+// while others run. Pipelines are built while the threads race for them (each context starts cold).
+// Run under ThreadSanitizer by scripts/ci/tsan.sh.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "object_counters.hpp"
+#include "reliability_support.hpp"
+
+namespace vkattn::reliability {
+namespace {
+
+int env_int(const char* name, int fallback) {
+    const char* v = std::getenv(name);
+    return v && *v ? std::atoi(v) : fallback;
+}
+
+struct Failures {
+    std::mutex mutex;
+    std::vector<std::string> messages;
+    void add(std::string m) {
+        std::lock_guard lock(mutex);
+        messages.push_back(std::move(m));
+    }
+};
+
+class Concurrency : public ::testing::TestWithParam<bool> {};
+
+TEST_P(Concurrency, EightThreadsShareOneContext) {
+    const bool force_staging = GetParam();
+    const int threads = env_int("VKATTN_CONCURRENCY_THREADS", 8);
+    const int per_thread = env_int("VKATTN_CONCURRENCY_OPS", 100);
+    const detail::LiveObjects outside = detail::live_objects();
+    const auto start = std::chrono::steady_clock::now();
+    std::atomic<int> ran{0};
+    Failures failures;
+    {
+        MessageLog log;
+        Context ctx(reliability_options(log, force_staging));
+        const std::vector<Op> ops = thread_safe_ops();
+        // Tensors every thread reads: kernels bind them and downloads copy them at the same time.
+        std::vector<float> shared_values(2 * 2 * 24 * 16);
+        for (std::size_t i = 0; i < shared_values.size(); ++i) shared_values[i] = static_cast<float>(i % 97) * 0.01f - 0.4f;
+        const Tensor shared = ctx.upload(shared_values, {2, 2, 24, 16});
+        AttentionOptions shared_options;
+        shared_options.causal = Causal::top_left;
+        const std::vector<float> shared_out = attention(ctx, shared, shared, shared, shared_options).download<float>();
+
+        std::vector<std::thread> pool;
+        for (int t = 0; t < threads; ++t)
+            pool.emplace_back([&, t] {
+                for (int i = 0; i < per_thread; ++i) {
+                    const uint64_t seed = 7000000 + static_cast<uint64_t>(t) * 1000 + static_cast<uint64_t>(i);
+                    try {
+                        if (i % 10 == 9) {
+                            // The shared tensors: same inputs, so the same output bit for bit.
+                            if (shared.download<float>() != shared_values) failures.add("shared input changed");
+                            if (attention(ctx, shared, shared, shared, shared_options).download<float>() != shared_out)
+                                failures.add("thread " + std::to_string(t) + ": shared attention result differs");
+                            (void)plan_attention(ctx, shared, shared, shared);
+                            (void)ctx.pipeline_count();
+                            (void)ctx.pipeline_compile_seconds();
+                            (void)ctx.validation_message_count();
+                        } else {
+                            const Op& op = ops[static_cast<std::size_t>(t * 3 + i) % ops.size()];
+                            const OpOutcome r = run_op(ctx, op, seed);
+                            if (!r.passed) failures.add("thread " + std::to_string(t) + ": " + r.message);
+                        }
+                    } catch (const std::exception& e) {
+                        failures.add("thread " + std::to_string(t) + " op " + std::to_string(i) + ": " + e.what());
+                    }
+                    ran.fetch_add(1);
+                }
+            });
+        for (auto& th : pool) th.join();
+        EXPECT_EQ(ctx.validation_message_count(), 0u) << log.joined();
+        std::printf("concurrency: %d threads x %d operations = %d on one context (%s), %zu pipelines, %.1f s\n", threads,
+                    per_thread, ran.load(), force_staging ? "staged transfers" : "mapped transfers", ctx.pipeline_count(),
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    EXPECT_EQ(ran.load(), threads * per_thread);
+    EXPECT_TRUE(failures.messages.empty()) << failures.messages.size() << " failures, first: " << failures.messages[0];
+    EXPECT_TRUE(detail::live_objects() == outside) << "leaked: " << detail::live_objects().to_string();
+}
+
+INSTANTIATE_TEST_SUITE_P(Transfers, Concurrency, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? std::string("Staged") : std::string("Mapped"); });
+
+}  // namespace
+}  // namespace vkattn::reliability
