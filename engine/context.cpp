@@ -69,7 +69,7 @@ void ContextState::initialise(ContextOptions opts) {
         }
     }
     VkDevice dev = VK_NULL_HANDLE;
-    vk_check(vkCreateDevice(physical, &di, nullptr, &dev), "vkCreateDevice");
+    vk_check(fault::inject_or(fault::Site::init, [&] { return vkCreateDevice(physical, &di, nullptr, &dev); }), "vkCreateDevice");
     device = UniqueDevice(dev);
     vkGetDeviceQueue(dev, queue_family, 0, &queue);
 
@@ -77,12 +77,12 @@ void ContextState::initialise(ContextOptions opts) {
     pi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
     pi.queueFamilyIndex = queue_family;
     VkCommandPool pool = VK_NULL_HANDLE;
-    vk_check(vkCreateCommandPool(dev, &pi, nullptr, &pool), "vkCreateCommandPool");
+    vk_check(fault::inject_or(fault::Site::init, [&] { return vkCreateCommandPool(dev, &pi, nullptr, &pool); }), "vkCreateCommandPool");
     command_pool = UniqueCommandPool(dev, pool);
 
     VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     VkFence f = VK_NULL_HANDLE;
-    vk_check(vkCreateFence(dev, &fi, nullptr, &f), "vkCreateFence");
+    vk_check(fault::inject_or(fault::Site::init, [&] { return vkCreateFence(dev, &fi, nullptr, &f); }), "vkCreateFence");
     fence = UniqueFence(dev, f);
 
     // One descriptor layout for every kernel: a uniform block and eight storage buffers.
@@ -97,13 +97,13 @@ void ContextState::initialise(ContextOptions opts) {
     li.bindingCount = kBindingCount;
     li.pBindings = bindings.data();
     VkDescriptorSetLayout dsl = VK_NULL_HANDLE;
-    vk_check(vkCreateDescriptorSetLayout(dev, &li, nullptr, &dsl), "vkCreateDescriptorSetLayout");
+    vk_check(fault::inject_or(fault::Site::init, [&] { return vkCreateDescriptorSetLayout(dev, &li, nullptr, &dsl); }), "vkCreateDescriptorSetLayout");
     set_layout = UniqueDescriptorSetLayout(dev, dsl);
     VkPipelineLayoutCreateInfo pli{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
     pli.setLayoutCount = 1;
     pli.pSetLayouts = &dsl;
     VkPipelineLayout pl = VK_NULL_HANDLE;
-    vk_check(vkCreatePipelineLayout(dev, &pli, nullptr, &pl), "vkCreatePipelineLayout");
+    vk_check(fault::inject_or(fault::Site::init, [&] { return vkCreatePipelineLayout(dev, &pli, nullptr, &pl); }), "vkCreatePipelineLayout");
     pipeline_layout = UniquePipelineLayout(dev, pl);
 
     if (info.timestamps) {
@@ -111,7 +111,7 @@ void ContextState::initialise(ContextOptions opts) {
         qpi.queryType = VK_QUERY_TYPE_TIMESTAMP;
         qpi.queryCount = 2;
         VkQueryPool qp = VK_NULL_HANDLE;
-        vk_check(vkCreateQueryPool(dev, &qpi, nullptr, &qp), "vkCreateQueryPool");
+        vk_check(fault::inject_or(fault::Site::init, [&] { return vkCreateQueryPool(dev, &qpi, nullptr, &qp); }), "vkCreateQueryPool");
         timestamp_pool = UniqueQueryPool(dev, qp);
     }
     pipeline_cache = std::make_unique<PipelineCache>(dev, info, options.pipeline_cache_dir);

@@ -41,6 +41,8 @@ const char* site_name(Site site) noexcept {
         case Site::cmdbuf: return "cmdbuf";
         case Site::submit: return "submit";
         case Site::lost: return "lost";
+        case Site::init: return "init";
+        case Site::cache: return "cache";
     }
     return "unknown";
 }
@@ -49,7 +51,9 @@ VkResult default_result(Site site) noexcept {
     switch (site) {
         case Site::map: return VK_ERROR_MEMORY_MAP_FAILED;
         case Site::shader:
-        case Site::cmdbuf: return VK_ERROR_OUT_OF_HOST_MEMORY;
+        case Site::cmdbuf:
+        case Site::init:
+        case Site::cache: return VK_ERROR_OUT_OF_HOST_MEMORY;
         case Site::pipeline: return VK_ERROR_INITIALIZATION_FAILED;
         case Site::dset: return VK_ERROR_OUT_OF_POOL_MEMORY;
         case Site::lost: return VK_ERROR_DEVICE_LOST;
@@ -111,7 +115,7 @@ void arm_from_spec(const std::string& spec) {
         if (!known)
             throw Error(ErrorCode::invalid_argument,
                         "VKATTN_FAULT: entry '" + entry + "' is not SITE:N with N >= 1 and SITE one of "
-                        "alloc, buffer, map, shader, pipeline, dpool, dset, cmdbuf, submit, lost");
+                        "alloc, buffer, map, shader, pipeline, dpool, dset, cmdbuf, submit, lost, init, cache");
         pos = end + 1;
     }
 }

@@ -24,10 +24,15 @@ enum class Site {
     cmdbuf,    ///< vkAllocateCommandBuffers             (default VK_ERROR_OUT_OF_HOST_MEMORY)
     submit,    ///< vkQueueSubmit                        (default VK_ERROR_OUT_OF_DEVICE_MEMORY)
     lost,      ///< vkWaitForFences after a submission   (default VK_ERROR_DEVICE_LOST; the real wait still runs)
+    /// What a Context creates once (default VK_ERROR_OUT_OF_HOST_MEMORY): vkCreateInstance, the debug
+    /// messenger, vkCreateDevice, the command pool, fence, descriptor-set and pipeline layouts, query pool.
+    init,
+    cache,     ///< vkCreatePipelineCache                (default VK_ERROR_OUT_OF_HOST_MEMORY)
 };
-inline constexpr std::size_t kSiteCount = static_cast<std::size_t>(Site::lost) + 1;
-inline constexpr std::array<Site, kSiteCount> kAllSites = {Site::alloc,  Site::buffer, Site::map,    Site::shader, Site::pipeline,
-                                                           Site::dpool,  Site::dset,   Site::cmdbuf, Site::submit, Site::lost};
+inline constexpr std::size_t kSiteCount = static_cast<std::size_t>(Site::cache) + 1;
+inline constexpr std::array<Site, kSiteCount> kAllSites = {Site::alloc,  Site::buffer, Site::map,    Site::shader,
+                                                           Site::pipeline, Site::dpool, Site::dset,  Site::cmdbuf,
+                                                           Site::submit, Site::lost,   Site::init,   Site::cache};
 
 /// "alloc", "buffer", ... (the names VKATTN_FAULT uses).
 const char* site_name(Site site) noexcept;
@@ -37,6 +42,13 @@ VkResult default_result(Site site) noexcept;
 /// Counts a call at `site` and returns the failure to report instead of the real call's result, or
 /// VK_SUCCESS (the common case: one relaxed atomic increment and one load).
 VkResult inject(Site site);
+
+/// `inject(site)`, or else the real call's result.
+template <typename Call>
+VkResult inject_or(Site site, Call&& call) {
+    const VkResult r = inject(site);
+    return r != VK_SUCCESS ? r : call();
+}
 
 /// Makes the `nth` call (1-based) at `site` counted from now fail with `result`, once.
 void arm(Site site, uint64_t nth, VkResult result);

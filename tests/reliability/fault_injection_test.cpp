@@ -55,6 +55,8 @@ const char* function_of(Site s) {
         case Site::cmdbuf: return "vkAllocateCommandBuffers";
         case Site::submit: return "vkQueueSubmit";
         case Site::lost: return "vkWaitForFences";
+        case Site::init: return "vkCreate";  // vkCreateInstance, vkCreateDevice, vkCreateFence, ...
+        case Site::cache: return "vkCreatePipelineCache";
     }
     return "?";
 }
@@ -170,17 +172,21 @@ TEST_F(FaultInjection, SpecStringsParseOrNameTheBadEntry) {
 }
 
 // A failure while a Context is being created: the constructor throws and releases everything.
+// (No pipeline cache directory: with a cache file, a failed vkCreatePipelineCache is retried without
+// its data, tested below.)
 TEST_F(FaultInjection, ContextCreationFailsCleanly) {
     const Profile& p = profile();
     uint64_t points = 0;
-    for (Site site : {Site::alloc, Site::buffer, Site::map}) {
+    for (Site site : {Site::init, Site::cache, Site::alloc, Site::buffer, Site::map}) {
         uint64_t survived = 0;
         for (uint64_t n = 1; n <= at(p.create, site); ++n) {
             const LiveObjects before = live_objects();
             MessageLog log;
+            ContextOptions options = reliability_options(log, kForceStaging);
+            options.pipeline_cache_dir = "none";
             fault::arm(site, n);
             try {
-                Context ctx(reliability_options(log, kForceStaging));
+                Context ctx(options);
                 ADD_FAILURE() << fault::site_name(site) << ":" << n << ": the context was created";
             } catch (const Error& e) {
                 const bool right = e.code() == expected_code(fault::default_result(site)) &&
@@ -201,6 +207,25 @@ TEST_F(FaultInjection, ContextCreationFailsCleanly) {
     MessageLog log;
     Context ctx(reliability_options(log, kForceStaging));
     EXPECT_TRUE(run_ops(ctx, {mixed_run()[0]}, kSeed).empty());
+}
+
+// A pipeline cache file the driver refuses must not stop the engine: the cache is created empty.
+TEST_F(FaultInjection, RefusedPipelineCacheFileFallsBackToAnEmptyCache) {
+    const std::string dir = ::testing::TempDir() + "vkattn_fault_cache";
+    MessageLog log;
+    ContextOptions options = reliability_options(log, kForceStaging);
+    options.pipeline_cache_dir = dir;
+    { Context writes_the_file(options); }
+    {
+        Context ctx(options);
+        if (!ctx.state().pipeline_cache->loaded_from_disk()) GTEST_SKIP() << "the driver wrote no pipeline cache data to reload";
+    }
+    fault::arm(Site::cache, 1);
+    Context ctx(options);
+    fault::disarm();
+    EXPECT_FALSE(ctx.state().pipeline_cache->loaded_from_disk());
+    EXPECT_TRUE(run_ops(ctx, {mixed_run()[0]}, kSeed).empty());
+    print_tally("cache file refused", Site::cache, 1, 1);
 }
 
 // Failures a context recovers from: every call at each site of a warm mixed run fails in turn on the
