@@ -236,6 +236,7 @@ void append_convert(ContextState& st, const ChunkLimits& lim, const Tensor& src,
 }  // namespace detail
 
 AttentionPlan plan_attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
+    ctx.state().ensure_alive();
     const auto p = detail::validate_attention(ctx, q, k, v, o);
     AttentionPlan plan;
     plan.path = detail::choose_path(o);

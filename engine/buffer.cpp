@@ -1,6 +1,8 @@
 #include "buffer.hpp"
 
 #include "context_state.hpp"
+#include "fault_injection.hpp"
+#include "object_counters.hpp"
 #include "vk_check.hpp"
 #include "vkattn/error.hpp"
 
@@ -8,7 +10,8 @@ namespace vkattn::detail {
 
 DeviceBuffer::~DeviceBuffer() {
     if (mapped && owner) vkUnmapMemory(owner->device.get(), memory.get());
-    if (owner) owner->note_release(allocated);
+    count_device_bytes(-static_cast<int64_t>(memory_bytes));
+    if (owner) owner->note_release(memory_bytes);
 }
 
 std::shared_ptr<DeviceBuffer> create_buffer(const std::shared_ptr<ContextState>& state, VkDeviceSize bytes,
@@ -29,7 +32,9 @@ std::shared_ptr<DeviceBuffer> create_buffer(const std::shared_ptr<ContextState>&
                VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
     bi.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
     VkBuffer handle = VK_NULL_HANDLE;
-    vk_check(vkCreateBuffer(dev, &bi, nullptr, &handle), "vkCreateBuffer");
+    VkResult r = fault::inject(fault::Site::buffer);
+    if (r == VK_SUCCESS) r = vkCreateBuffer(dev, &bi, nullptr, &handle);
+    vk_check(r, "vkCreateBuffer");
     UniqueBuffer owned_buffer(dev, handle);
 
     VkMemoryRequirements req{};
@@ -39,20 +44,25 @@ std::shared_ptr<DeviceBuffer> create_buffer(const std::shared_ptr<ContextState>&
     ai.allocationSize = req.size;
     ai.memoryTypeIndex = type;
     VkDeviceMemory mem = VK_NULL_HANDLE;
-    VkResult r = vkAllocateMemory(dev, &ai, nullptr, &mem);
+    r = fault::inject(fault::Site::alloc);
+    if (r == VK_SUCCESS) r = vkAllocateMemory(dev, &ai, nullptr, &mem);
     if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
-        throw Error(ErrorCode::out_of_memory, "allocating " + std::to_string(bytes) + " bytes of device memory failed (" +
+        throw Error(ErrorCode::out_of_memory, "vkAllocateMemory: allocating " + std::to_string(bytes) + " bytes of device memory failed (" +
                                                   vk_result_name(r) + ")");
     vk_check(r, "vkAllocateMemory");
     buf->memory = UniqueMemory(dev, mem);
-    buf->allocated = ai.allocationSize;
-    state->note_allocation(ai.allocationSize);
+    buf->memory_bytes = req.size;
+    count_device_bytes(static_cast<int64_t>(req.size));
+    state->note_allocation(req.size);
     vk_check(vkBindBufferMemory(dev, handle, mem, 0), "vkBindBufferMemory");
     buf->buffer = std::move(owned_buffer);
 
     const VkMemoryPropertyFlags flags = state->memory_properties.memoryTypes[type].propertyFlags;
-    if (flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)
-        vk_check(vkMapMemory(dev, mem, 0, VK_WHOLE_SIZE, 0, &buf->mapped), "vkMapMemory");
+    if (flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
+        r = fault::inject(fault::Site::map);
+        if (r == VK_SUCCESS) r = vkMapMemory(dev, mem, 0, VK_WHOLE_SIZE, 0, &buf->mapped);
+        vk_check(r, "vkMapMemory");
+    }
     return buf;
 }
 

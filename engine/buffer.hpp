@@ -22,7 +22,7 @@ struct DeviceBuffer {
     UniqueMemory memory;
     UniqueBuffer buffer;
     VkDeviceSize size = 0;
-    VkDeviceSize allocated = 0;  ///< bytes of device memory counted in the owner's memory_in_use
+    VkDeviceSize memory_bytes = 0;  ///< device memory allocated (counted in object_counters and the owner's memory_in_use)
     void* mapped = nullptr;  ///< non-null when host visible
 
     DeviceBuffer() = default;

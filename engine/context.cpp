@@ -7,6 +7,7 @@
 #include "context_state.hpp"
 #include "tuning_table.hpp"
 #include "device_probe.hpp"
+#include "fault_injection.hpp"
 #include "vk_check.hpp"
 #include "vkattn/context.hpp"
 #include "vkattn/error.hpp"
@@ -69,7 +70,7 @@ void ContextState::initialise(ContextOptions opts) {
         }
     }
     VkDevice dev = VK_NULL_HANDLE;
-    vk_check(vkCreateDevice(physical, &di, nullptr, &dev), "vkCreateDevice");
+    vk_check(fault::inject_or(fault::Site::init, [&] { return vkCreateDevice(physical, &di, nullptr, &dev); }), "vkCreateDevice");
     device = UniqueDevice(dev);
     vkGetDeviceQueue(dev, queue_family, 0, &queue);
 
@@ -77,12 +78,12 @@ void ContextState::initialise(ContextOptions opts) {
     pi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
     pi.queueFamilyIndex = queue_family;
     VkCommandPool pool = VK_NULL_HANDLE;
-    vk_check(vkCreateCommandPool(dev, &pi, nullptr, &pool), "vkCreateCommandPool");
+    vk_check(fault::inject_or(fault::Site::init, [&] { return vkCreateCommandPool(dev, &pi, nullptr, &pool); }), "vkCreateCommandPool");
     command_pool = UniqueCommandPool(dev, pool);
 
     VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     VkFence f = VK_NULL_HANDLE;
-    vk_check(vkCreateFence(dev, &fi, nullptr, &f), "vkCreateFence");
+    vk_check(fault::inject_or(fault::Site::init, [&] { return vkCreateFence(dev, &fi, nullptr, &f); }), "vkCreateFence");
     fence = UniqueFence(dev, f);
 
     // One descriptor layout for every kernel: a uniform block and eight storage buffers.
@@ -97,13 +98,13 @@ void ContextState::initialise(ContextOptions opts) {
     li.bindingCount = kBindingCount;
     li.pBindings = bindings.data();
     VkDescriptorSetLayout dsl = VK_NULL_HANDLE;
-    vk_check(vkCreateDescriptorSetLayout(dev, &li, nullptr, &dsl), "vkCreateDescriptorSetLayout");
+    vk_check(fault::inject_or(fault::Site::init, [&] { return vkCreateDescriptorSetLayout(dev, &li, nullptr, &dsl); }), "vkCreateDescriptorSetLayout");
     set_layout = UniqueDescriptorSetLayout(dev, dsl);
     VkPipelineLayoutCreateInfo pli{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
     pli.setLayoutCount = 1;
     pli.pSetLayouts = &dsl;
     VkPipelineLayout pl = VK_NULL_HANDLE;
-    vk_check(vkCreatePipelineLayout(dev, &pli, nullptr, &pl), "vkCreatePipelineLayout");
+    vk_check(fault::inject_or(fault::Site::init, [&] { return vkCreatePipelineLayout(dev, &pli, nullptr, &pl); }), "vkCreatePipelineLayout");
     pipeline_layout = UniquePipelineLayout(dev, pl);
 
     if (info.timestamps) {
@@ -111,7 +112,7 @@ void ContextState::initialise(ContextOptions opts) {
         qpi.queryType = VK_QUERY_TYPE_TIMESTAMP;
         qpi.queryCount = 2;
         VkQueryPool qp = VK_NULL_HANDLE;
-        vk_check(vkCreateQueryPool(dev, &qpi, nullptr, &qp), "vkCreateQueryPool");
+        vk_check(fault::inject_or(fault::Site::init, [&] { return vkCreateQueryPool(dev, &qpi, nullptr, &qp); }), "vkCreateQueryPool");
         timestamp_pool = UniqueQueryPool(dev, qp);
     }
     pipeline_cache = std::make_unique<PipelineCache>(dev, info, options.pipeline_cache_dir);
@@ -125,7 +126,33 @@ void ContextState::initialise(ContextOptions opts) {
 }
 
 void ContextState::ensure_alive() const {
-    if (lost) throw Error(ErrorCode::device_lost, "context: the Vulkan device was lost earlier; create a new Context");
+    if (lost.load(std::memory_order_acquire))
+        throw Error(ErrorCode::device_lost, "context: this Context is lost (" + lost_cause +
+                                                " earlier) and cannot run anything more; destroy it and create a new Context");
+}
+
+void ContextState::check_device(VkResult r, const char* what, bool injected) {
+    if (r == VK_ERROR_DEVICE_LOST) {
+        std::lock_guard lock(mutex);
+        if (!lost.load(std::memory_order_relaxed)) {
+            lost_cause = std::string(what) + " returned VK_ERROR_DEVICE_LOST";
+            lost_injected = injected;
+            lost.store(true, std::memory_order_release);
+        }
+        throw Error(ErrorCode::device_lost, "context: " + std::string(what) +
+                                                " returned VK_ERROR_DEVICE_LOST; this Context is lost and must be recreated "
+                                                "(destroy it, and every tensor from it, and create a new Context)");
+    }
+    vk_check(r, what);
+}
+
+void ContextState::revive_after_injected_loss() {
+    std::lock_guard lock(mutex);
+    if (!lost.load(std::memory_order_relaxed)) return;
+    if (!lost_injected) ensure_alive();  // a real loss stays
+    lost_cause.clear();
+    lost_injected = false;
+    lost.store(false, std::memory_order_release);
 }
 
 uint32_t ContextState::memory_type(uint32_t type_bits, MemoryKind kind) const {
@@ -156,10 +183,16 @@ void ContextState::submit_and_wait(const std::function<void(VkCommandBuffer)>& r
     ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
     ai.commandBufferCount = 1;
     VkCommandBuffer cmd = VK_NULL_HANDLE;
-    vk_check(vkAllocateCommandBuffers(dev, &ai, &cmd), "vkAllocateCommandBuffers");
+    VkResult r = fault::inject(fault::Site::cmdbuf);
+    if (r == VK_SUCCESS) r = vkAllocateCommandBuffers(dev, &ai, &cmd);
+    vk_check(r, "vkAllocateCommandBuffers");
+    count_object(ObjectKind::command_buffer, +1);
     struct Free {
         VkDevice d; VkCommandPool p; VkCommandBuffer c;
-        ~Free() { vkFreeCommandBuffers(d, p, 1, &c); }
+        ~Free() {
+            vkFreeCommandBuffers(d, p, 1, &c);
+            count_object(ObjectKind::command_buffer, -1);
+        }
     } free_later{dev, command_pool.get(), cmd};
 
     VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
@@ -179,10 +212,16 @@ void ContextState::submit_and_wait(const std::function<void(VkCommandBuffer)>& r
     si.pCommandBuffers = &cmd;
     VkFence f = fence.get();
     vk_check(vkResetFences(dev, 1, &f), "vkResetFences");
-    VkResult r = vkQueueSubmit(queue, 1, &si, f);
-    if (r == VK_SUCCESS) r = vkWaitForFences(dev, 1, &f, VK_TRUE, UINT64_MAX);
-    if (r == VK_ERROR_DEVICE_LOST) lost = true;
-    vk_check(r, "vkQueueSubmit/vkWaitForFences");
+    r = fault::inject(fault::Site::submit);
+    const bool submit_injected = r != VK_SUCCESS;
+    if (r == VK_SUCCESS) r = vkQueueSubmit(queue, 1, &si, f);
+    check_device(r, "vkQueueSubmit", submit_injected);
+    // An injected loss still waits for the real work: nothing may be freed while the device uses it.
+    r = vkWaitForFences(dev, 1, &f, VK_TRUE, UINT64_MAX);
+    const VkResult injected = fault::inject(fault::Site::lost);
+    const bool wait_injected = r == VK_SUCCESS && injected != VK_SUCCESS;
+    if (wait_injected) r = injected;
+    check_device(r, "vkWaitForFences", wait_injected);
 }
 
 void ContextState::copy_buffer(VkBuffer src, VkDeviceSize src_offset, VkBuffer dst, VkDeviceSize dst_offset,
@@ -197,6 +236,7 @@ void ContextState::write_bytes(DeviceBuffer& dst, VkDeviceSize offset, const voi
     if (bytes == 0) return;
     if (dst.mapped && !options.force_staging) {
         std::lock_guard lock(mutex);
+        ensure_alive();
         std::memcpy(static_cast<char*>(dst.mapped) + offset, data, bytes);
         return;
     }
@@ -209,6 +249,7 @@ void ContextState::read_bytes(const DeviceBuffer& src, VkDeviceSize offset, void
     if (bytes == 0) return;
     if (src.mapped && !options.force_staging) {
         std::lock_guard lock(mutex);
+        ensure_alive();
         std::memcpy(data, static_cast<const char*>(src.mapped) + offset, bytes);
         return;
     }
@@ -250,7 +291,13 @@ uint64_t Context::device_memory_peak() const { return state_->memory_peak.load()
 void Context::reset_device_memory_peak() { state_->memory_peak = state_->memory_in_use.load(); }
 
 uint64_t Context::validation_message_count() const { return state_->instance->message_count(); }
-std::size_t Context::pipeline_count() const { return state_->pipelines.size(); }
-double Context::pipeline_compile_seconds() const { return state_->compile_seconds; }
+std::size_t Context::pipeline_count() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->pipelines.size();
+}
+double Context::pipeline_compile_seconds() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->compile_seconds;
+}
 
 }  // namespace vkattn

@@ -3,6 +3,7 @@
 // pipelines and pools before the device, the device before the instance.
 #include <vulkan/vulkan.h>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <atomic>
@@ -57,7 +58,11 @@ struct ContextState : std::enable_shared_from_this<ContextState> {
     std::map<std::string, UniquePipeline> pipelines;
     double compile_seconds = 0;
     std::shared_ptr<DeviceBuffer> dummy;  // bound to slots a kernel does not use
-    bool lost = false;
+    // Set once, under `mutex`, when a Vulkan call reports VK_ERROR_DEVICE_LOST; read by every entry
+    // point (some without the mutex, hence atomic). `lost_cause` is written before `lost` is set.
+    std::atomic<bool> lost{false};
+    std::string lost_cause;
+    bool lost_injected = false;  // the loss came from fault injection (fault_injection.hpp), not the driver
     std::shared_ptr<TuningTable> tuning;              // `vkattn tune`'s winners for this device (may be empty)
     std::shared_ptr<const FusedConfig> forced_fused;  // set by tune() while it times one candidate
     // Device memory held by this context's buffers (every allocation, staging included), and the
@@ -66,7 +71,9 @@ struct ContextState : std::enable_shared_from_this<ContextState> {
     std::atomic<uint64_t> memory_peak{0};
     void note_allocation(uint64_t bytes);
     void note_release(uint64_t bytes) { memory_in_use -= bytes; }
-    std::recursive_mutex mutex;           // serialises recording and submission
+    // Serialises every operation: recording, submission, the pipeline map, staging and mapped copies.
+    // Recursive because an operation (attention_full) calls others (upload, pipeline) while holding it.
+    std::recursive_mutex mutex;
 
     ContextState() = default;
     ~ContextState();
@@ -74,6 +81,13 @@ struct ContextState : std::enable_shared_from_this<ContextState> {
 
     /// Throws Error(device_lost) once the device has been lost.
     void ensure_alive() const;
+    /// vk_check for calls that can report VK_ERROR_DEVICE_LOST: marks the context lost first.
+    /// `injected`: the result came from fault injection.
+    void check_device(VkResult r, const char* what, bool injected = false);
+    /// Test-only: clears a loss that fault injection caused (the real device is intact), so that a
+    /// test can inject the next loss without building a new context and its pipelines. Throws
+    /// Error(device_lost) if the loss was real. Nothing else may call this.
+    void revive_after_injected_loss();
     /// Records commands with `record`, submits them and waits for completion.
     void submit_and_wait(const std::function<void(VkCommandBuffer)>& record);
     /// Runs dispatches in order with a compute barrier between each; returns GPU ms or -1.

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "context_state.hpp"
+#include "fault_injection.hpp"
 #include "vk_check.hpp"
 
 namespace vkattn::detail {
@@ -26,7 +27,9 @@ double ContextState::run_dispatches(const std::vector<Dispatch>& dispatches, boo
     pi.poolSizeCount = 2;
     pi.pPoolSizes = sizes;
     VkDescriptorPool pool_handle = VK_NULL_HANDLE;
-    vk_check(vkCreateDescriptorPool(dev, &pi, nullptr, &pool_handle), "vkCreateDescriptorPool");
+    VkResult r = fault::inject(fault::Site::dpool);
+    if (r == VK_SUCCESS) r = vkCreateDescriptorPool(dev, &pi, nullptr, &pool_handle);
+    vk_check(r, "vkCreateDescriptorPool");
     UniqueDescriptorPool pool(dev, pool_handle);
 
     std::vector<VkDescriptorSetLayout> layouts(n, set_layout.get());
@@ -35,7 +38,9 @@ double ContextState::run_dispatches(const std::vector<Dispatch>& dispatches, boo
     ai.descriptorPool = pool_handle;
     ai.descriptorSetCount = n;
     ai.pSetLayouts = layouts.data();
-    vk_check(vkAllocateDescriptorSets(dev, &ai, sets.data()), "vkAllocateDescriptorSets");
+    r = fault::inject(fault::Site::dset);
+    if (r == VK_SUCCESS) r = vkAllocateDescriptorSets(dev, &ai, sets.data());
+    vk_check(r, "vkAllocateDescriptorSets");
 
     for (uint32_t d = 0; d < n; ++d) {
         std::array<VkDescriptorBufferInfo, kBindingCount> infos{};
@@ -78,9 +83,9 @@ double ContextState::run_dispatches(const std::vector<Dispatch>& dispatches, boo
     });
     if (!timed) return -1;
     uint64_t stamps[2] = {0, 0};
-    vk_check(vkGetQueryPoolResults(dev, timestamp_pool.get(), 0, 2, sizeof stamps, stamps, sizeof(uint64_t),
-                                   VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
-             "vkGetQueryPoolResults");
+    check_device(vkGetQueryPoolResults(dev, timestamp_pool.get(), 0, 2, sizeof stamps, stamps, sizeof(uint64_t),
+                                       VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
+                 "vkGetQueryPoolResults");
     return static_cast<double>(stamps[1] - stamps[0]) * info.timestamp_period_ns * 1e-6;
 }
 

@@ -3,6 +3,8 @@
 #include <cstring>
 #include <vector>
 
+#include "fault_injection.hpp"
+#include "object_counters.hpp"
 #include "vk_check.hpp"
 #include "vkattn/error.hpp"
 
@@ -73,15 +75,23 @@ Instance::Instance(bool validation, MessageSink sink) : sink_(std::move(sink)) {
     ci.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
     ci.ppEnabledExtensionNames = extensions.data();
     if (validation) ci.pNext = &dbg;  // also catches messages from instance creation itself
-    VkResult r = vkCreateInstance(&ci, nullptr, &instance_);
+    VkResult r = fault::inject_or(fault::Site::init, [&] { return vkCreateInstance(&ci, nullptr, &instance_); });
     if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
         throw Error(ErrorCode::no_device, "no Vulkan driver found (install mesa-vulkan-drivers for the CPU device lavapipe)");
     vk_check(r, "vkCreateInstance");
+    count_object(ObjectKind::instance, +1);
 
     if (validation) {
         auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
             vkGetInstanceProcAddr(instance_, "vkCreateDebugUtilsMessengerEXT"));
-        if (create) vk_check(create(instance_, &dbg, nullptr, &messenger_), "vkCreateDebugUtilsMessengerEXT");
+        r = create ? fault::inject_or(fault::Site::init, [&] { return create(instance_, &dbg, nullptr, &messenger_); }) : VK_SUCCESS;
+        if (r != VK_SUCCESS) {
+            // The destructor does not run for a constructor that throws: release the instance here.
+            messenger_ = VK_NULL_HANDLE;
+            vkDestroyInstance(instance_, nullptr);
+            count_object(ObjectKind::instance, -1);
+            vk_check(r, "vkCreateDebugUtilsMessengerEXT");
+        }
     }
 }
 
@@ -91,7 +101,10 @@ Instance::~Instance() {
             vkGetInstanceProcAddr(instance_, "vkDestroyDebugUtilsMessengerEXT"));
         if (destroy) destroy(instance_, messenger_, nullptr);
     }
-    if (instance_ != VK_NULL_HANDLE) vkDestroyInstance(instance_, nullptr);
+    if (instance_ != VK_NULL_HANDLE) {
+        vkDestroyInstance(instance_, nullptr);
+        count_object(ObjectKind::instance, -1);
+    }
 }
 
 VKAPI_ATTR VkBool32 VKAPI_CALL Instance::on_debug_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,

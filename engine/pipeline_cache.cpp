@@ -7,6 +7,7 @@
 #include <fstream>
 #include <vector>
 
+#include "fault_injection.hpp"
 #include "vk_check.hpp"
 
 namespace vkattn::detail {
@@ -82,11 +83,11 @@ PipelineCache::PipelineCache(VkDevice device, const DeviceInfo& info, const std:
     ci.initialDataSize = blob.size();
     ci.pInitialData = blob.empty() ? nullptr : blob.data();
     VkPipelineCache cache = VK_NULL_HANDLE;
-    VkResult r = vkCreatePipelineCache(device, &ci, nullptr, &cache);
+    VkResult r = fault::inject_or(fault::Site::cache, [&] { return vkCreatePipelineCache(device, &ci, nullptr, &cache); });
     if (r != VK_SUCCESS && !blob.empty()) {  // a corrupt file must not stop the engine
         ci.initialDataSize = 0;
         ci.pInitialData = nullptr;
-        r = vkCreatePipelineCache(device, &ci, nullptr, &cache);
+        r = fault::inject_or(fault::Site::cache, [&] { return vkCreatePipelineCache(device, &ci, nullptr, &cache); });
         blob.clear();
     }
     vk_check(r, "vkCreatePipelineCache");

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "context_state.hpp"
+#include "fault_injection.hpp"
 #include "vk_check.hpp"
 
 namespace vkattn::detail {
@@ -44,7 +45,9 @@ VkPipeline ContextState::pipeline(const std::string& shader, const std::vector<i
     mi.codeSize = words.size_bytes();
     mi.pCode = words.data();
     VkShaderModule module = VK_NULL_HANDLE;
-    vk_check(vkCreateShaderModule(dev, &mi, nullptr, &module), "vkCreateShaderModule");
+    VkResult r = fault::inject(fault::Site::shader);
+    if (r == VK_SUCCESS) r = vkCreateShaderModule(dev, &mi, nullptr, &module);
+    vk_check(r, "vkCreateShaderModule");
     UniqueShaderModule owned_module(dev, module);
 
     std::vector<VkSpecializationMapEntry> entries(spec.size());
@@ -63,7 +66,9 @@ VkPipeline ContextState::pipeline(const std::string& shader, const std::vector<i
     ci.stage.pSpecializationInfo = spec.empty() ? nullptr : &si;
     ci.layout = pipeline_layout.get();
     VkPipeline p = VK_NULL_HANDLE;
-    vk_check(vkCreateComputePipelines(dev, pipeline_cache->get(), 1, &ci, nullptr, &p), "vkCreateComputePipelines");
+    r = fault::inject(fault::Site::pipeline);
+    if (r == VK_SUCCESS) r = vkCreateComputePipelines(dev, pipeline_cache->get(), 1, &ci, nullptr, &p);
+    vk_check(r, "vkCreateComputePipelines");
     auto [it, inserted] = pipelines.emplace(key, UniquePipeline(dev, p));
 
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
