@@ -57,6 +57,20 @@ BenchCase explicit_path(int64_t H, int64_t N, int64_t D, DType dt) {
                 H, N, N, D, dt, Causal::none, Path::explicit_);
 }
 
+/// Local attention: causal with a sliding window of W keys, "local f32 W256 H8 N4096 D64"; the family
+/// is one (dtype, W, H, D), whose time should grow linearly in N (bench prints the slope).
+BenchCase local(int64_t H, int64_t N, int64_t D, DType dt, int64_t W) {
+    const std::string head = std::string("local ") + std::string(dtype_name(dt)) + num(" W", W);
+    BenchCase c = make("local", head + " " + heads(H, H) + num(" N", N) + num(" D", D), head + " " + heads(H, H) + num(" D", D), H,
+                       H, N, N, D, dt, Causal::top_left);
+    c.spec.window = {W, 0};
+    return c;
+}
+
+void add_local(std::vector<BenchCase>& v) {
+    for (int64_t N : {1024, 2048, 4096, 8192, 16384}) v.push_back(local(8, N, 64, DType::f32, 256));
+}
+
 void add_prefill(std::vector<BenchCase>& v, bool cpu) {
     for (DType dt : {DType::f32, DType::f16})
         for (bool causal : {false, true})
@@ -76,7 +90,7 @@ void add_decode(std::vector<BenchCase>& v) {
 }  // namespace
 
 const std::vector<std::string>& bench_set_names() {
-    static const std::vector<std::string> names = {"quick", "standard", "prefill", "decode", "memory"};
+    static const std::vector<std::string> names = {"quick", "standard", "prefill", "decode", "memory", "local"};
     return names;
 }
 
@@ -98,11 +112,14 @@ std::vector<BenchCase> bench_cases(const std::string& set, bool cpu_device) {
         add_decode(v);
         v.push_back(cross(8, 4096, 77, 64, DType::f16));
         for (int64_t N : {128, 256, 512}) v.push_back(explicit_path(8, N, 64, DType::f32));
+        add_local(v);
+    } else if (set == "local") {
+        add_local(v);
     } else if (set == "memory") {
         // The long-sequence memory goal: f16 in and out, peak device memory against inputs + outputs.
         v.push_back(prefill(8, 32768, 64, DType::f16, false));
     } else {
-        throw UsageError("--shapes: unknown set '" + set + "' (expected quick, standard, prefill, decode or memory)");
+        throw UsageError("--shapes: unknown set '" + set + "' (expected quick, standard, prefill, decode, memory or local)");
     }
     return v;
 }

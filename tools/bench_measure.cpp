@@ -39,17 +39,16 @@ Comparison sampled_check(const std::vector<float>& gpu, const GeneratedProblem& 
     s.k = slice(p.k, kvh * p.Lk * p.D, p.Lk * p.D);  // batch 0
     s.v = slice(p.v, kvh * p.Lk * p.Dv, p.Lk * p.Dv);
     std::vector<float> gpu_rows;
-    const int64_t shift = p.causal == Causal::bottom_right ? p.Lk - p.Lq : 0;
     for (int64_t r = 0; r < m; ++r) {
         const int64_t i = m > 1 ? r * (p.Lq - 1) / (m - 1) : 0;
         const std::vector<float> q = slice(p.q, (h * p.Lq + i) * p.D, p.D);
         s.q.insert(s.q.end(), q.begin(), q.end());
         const std::vector<float> o = slice(gpu, (h * p.Lq + i) * p.Dv, p.Dv);
         gpu_rows.insert(gpu_rows.end(), o.begin(), o.end());
-        if (p.causal != Causal::none)
-            for (int64_t j = 0; j < p.Lk; ++j) s.mask.push_back(j <= i + shift ? 1.0f : 0.0f);
+        if (p.causal != Causal::none || p.window.active())
+            for (int64_t j = 0; j < p.Lk; ++j) s.mask.push_back(reference_key_visible(p, 0, h, i, j, nullptr) ? 1.0f : 0.0f);
     }
-    if (p.causal != Causal::none) {
+    if (p.causal != Causal::none || p.window.active()) {
         s.mask_shape = {m, p.Lk};
         s.mask_is_bool = true;
     }

@@ -1,5 +1,7 @@
 #include "bench_report.hpp"
 
+#include <map>
+
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -133,6 +135,33 @@ void print_bench_table(std::ostream& out, const BenchReport& rep) {
            "GB/s: Q, K, V read once + O written once; % peak of the measured fp32 FMA peak (the kernels compute in f32);\n"
            "% BW of the measured copy bandwidth; bound: flop/B below the ridge is memory bound;\n"
            "mem x: peak device memory during the call over the inputs' and outputs' own.\n";
+}
+
+void print_scaling_summary(std::ostream& out, const BenchReport& rep) {
+    std::map<std::string, std::vector<const BenchRow*>> families;
+    for (const BenchRow& r : rep.rows)
+        if (r.status == "ok" && r.bench.spec.window.active()) families[r.bench.family].push_back(&r);
+    for (const auto& [family, rows] : families) {
+        if (rows.size() < 3) continue;
+        double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
+        for (const BenchRow* r : rows) {
+            const double x = static_cast<double>(r->bench.spec.Lq), y = r->median_ms;
+            sx += x, sy += y, sxx += x * x, sxy += x * y, syy += y * y;
+        }
+        const double n = static_cast<double>(rows.size());
+        const double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+        const double r2 = std::pow(n * sxy - sx * sy, 2) / ((n * sxx - sx * sx) * (n * syy - sy * sy));
+        const BenchRow* lo = rows.front();
+        const BenchRow* hi = rows.back();
+        for (const BenchRow* r : rows) {
+            if (r->bench.spec.Lq < lo->bench.spec.Lq) lo = r;
+            if (r->bench.spec.Lq > hi->bench.spec.Lq) hi = r;
+        }
+        const double drift = (hi->median_ms / static_cast<double>(hi->bench.spec.Lq)) / (lo->median_ms / static_cast<double>(lo->bench.spec.Lq));
+        out << family << ": time against N has slope " << format_fixed(slope * 1000, 3) << " ms per 1000 tokens (R^2 "
+            << format_fixed(r2, 4) << "); time per token changes " << format_fixed(drift, 2) << "x from N=" << lo->bench.spec.Lq
+            << " to N=" << hi->bench.spec.Lq << " (1.00x = linear)\n";
+    }
 }
 
 void write_bench_json(const std::string& path, const BenchReport& rep) {

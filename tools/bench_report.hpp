@@ -38,6 +38,9 @@ struct BenchReport {
 void print_roofline(std::ostream& out, const RooflineFigures& r);
 /// The table, one line per case (skipped and failed cases included, with the reason).
 void print_bench_table(std::ostream& out, const BenchReport& report);
+/// For each family of local-attention rows (fixed window, growing N): the least-squares slope of the
+/// median time against N and how far the time per token drifts from the smallest N to the largest.
+void print_scaling_summary(std::ostream& out, const BenchReport& report);
 
 /// Throw Error(io_error) naming the path when the file cannot be written.
 void write_bench_json(const std::string& path, const BenchReport& report);

@@ -37,21 +37,29 @@ std::string options_text(const ProblemSpec& s) {
     if (s.mask != MaskKind::none)
         parts.push_back(std::string(s.mask == MaskKind::additive ? "add" : "bool") + (s.mask_per_batch ? "[B]" : ""));
     if (s.key_lengths) parts.push_back("kl");
+    if (s.window.active()) parts.push_back("win" + std::to_string(s.window.left) + "," + std::to_string(s.window.right));
     std::string t;
     for (const std::string& p : parts) t += (t.empty() ? "" : "+") + p;
     return t;
 }
 
-int64_t visible_pairs(int64_t Lq, int64_t Lk, Causal causal) {
-    if (causal == Causal::none) return Lq * Lk;
-    const int64_t shift = causal == Causal::bottom_right ? Lk - Lq : 0;
+int64_t visible_pairs(int64_t Lq, int64_t Lk, Causal causal, Window window) {
+    if (causal == Causal::none && !window.active()) return Lq * Lk;
     int64_t pairs = 0;
-    for (int64_t i = 0; i < Lq; ++i) pairs += std::clamp<int64_t>(i + shift + 1, 0, Lk);  // keys j <= i + shift
+    for (int64_t i = 0; i < Lq; ++i) {
+        const int64_t aligned = i + Lk - Lq;  // the window's (and bottom-right causality's) key for row i
+        int64_t end = Lk, start = 0;
+        if (causal == Causal::top_left) end = std::min(end, i + 1);
+        if (causal == Causal::bottom_right) end = std::min(end, aligned + 1);
+        if (window.right >= 0) end = std::min(end, aligned + window.right + 1);
+        if (window.left >= 0) start = std::max<int64_t>(0, aligned - window.left);
+        pairs += std::max<int64_t>(0, end - start);
+    }
     return pairs;
 }
 
 double attention_flops(const ProblemSpec& s) {
-    return 2.0 * static_cast<double>(s.B * s.Hq) * static_cast<double>(visible_pairs(s.Lq, s.Lk, s.causal)) *
+    return 2.0 * static_cast<double>(s.B * s.Hq) * static_cast<double>(visible_pairs(s.Lq, s.Lk, s.causal, s.window)) *
            static_cast<double>(s.D + s.Dv);
 }
 
@@ -101,6 +109,7 @@ GeneratedProblem generate_problem(const ProblemSpec& s, uint64_t seed) {
     HostAttentionProblem& p = g.host;
     p.B = s.B, p.Hq = s.Hq, p.Hkv = s.Hkv, p.Lq = s.Lq, p.Lk = s.Lk, p.D = s.D, p.Dv = s.Dv;
     p.causal = s.causal;
+    p.window = s.window;
     p.q = random_values(rng, s.B * s.Hq * s.Lq * s.D, s.dtype);
     p.k = random_values(rng, s.B * s.Hkv * s.Lk * s.D, s.dtype);
     p.v = random_values(rng, s.B * s.Hkv * s.Lk * s.Dv, s.dtype);
@@ -149,6 +158,7 @@ DeviceProblem upload_problem(Context& ctx, const ProblemSpec& s, const Generated
     }
     AttentionOptions& o = d.options;
     o.causal = s.causal;
+    o.window = s.window;
     o.path = s.path;
     o.key_lengths = p.key_lengths;
     if (s.mask == MaskKind::boolean)

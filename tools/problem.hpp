@@ -23,6 +23,7 @@ struct ProblemSpec {
     bool mask_per_batch = false;  ///< mask shape [B, 1, Lq, Lk] instead of [Lq, Lk]
     bool key_lengths = false;     ///< per-batch key lengths (batch 2, when present, gets 0: fully masked rows)
     bool strided = false;         ///< q, k, v stored as [B, L, H, D] and passed as transposed views
+    Window window;                ///< sliding window (local attention)
 };
 
 /// "B2 H8/2 Lq113 Lk203 D80/64" (H shows Hq/Hkv, D shows D/Dv; equal pairs are written once).
@@ -30,8 +31,8 @@ std::string shape_text(const ProblemSpec& spec);
 /// The options beyond the shape, compactly: "tl" / "br" (causal), "add" / "bool" (mask, "[B]" when per
 /// batch), "kl" (key lengths), joined by '+'; empty when there are none.
 std::string options_text(const ProblemSpec& spec);
-/// Number of (query, key) pairs the causal rule leaves visible in one (batch, head).
-int64_t visible_pairs(int64_t Lq, int64_t Lk, Causal causal);
+/// Number of (query, key) pairs the causal rule (and the window) leaves visible in one (batch, head).
+int64_t visible_pairs(int64_t Lq, int64_t Lk, Causal causal, Window window = {});
 /// Floating-point operations of the two matrix products over the visible pairs: 2·B·Hq·pairs·(D + Dv).
 double attention_flops(const ProblemSpec& spec);
 
