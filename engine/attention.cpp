@@ -90,7 +90,8 @@ KernelParams base_params(const AttentionProblem& p, const AttentionOptions& o, c
     kp.v_stride = i32x4(ops.v.strides);
     kp.o_stride = i32x4(ops.o.strides);
     kp.m_stride = i32x4(ops.mask.strides);
-    kp.flags = {static_cast<int32_t>(o.causal), p.mask_kind, (o.key_lengths.empty() ? 0 : 1) | (ops.lse.buffer ? 2 : 0), 0};
+    kp.flags = {static_cast<int32_t>(o.causal), p.mask_kind,
+                (o.key_lengths.empty() ? 0 : 1) | (ops.lse.buffer ? 2 : 0) | (p.align_to_key_lengths ? 4 : 0), 0};
     kp.scalars = {p.scale * kLog2e, kLog2e, p.scale, 0};
     kp.ext = {static_cast<int32_t>(p.window_left), static_cast<int32_t>(p.window_right), p.alibi ? static_cast<int32_t>(p.B) : -1, 0};
     kp.ext_f = {p.softcap, p.softcap > 0 ? 1.0f / p.softcap : 0.0f, 0, 0};
@@ -133,15 +134,15 @@ uint32_t groups_for(int64_t n, int64_t per_group) { return static_cast<uint32_t>
 int64_t key_end_for_row(const AttentionProblem& p, const AttentionOptions& o, int64_t b, int64_t i) {
     int64_t end = p.Lk;
     if (o.causal == Causal::top_left) end = std::min(end, i + 1);
-    if (o.causal == Causal::bottom_right) end = std::min(end, i + p.Lk - p.Lq + 1);
+    if (o.causal == Causal::bottom_right) end = std::min(end, i + p.aligned_shift(b) + 1);
     if (!o.key_lengths.empty()) end = std::min<int64_t>(end, o.key_lengths[static_cast<std::size_t>(b)]);
-    if (p.window_right >= 0) end = std::min(end, i + p.Lk - p.Lq + p.window_right + 1);
+    if (p.window_right >= 0) end = std::min(end, i + p.aligned_shift(b) + p.window_right + 1);
     return std::max<int64_t>(end, 0);
 }
 
 // key_start_for_row of shaders/common.glsl: keys before it are outside the sliding window.
-int64_t key_start_for_row(const AttentionProblem& p, int64_t i) {
-    return p.window_left >= 0 ? std::clamp<int64_t>(i + p.Lk - p.Lq - p.window_left, 0, p.Lk) : 0;
+int64_t key_start_for_row(const AttentionProblem& p, int64_t b, int64_t i) {
+    return p.window_left >= 0 ? std::clamp<int64_t>(i + p.aligned_shift(b) - p.window_left, 0, p.Lk) : 0;
 }
 
 // One dispatch of attention_fused_rowwise: key block `key_block` of chunk `chunk` over `items` work
@@ -166,8 +167,9 @@ void plan_rowwise_chunk(const AttentionProblem& p, const AttentionOptions& o, co
         for (int64_t t = 0; t < tiles; ++t) {
             const int64_t first_row = c.row0 + t * fc.rows;
             const int64_t last_row = std::min(c.row0 + (t + 1) * fc.rows, p.Lq) - 1;
-            const int64_t end = key_end_for_row(p, o, (c.bh0 + s) / p.Hq, last_row);
-            const int64_t first = key_start_for_row(p, first_row) / fc.keys;
+            const int64_t b = (c.bh0 + s) / p.Hq;
+            const int64_t end = key_end_for_row(p, o, b, last_row);
+            const int64_t first = key_start_for_row(p, b, first_row) / fc.keys;
             const int64_t last = std::max(first, (end + fc.keys - 1) / fc.keys - 1);
             blocks[static_cast<std::size_t>(s * tiles + t)] = {first, last};
             most = std::max(most, last + 1);

@@ -30,15 +30,16 @@ bool choose_decode_config(const DeviceInfo& dev, const AttentionProblem& p, cons
 
     // Blocks from the first row's window start up to the last row's key limit over all batches (the
     // last row sees the most keys).
-    int64_t most = 0;
+    int64_t most = 0, start = p.Lk;
     for (int64_t b = 0; b < p.B; ++b) {
         int64_t end = p.Lk;
         if (o.causal == Causal::top_left) end = std::min(end, p.Lq);
         if (!o.key_lengths.empty()) end = std::min<int64_t>(end, o.key_lengths[static_cast<std::size_t>(b)]);
-        if (p.window_right >= 0) end = std::min(end, p.Lk + p.window_right);  // row Lq - 1: i' = Lk - 1
+        if (p.window_right >= 0) end = std::min(end, p.Lq - 1 + p.aligned_shift(b) + p.window_right + 1);  // row Lq - 1
         most = std::max(most, end);
+        // Row 0's window start: the earliest key any row of this batch sees.
+        start = std::min(start, p.window_left >= 0 ? std::clamp<int64_t>(p.aligned_shift(b) - p.window_left, 0, p.Lk) : int64_t{0});
     }
-    const int64_t start = p.window_left >= 0 ? std::clamp<int64_t>(p.Lk - p.Lq - p.window_left, 0, p.Lk) : 0;  // row 0
     c.first_block = static_cast<int>(start / c.keys);
     const int64_t blocks = std::max<int64_t>(1, (most + c.keys - 1) / c.keys - c.first_block);
     // The combine loops over the blocks: far below llvmpipe's 65535 iterations per loop.

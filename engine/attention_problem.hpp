@@ -20,6 +20,12 @@ struct AttentionProblem {
     int64_t window_left = -1, window_right = -1;  // -1: unbounded; otherwise <= Lq + Lk (int32-safe)
     bool alibi = false;            // AttentionOptions::alibi_slopes given
     float softcap = 0;             // 0: off
+    bool align_to_key_lengths = false;  // i' = i + key_lengths[b] - Lq instead of i + Lk - Lq
+    std::vector<int32_t> key_lengths;   // copied from the options (empty: all Lk keys)
+    /// Row i's aligned key shift for batch b (see shaders/common.glsl aligned_shift).
+    int64_t aligned_shift(int64_t b) const {
+        return (align_to_key_lengths ? key_lengths[static_cast<std::size_t>(b)] : Lk) - Lq;
+    }
     /// FEATURE_* bits of shaders/rowwise_block.glsl: mask 1, softcap 2, ALiBi 4.
     int features() const { return (mask_kind != 0 ? 1 : 0) | (softcap > 0 ? 2 : 0) | (alibi ? 4 : 0); }
 };

@@ -117,6 +117,10 @@ AttentionProblem validate_attention(Context& ctx, const Tensor& q, const Tensor&
     if (!std::isfinite(o.softcap) || o.softcap < 0)
         fail("softcap: must be finite and >= 0 (0 turns it off), got " + std::to_string(o.softcap));
     p.softcap = o.softcap;
+    if (o.align_to_key_lengths && o.key_lengths.empty())
+        fail("align_to_key_lengths: needs key_lengths (the per-batch lengths to align to)");
+    p.align_to_key_lengths = o.align_to_key_lengths;
+    p.key_lengths = o.key_lengths;
 
     if (o.return_weights && o.path == Path::fused)
         fail("return_weights: the weights exist only on the explicit path, but path = fused was requested");

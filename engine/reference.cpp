@@ -98,28 +98,34 @@ int64_t mask_offset(const HostAttentionProblem& p, int64_t b, int64_t h, int64_t
     return (plane * p.Lq + i) * p.Lk + j;
 }
 
-bool causal_visible(const HostAttentionProblem& p, int64_t i, int64_t j) {
+// Row i's aligned key: i + Lk - Lq, or i + key_lengths[b] - Lq when aligned to the key lengths.
+int64_t aligned_key(const HostAttentionProblem& p, int64_t b, int64_t i) {
+    const int64_t keys = p.align_to_key_lengths ? p.key_lengths[static_cast<std::size_t>(b)] : p.Lk;
+    return i + keys - p.Lq;
+}
+
+bool causal_visible(const HostAttentionProblem& p, int64_t b, int64_t i, int64_t j) {
     switch (p.causal) {
         case Causal::none: return true;
         case Causal::top_left: return j <= i;
-        case Causal::bottom_right: return j <= i + p.Lk - p.Lq;
+        case Causal::bottom_right: return j <= aligned_key(p, b, i);
     }
     return true;
 }
 
-// The window of AttentionOptions: i' = i + Lk - Lq; keys in [i' - left, i' + right].
-bool window_visible(const HostAttentionProblem& p, int64_t i, int64_t j) {
-    const int64_t aligned = i + p.Lk - p.Lq;
+// The window of AttentionOptions: keys in [i' - left, i' + right] around the aligned key i'.
+bool window_visible(const HostAttentionProblem& p, int64_t b, int64_t i, int64_t j) {
+    const int64_t aligned = aligned_key(p, b, i);
     if (p.window.left >= 0 && j < aligned - p.window.left) return false;
     if (p.window.right >= 0 && j > aligned + p.window.right) return false;
     return true;
 }
 
 // Soft-capping, then ALiBi, applied to a scaled score (natural units).
-double transform_score(const HostAttentionProblem& p, int64_t h, int64_t i, int64_t j, double s) {
+double transform_score(const HostAttentionProblem& p, int64_t b, int64_t h, int64_t i, int64_t j, double s) {
     if (p.softcap > 0) s = p.softcap * std::tanh(s / p.softcap);
     if (!p.alibi_slopes.empty()) {
-        const double dist = std::fabs(static_cast<double>(j - (i + p.Lk - p.Lq)));
+        const double dist = std::fabs(static_cast<double>(j - aligned_key(p, b, i)));
         s -= static_cast<double>(p.alibi_slopes[static_cast<std::size_t>(h)]) * dist;
     }
     return s;
@@ -164,7 +170,7 @@ RowScores reference_scores(const HostAttentionProblem& p, int64_t b, int64_t h, 
         const float* k = k_row(p, b, h, j);
         double dot = 0;
         for (int64_t d = 0; d < p.D; ++d) dot += static_cast<double>(q[d]) * static_cast<double>(k[d]);
-        row.score[static_cast<std::size_t>(j)] = transform_score(p, h, i, j, scale * dot) + additive;
+        row.score[static_cast<std::size_t>(j)] = transform_score(p, b, h, i, j, scale * dot) + additive;
         row.visible[static_cast<std::size_t>(j)] = true;
     }
     return row;
@@ -235,7 +241,7 @@ NaiveScores naive_scores(const HostAttentionProblem& p, int64_t b, int64_t h, in
         float dot = 0;
         for (int64_t d = 0; d < p.D; ++d) dot += q[d] * k[d];
         const auto js = static_cast<std::size_t>(j);
-        row.score[js] = static_cast<float>(transform_score(p, h, i, j, scale * dot)) + static_cast<float>(additive);
+        row.score[js] = static_cast<float>(transform_score(p, b, h, i, j, scale * dot)) + static_cast<float>(additive);
         row.visible[js] = true;
         if (row.score[js] > row.max) row.max = row.score[js];
     }
@@ -298,14 +304,15 @@ void validate_host_problem(const HostAttentionProblem& p) {
             if (!std::isfinite(p.alibi_slopes[h]))
                 fail("alibi_slopes[" + std::to_string(h) + "]: must be finite, got " + std::to_string(p.alibi_slopes[h]));
     }
+    if (p.align_to_key_lengths && p.key_lengths.empty()) fail("align_to_key_lengths: needs key_lengths");
     if (!std::isfinite(p.softcap) || p.softcap < 0) fail("softcap: must be finite and >= 0, got " + std::to_string(p.softcap));
 }
 
 bool reference_key_visible(const HostAttentionProblem& p, int64_t b, int64_t h, int64_t i, int64_t j,
                            double* additive) {
     if (additive) *additive = 0;
-    if (!causal_visible(p, i, j)) return false;
-    if (!window_visible(p, i, j)) return false;
+    if (!causal_visible(p, b, i, j)) return false;
+    if (!window_visible(p, b, i, j)) return false;
     if (!p.key_lengths.empty() && j >= p.key_lengths[static_cast<std::size_t>(b)]) return false;
     if (p.mask_shape.empty()) return true;
     const double m = p.mask[static_cast<std::size_t>(mask_offset(p, b, h, i, j))];

@@ -48,7 +48,7 @@ void main() {
     barrier();
 
     const int my_key_end = row_valid ? key_end_for_row(b, i) : 0;
-    const int my_key_start = key_start_for_row(i);
+    const int my_key_start = key_start_for_row(b, i);
 
     // This row's q. Scores are scaled after the dot product and kept in natural units, the max
     // subtracted before converting to log2 (tile_ops.glsl): accurate with logits near 1e4.

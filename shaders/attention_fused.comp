@@ -60,9 +60,9 @@ void main() {
     const int last_row = min(row0 + BR, LQ()) - 1;
     const int tile_key_end = key_end_for_row(s.b, last_row);
     const int my_key_end = row_valid ? key_end_for_row(s.b, i) : 0;
-    const int my_key_start = key_start_for_row(i);
+    const int my_key_start = key_start_for_row(s.b, i);
     // Key tiles before the first row's window start are invisible to the whole workgroup: skip them.
-    const int tile_key_start = key_start_for_row(row0) / BC * BC;
+    const int tile_key_start = key_start_for_row(s.b, row0) / BC * BC;
 
     float acc[DV_PER_THREAD];
     for (int u = 0; u < DV_PER_THREAD; ++u) acc[u] = 0.0;

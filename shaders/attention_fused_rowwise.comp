@@ -70,7 +70,7 @@ void main() {
     // and so are keys before the first row's window start: the host lists this tile for the blocks
     // first_block .. its last block only.
     const int tile_key_end = key_end_for_row(s.b, min(row0 + ROWS, LQ()) - 1);
-    const int first_block = key_start_for_row(row0) / BC;
+    const int first_block = key_start_for_row(s.b, row0) / BC;
     const int block_keys = clamp(tile_key_end - j0, 0, BC);
 
     // Cooperative copy of the K and V block, zero-padded to BC x DCAP.
@@ -80,7 +80,7 @@ void main() {
     const int i = row0 + lid;
     const bool row_valid = i < LQ();
     const int my_key_end = row_valid ? key_end_for_row(s.b, i) : 0;
-    const int my_key_start = key_start_for_row(i);
+    const int my_key_start = key_start_for_row(s.b, i);
     // The block in which this row's state becomes final (the tile's first for a row that sees no key).
     const int my_last_block = max((my_key_end + BC - 1) / BC - 1, first_block);
 

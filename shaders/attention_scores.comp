@@ -36,7 +36,7 @@ void main() {
 
     // Natural units throughout: the weights are read back, so no log2 round trip rounds them.
     float sc = MASKED_SCORE;
-    if (j < key_end_for_row(s.b, i) && j >= key_start_for_row(i))
+    if (j < key_end_for_row(s.b, i) && j >= key_start_for_row(s.b, i))
         sc = apply_mask(s, i, j, transform_score(s, i, j, dot_qk * P.scalars.z), 1.0);
     const float stored = sc <= MASKED_SCORE ? negative_infinity() : sc;
     p_data[P.offsets1.z + ((s.bh - P.chunk.x) * LQ() + i) * LK() + j] = stored;

@@ -44,6 +44,7 @@ const int CAUSAL_TOP_LEFT = 1;
 const int CAUSAL_BOTTOM_RIGHT = 2;
 const int FLAG_KEY_LENGTHS = 1;  // flags.z: key_lengths is bound
 const int FLAG_LSE = 2;          // flags.z: lse is bound and wanted
+const int FLAG_ALIGN_KEY_LENGTHS = 4;  // flags.z: bottom-right causality, the window and ALiBi align to key_lengths[b], not Lk
 const int MASK_NONE = 0;
 const int MASK_F32 = 1;
 const int MASK_F16 = 2;
@@ -105,26 +106,31 @@ Slice make_slice(int local_bh) {
     return s;
 }
 
+// Row i's aligned key i' = i + shift: shift = Lk - Lq (the last query meets the last key, as
+// FlashAttention's bottom-right causality and window), or key_lengths[b] - Lq when aligned to the
+// key lengths (a KV cache: the last new query meets the batch's last cached key).
+int aligned_shift(int b) { return ((P.flags.z & FLAG_ALIGN_KEY_LENGTHS) != 0 ? key_lengths[b] : LK()) - LQ(); }
+
 // Keys [key_start, key_end) may be visible to query row i; the others are masked by causality,
-// padding or the sliding window (aligned to the last key: i' = i + Lk - Lq, as FlashAttention's).
+// padding or the sliding window.
 int key_end_for_row(int b, int i) {
     int end = LK();
     if (P.flags.x == CAUSAL_TOP_LEFT) end = min(end, i + 1);
-    if (P.flags.x == CAUSAL_BOTTOM_RIGHT) end = min(end, i + LK() - LQ() + 1);
+    if (P.flags.x == CAUSAL_BOTTOM_RIGHT) end = min(end, i + aligned_shift(b) + 1);
     if ((P.flags.z & FLAG_KEY_LENGTHS) != 0) end = min(end, key_lengths[b]);
-    if (P.ext.y >= 0) end = min(end, i + LK() - LQ() + P.ext.y + 1);
+    if (P.ext.y >= 0) end = min(end, i + aligned_shift(b) + P.ext.y + 1);
     return max(end, 0);
 }
-int key_start_for_row(int i) { return P.ext.x >= 0 ? clamp(i + LK() - LQ() - P.ext.x, 0, LK()) : 0; }
+int key_start_for_row(int b, int i) { return P.ext.x >= 0 ? clamp(i + aligned_shift(b) - P.ext.x, 0, LK()) : 0; }
 
 // Soft-capping (cap * tanh(s / cap)) and ALiBi (-slope_h * |j - i'|) of a scaled score, in that order.
 // The kernels that run on CPU devices call the two halves under compile-time switches instead.
 float softcap_score(float sc) { return P.ext_f.x * tanh(sc * P.ext_f.y); }
 float alibi_slope(int h) { return intBitsToFloat(key_lengths[P.ext.z + h]); }
-float alibi_bias(float slope, int i, int j) { return -slope * abs(float(j - (i + LK() - LQ()))); }
+float alibi_bias(float slope, int i_aligned, int j) { return -slope * abs(float(j - i_aligned)); }
 float transform_score(Slice s, int i, int j, float sc) {
     if (P.ext_f.x > 0.0) sc = softcap_score(sc);
-    if (P.ext.z >= 0) sc += alibi_bias(alibi_slope(s.h), i, j);
+    if (P.ext.z >= 0) sc += alibi_bias(alibi_slope(s.h), i + aligned_shift(s.b), j);
     return sc;
 }
 

@@ -126,11 +126,12 @@ const int FEATURE_ALIBI = 4;    // ALiBi slopes in binding 6 from P.ext.z
 #define SCORE_FINISH(sc, m_blk, s, i, j0, key_start, key_end)                                \
     {                                                                                        \
         const float slope_ = (FEATURES & FEATURE_ALIBI) != 0 ? alibi_slope((s).h) : 0.0;     \
+        const int aligned_ = (FEATURES & FEATURE_ALIBI) != 0 ? (i) + aligned_shift((s).b) : 0; \
         [[unroll]] for (int j = 0; j < BC; ++j) {                                            \
             const int key = (j0) + j;                                                        \
             float v = sc[j] * P.scalars.z;                                                   \
             if ((FEATURES & FEATURE_SOFTCAP) != 0) v = softcap_score(v);                     \
-            if ((FEATURES & FEATURE_ALIBI) != 0) v += alibi_bias(slope_, (i), key);          \
+            if ((FEATURES & FEATURE_ALIBI) != 0) v += alibi_bias(slope_, aligned_, key);     \
             if ((FEATURES & FEATURE_MASK) != 0) {                                            \
                 if (key < (key_end)) v = apply_mask((s), (i), key, v, 1.0);                  \
             }                                                                                \

@@ -61,6 +61,10 @@ struct AttentionOptions {
     /// Logit soft-capping: when > 0, each scaled score s becomes softcap * tanh(s / softcap) (before
     /// ALiBi and masks, as Gemma 2). 0: off. Must be finite and >= 0.
     float softcap = 0;
+    /// Align bottom-right causality, the window and ALiBi to each batch's key length instead of Lk:
+    /// query i of batch b meets key i + key_lengths[b] - Lq (what attention over a KV cache of varying
+    /// lengths needs; KvCache sets it). Requires key_lengths.
+    bool align_to_key_lengths = false;
     Path path = Path::automatic;
     bool return_lse = false;        ///< also return each row's natural log-sum-exp, [B, Hq, Lq] f32
     bool return_weights = false;    ///< also return P, [B, Hq, Lq, Lk] f32 (explicit path only)

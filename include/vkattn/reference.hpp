@@ -24,6 +24,7 @@ struct HostAttentionProblem {
     Window window;                    ///< sliding window (AttentionOptions::window)
     std::vector<float> alibi_slopes;  ///< empty or Hq slopes (AttentionOptions::alibi_slopes)
     float softcap = 0;                ///< AttentionOptions::softcap
+    bool align_to_key_lengths = false;///< AttentionOptions::align_to_key_lengths
 };
 
 /// Host outputs, contiguous: out [B, Hq, Lq, Dv], lse [B, Hq, Lq], weights [B, Hq, Lq, Lk].

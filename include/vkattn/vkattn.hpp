@@ -12,3 +12,4 @@
 #include "vkattn/version.hpp"
 #include "vkattn/roofline.hpp"
 #include "vkattn/tuning.hpp"
+#include "vkattn/kv_cache.hpp"
