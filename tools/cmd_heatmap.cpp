@@ -18,7 +18,7 @@ namespace {
 struct HeatmapArgs {
     CommonOptions common;
     InputArgs inputs;
-    std::string random, heads = "4", seed = "1";
+    std::string random, heads, seed;
     std::string out, npy;
     std::string batch = "0", head;
     bool grid = false, mean = false;
@@ -55,6 +55,8 @@ int run_heatmap(const HeatmapArgs& a) {
     const bool random = !a.random.empty();
     if (random && (!in.q.empty() || !in.k.empty() || !in.v.empty() || !in.mask.empty()))
         throw UsageError("--random: makes its own q, k and v; do not combine it with --q, --k, --v or --mask");
+    if (!random && (!a.heads.empty() || !a.seed.empty()))
+        throw UsageError(std::string(a.heads.empty() ? "--seed" : "--heads") + ": only for --random L");
     if (!random && (in.q.empty() || in.k.empty()))
         throw UsageError(std::string(in.q.empty() ? "--q" : "--k") +
                          ": required (give --q and --k, and optionally --v and --mask; or --random L for a demo)");
@@ -68,7 +70,7 @@ int run_heatmap(const HeatmapArgs& a) {
     if (random) {
         spec.name = "heatmap-random";
         spec.Lq = spec.Lk = parse_integer(a.random, "--random", 1, 8192);
-        spec.Hq = spec.Hkv = parse_integer(a.heads, "--heads", 1, 256);
+        spec.Hq = spec.Hkv = a.heads.empty() ? 4 : parse_integer(a.heads, "--heads", 1, 256);
         spec.D = spec.Dv = 64;
         spec.dtype = plan.dtype.value_or(DType::f32);
         spec.causal = plan.options.causal;
@@ -82,7 +84,7 @@ int run_heatmap(const HeatmapArgs& a) {
     Context ctx = open_context(a.common);
     DeviceInputs d;
     if (random) {
-        const DeviceProblem p = upload_problem(ctx, spec, generate_problem(spec, mix_seed(parse_integer(a.seed, "--seed", 0, INT64_MAX))));
+        const DeviceProblem p = upload_problem(ctx, spec, generate_problem(spec, mix_seed(a.seed.empty() ? 1 : parse_integer(a.seed, "--seed", 0, INT64_MAX))));
         d = {p.q, p.k, p.v, plan.options};
     } else {
         d = upload_inputs(ctx, files, in, plan);
@@ -120,8 +122,8 @@ Command add_heatmap_command(CLI::App& parent) {
         "heatmap", "Draw attention weights as a PNG heatmap (one head, a grid of heads, or their mean) with a colour bar");
     add_input_options(*app, a->inputs, false);
     app->add_option("--random", a->random, "Instead of files: random q, k, v with Lq = Lk = L (B 1, D 64)")->type_name("L");
-    app->add_option("--heads", a->heads, "Heads of the --random problem")->capture_default_str()->type_name("H");
-    app->add_option("--seed", a->seed, "Seed of the --random problem")->capture_default_str()->type_name("N");
+    app->add_option("--heads", a->heads, "Heads of the --random problem (default 4)")->type_name("H");
+    app->add_option("--seed", a->seed, "Seed of the --random problem (default 1)")->type_name("N");
     app->add_option("--out", a->out, "The PNG to write")->required()->type_name("FILE.png");
     app->add_option("--npy", a->npy, "Also write all the weights, [B, Hq, Lq, Lk] f32")->type_name("FILE.npy");
     app->add_option("--batch", a->batch, "The batch to draw")->capture_default_str()->type_name("B");

@@ -46,6 +46,9 @@ void check_request(const HeatmapRequest& r, const Shape& shape) {
 }
 
 HeatmapFigure build_figure(const AttentionWeights& w, const HeatmapRequest& r) {
+    if (w.B <= 0 || w.H <= 0 || w.Lq <= 0 || w.Lk <= 0 || static_cast<int64_t>(w.values.size()) != w.B * w.H * w.Lq * w.Lk)
+        bad("weights: " + std::to_string(w.values.size()) + " values for shape " + to_string(Shape{w.B, w.H, w.Lq, w.Lk}) +
+            " (build them with make_weights)");
     check_request(r, {w.B, w.H, w.Lq, w.Lk});
 
     HeatmapFigure f;

@@ -138,7 +138,7 @@ RenderedHeatmap render_heatmap(const HeatmapFigure& f) {
     for (int y = bar_y0; y <= bar_y1; ++y)
         c.fill_rect(bar_x0, y, bar_x1, y, viridis(static_cast<double>(bar_y1 - y) / (bar_y1 - bar_y0)));
     draw_frame(c, bar_x0, bar_y0, bar_x1, bar_y1);
-    c.text(bar_x0 + kBarWidth / 2 - Canvas::text_width(bar_caption, 2) / 2, top, bar_caption, kBlack, 2);
+    c.text(bar_x0 + kBarWidth / 2 - Canvas::text_width(bar_caption, 2) / 2, top - 6, bar_caption, kBlack, 2);
     for (double v : ticks) {
         const int y = bar_y1 - static_cast<int>(std::lround((v - f.vmin) / range * (bar_y1 - bar_y0)));
         c.line(bar_x1 + 2, y, bar_x1 + 5, y, kBlack);

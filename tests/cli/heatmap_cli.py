@@ -244,6 +244,7 @@ def main():
         (base + ["--max-cells", "-1"], "--max-cells"),
         (["--k", path("k.npy"), "--out", path("bad.png")], "--q: required"),
         (["--random", "8", "--q", path("q.npy"), "--out", path("bad.png")], "--random: makes its own q, k and v"),
+        (base + ["--heads", "2"], "--heads: only for --random L"),
         (["--q", path("q.npy"), "--k", path("k.npy"), "--out", os.path.join(d, "no", "dir", "x.png")],
          "cannot write '" + os.path.join(d, "no", "dir", "x.png") + "'"),
     ]

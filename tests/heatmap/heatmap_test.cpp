@@ -315,6 +315,9 @@ TEST(HeatmapErrors, WeightsMustBeRank4FiniteAndComplete) {
     EXPECT_EQ(error_of([] { make_weights({1, 2, 3}, {1, 1, 2, 2}); }).message(), "weights: 3 values for shape [1, 1, 2, 2]");
     EXPECT_EQ(error_of([] { make_weights({}, {1, 0, 2, 2}); }).message(), "weights: shape [1, 0, 2, 2] has an empty dimension");
     EXPECT_EQ(error_of([] { make_weights({0, 0, 0, 0, 0, NAN}, {1, 2, 1, 3}); }).message(), "weights: non-finite value at [0, 1, 0, 2]");
+    AttentionWeights by_hand{1, 2, 3, 3, std::vector<float>(9)};  // one head's worth of values for two heads
+    EXPECT_EQ(error_of([&] { build_figure(by_hand, {}); }).message(),
+              "weights: 9 values for shape [1, 2, 3, 3] (build them with make_weights)");
 }
 
 }  // namespace
