@@ -53,14 +53,6 @@ std::string n_label(double n) {
     return n >= 1024 ? std::to_string(static_cast<int64_t>(n) / 1024) + "k" : std::to_string(static_cast<int64_t>(n));
 }
 
-/// A round step near range / 6: 1, 2 or 5 times a power of ten.
-double nice_step(double range) {
-    const double raw = range / 6, p = std::pow(10.0, std::floor(std::log10(raw)));
-    for (double m : {1.0, 2.0, 5.0})
-        if (raw <= m * p) return m * p;
-    return 10 * p;
-}
-
 int run_plot(const PlotArgs& a) {
     std::vector<BenchFile> files;
     for (const std::string& p : a.files) files.push_back(load_bench_file(p, "plot"));

@@ -89,6 +89,13 @@ void Canvas::text_up(int x, int y, const std::string& s, Rgb c, int scale) {
     }
 }
 
+double nice_step(double range, int ticks) {
+    const double raw = range / ticks, p = std::pow(10.0, std::floor(std::log10(raw)));
+    for (double m : {1.0, 2.0, 5.0})
+        if (raw <= m * p) return m * p;
+    return 10 * p;
+}
+
 void Canvas::write_png(const std::string& path) const {
     png_image image{};
     image.version = PNG_IMAGE_VERSION;

@@ -1,5 +1,5 @@
 #pragma once
-// An RGB raster for `vkattn bench plot`: thick solid or dashed lines, markers, rectangles, text in the
+// An RGB raster for `vkattn bench plot` and `vkattn heatmap`: thick solid or dashed lines, markers, rectangles, text in the
 // 5x7 bitmap font (horizontal or rotated), and PNG output through libpng.
 #include <cstdint>
 #include <string>
@@ -40,5 +40,8 @@ private:
     std::vector<uint8_t> rgb_;
     double dash_phase_ = 0;
 };
+
+/// A round axis step near range / ticks: 1, 2 or 5 times a power of ten.
+double nice_step(double range, int ticks = 6);
 
 }  // namespace vkattn::cli
