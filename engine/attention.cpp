@@ -367,7 +367,8 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
         const int64_t n = out32.numel();
         // Whole words per invocation; chunks of at most max_range bytes of f32 source, an even count.
         const int64_t per_chunk = static_cast<int64_t>(lim.max_range / 4) & ~int64_t{255};
-        VkPipeline conv = st.pipeline("convert_f32_to_f16", {});
+        const int32_t conv_wg = convert_workgroup(dev);
+        VkPipeline conv = st.pipeline("convert_f32_to_f16", {conv_wg});
         for (int64_t e0 = 0; e0 < n; e0 += per_chunk) {
             const int64_t count = std::min(per_chunk, n - e0);
             Dispatch d;
@@ -377,7 +378,7 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
             const VkDeviceSize dst_bytes = std::min<VkDeviceSize>((count * 2 + 3) / 4 * 4, result.out.buffer()->size - e0 * 2);
             d.bindings[kP] = {result.out.buffer()->buffer.get(), static_cast<VkDeviceSize>(e0 * 2), dst_bytes};
             const uint32_t words = static_cast<uint32_t>((count + 1) / 2);
-            const uint32_t groups = (words + 255) / 256;
+            const uint32_t groups = (words + conv_wg - 1) / conv_wg;
             const uint32_t gx = std::min(groups, dev.max_workgroup_count[0]);
             d.groups = {gx, (groups + gx - 1) / gx, 1};
             dispatches.push_back(d);

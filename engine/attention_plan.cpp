@@ -20,6 +20,8 @@ uint32_t fused_shared_bytes(int rows, int keys, int dcap, int tpr) {
     return 4u * static_cast<uint32_t>(rows * dcap + 2 * keys * dcap + rows * keys + rows * tpr);
 }
 
+}  // namespace
+
 // GPUs: rows x threads-per-row workgroups looping over key tiles (attention_fused.comp).
 FusedConfig choose_tiled_config(const DeviceInfo& dev, int dcap) {
     FusedConfig c;
@@ -45,6 +47,8 @@ FusedConfig choose_tiled_config(const DeviceInfo& dev, int dcap) {
     c.shared_bytes = fused_shared_bytes(c.rows, c.keys, dcap, c.threads_per_row);
     return c;
 }
+
+namespace {
 
 uint32_t rowwise_shared_bytes(int keys, int dcap) {
     // one f32 block of keys x dcap, holding K and then V (see attention_fused_rowwise.comp)
@@ -123,6 +127,13 @@ ExplicitConfig choose_explicit_config(const DeviceInfo& dev) {
     return c;
 }
 
+int convert_workgroup(const DeviceInfo& dev) {
+    int wg = 256;
+    while (wg > 1 && (static_cast<uint32_t>(wg) > dev.max_workgroup_invocations || static_cast<uint32_t>(wg) > dev.max_workgroup_size[0]))
+        wg /= 2;
+    return wg;
+}
+
 Path choose_path(const AttentionOptions& o) {
     if (o.path != Path::automatic) return o.path;
     return o.return_weights ? Path::explicit_ : Path::fused;
@@ -156,10 +167,25 @@ std::vector<std::string> kernel_variants(const DeviceInfo& device) {
             lines.push_back("head dim <= " + std::to_string(dcap) + ": fused unsupported (" + e.message() + ")");
         }
     }
+    if (device.type == DeviceType::cpu) {
+        // What VKATTN_FUSED_KERNEL=tiled (the GPU kernel, tested on CPU devices too) would run.
+        std::string tiled = "tiled (VKATTN_FUSED_KERNEL=tiled):";
+        for (int dcap : {64, 128, 256, 512}) {
+            try {
+                const auto c = detail::choose_tiled_config(device, dcap);
+                tiled.append(" ").append(detail::fused_variant_name(c, DType::f32)).append(" ");
+                tiled.append(std::to_string(c.shared_bytes)).append(" B;");  // append: avoids GCC 12 false -Wrestrict
+            } catch (const Error&) {
+                tiled.append(" d").append(std::to_string(dcap)).append(" unsupported;");
+            }
+        }
+        lines.push_back(tiled);
+    }
     if (device.type == DeviceType::cpu)
         lines.push_back("decode (Lq <= 8, Lq * group <= 64, one chunk): decode_split.f32.d<class>[group,rows,bc,blocks] / f16 "
                         "+ decode_combine (split-KV, one dispatch for all key blocks), else the rowwise kernel");
     lines.push_back("weights: " + detail::explicit_variant_name(detail::choose_explicit_config(device), DType::f32) + " / f16");
+    lines.push_back("f16 output: convert_f32_to_f16[wg" + std::to_string(detail::convert_workgroup(device)) + "]");
     return lines;
 }
 

@@ -55,9 +55,13 @@ bool has_loop_iteration_limit(const DeviceInfo& dev);
 int64_t tiled_loop_iterations(const FusedConfig& c, int64_t D, int64_t Dv, int64_t key_end);
 /// Fused tiling for head-dim class `dcap` on `device`; throws Error(unsupported) when nothing fits.
 FusedConfig choose_fused_config(const DeviceInfo& device, int dcap);
+/// The tiled (GPU) kernel's tiling for `dcap` on `device`, whatever VKATTN_FUSED_KERNEL says.
+FusedConfig choose_tiled_config(const DeviceInfo& device, int dcap);
 /// Shrinks a rowwise config's row tile for a problem of Lq query rows (no-op for the tiled kernel).
 void fit_fused_rows(FusedConfig& c, int64_t Lq);
 ExplicitConfig choose_explicit_config(const DeviceInfo& device);
+/// Invocations per workgroup of the f32 -> f16 output conversion: 256, or the device's limit if lower.
+int convert_workgroup(const DeviceInfo& device);
 /// The path that runs: the request, or fused unless weights are wanted.
 Path choose_path(const AttentionOptions& options);
 
