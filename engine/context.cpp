@@ -203,6 +203,16 @@ void ContextState::submit_and_wait(const std::function<void(VkCommandBuffer)>& r
     VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
     vk_check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
+    // Order this submission after the previous ones: a fence wait makes their device writes
+    // available but not visible to later device accesses (and WAR/WAW needs the execution
+    // dependency), and a barrier's first scope covers everything earlier in submission order.
+    VkMemoryBarrier from_earlier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    from_earlier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    from_earlier.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
+                                 VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_UNIFORM_READ_BIT;
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &from_earlier, 0, nullptr, 0,
+                         nullptr);
     record(cmd);
     // Make every device write available to the host before the fence wait returns.
     VkMemoryBarrier to_host{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
