@@ -2,15 +2,17 @@
 # CI: the whole correctness suite with each extra check of the Khronos validation layer
 # (VKATTN_VALIDATION=sync: synchronization validation of every command buffer; =gpu: GPU-assisted
 # validation, shaders instrumented for out-of-bounds accesses). The suite fails on any validation
-# message (tests/test_main.cpp). GPU-AV on lavapipe costs about two minutes a test (per-submission
-# overhead, not compute), so gpu runs a subset covering every kernel (VKATTN_GPU_FILTER; "*" for all).
+# message (tests/test_main.cpp). GPU-AV makes lavapipe very slow (seconds to minutes a small test),
+# so gpu runs a subset (VKATTN_GPU_FILTER; "*" for all).
 # Set VKATTN_VALIDATION_MODES to choose modes, e.g. adding best-practices. See docs/validation.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD="${VKATTN_BUILD_DIR:-build}"
 MODES="${VKATTN_VALIDATION_MODES:-sync gpu}"
-# rowwise + explicit f32, rowwise f16 with the f16 conversion, the tiled kernel, decode split/combine.
-GPU_FILTER="${VKATTN_GPU_FILTER:-Shapes/Sweep.MatchesReference/B1_H1x1_L64x64_D16_f32_*:Shapes/Sweep.MatchesReference/B1_H8x2_L1x147_D64_f16_fused_*:Tiled/TiledKernel.MatchesReference/B1_H1x1_L64x64_D16_f32_*:Errors.FullyMaskedRowsAreZeroNotNaN}"
+# decode split/combine and the explicit path (f32), f16 decode with the f16 output conversion, the
+# tiled kernel. Not the rowwise kernel: instrumented, its unrolled loops ran over 8 minutes on one
+# 64 x 64 problem on lavapipe.
+GPU_FILTER="${VKATTN_GPU_FILTER:-Errors.FullyMaskedRowsAreZeroNotNaN:Shapes/Sweep.MatchesReference/B1_H8x2_L1x147_D64_f16_fused_*:Tiled/TiledKernel.MatchesReference/B1_H1x1_L64x64_D16_f32_*}"
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
