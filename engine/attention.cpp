@@ -212,7 +212,8 @@ uint64_t workspace_budget(const DeviceInfo& dev, uint64_t in_out_bytes) {
 void append_convert(ContextState& st, const ChunkLimits& lim, const Tensor& src, const Tensor& dst, int64_t dst_first,
                     int64_t count, std::vector<Dispatch>& out) {
     if (dst_first % 2 != 0) throw Error(ErrorCode::vulkan_error, "internal: f16 output piece starts mid-word");
-    VkPipeline conv = st.pipeline("convert_f32_to_f16", {});
+    const int32_t conv_wg = convert_workgroup(st.info);
+    VkPipeline conv = st.pipeline("convert_f32_to_f16", {conv_wg});
     // Whole words per invocation; pieces of at most max_range bytes of f32 source, an even count.
     const int64_t per_piece = static_cast<int64_t>(lim.max_range / 4) & ~int64_t{255};
     for (int64_t e0 = 0; e0 < count; e0 += per_piece) {
@@ -227,7 +228,7 @@ void append_convert(ContextState& st, const ChunkLimits& lim, const Tensor& src,
         d.bindings[kP] = {dst.buffer()->buffer.get(), begin, end - begin};
         d.params.offsets1[2] = static_cast<int32_t>((first_byte - begin) / 4);
         const uint32_t words = static_cast<uint32_t>((n + 1) / 2);
-        const uint32_t groups = (words + 255) / 256;
+        const uint32_t groups = (words + static_cast<uint32_t>(conv_wg) - 1) / static_cast<uint32_t>(conv_wg);
         const uint32_t gx = std::min(groups, st.info.max_workgroup_count[0]);
         d.groups = {gx, (groups + gx - 1) / gx, 1};
         out.push_back(d);

@@ -49,6 +49,7 @@ FusedConfig fit_tiled_config(const DeviceInfo& dev, int dcap, const DefaultTiles
     return c;
 }
 
+
 uint32_t rowwise_shared_bytes(int keys, int dcap) {
     // one f32 block of keys x dcap, holding K and then V (see attention_fused_rowwise.comp)
     return 4u * static_cast<uint32_t>(keys * dcap);
@@ -119,10 +120,15 @@ FusedConfig choose_fused_config(const DeviceInfo& dev, int dcap, DType dtype, co
         if (!rw.rowwise) rw = default_tiles({0, DeviceType::cpu, dev.subgroup_size, dev.shared_memory_bytes, 0, dcap, dtype});
         if (fit_rowwise_config(dev, dcap, rw, c)) return c;
     }
-    DefaultTiles tl = start;
-    if (tl.rowwise) tl = default_tiles({dev.vendor_id, DeviceType::other, dev.subgroup_size, dev.shared_memory_bytes,
-                                        std::min(dev.max_workgroup_invocations, dev.max_workgroup_size[0]), dcap, dtype});
-    return fit_tiled_config(dev, dcap, tl);
+    return choose_tiled_config(dev, dcap);
+}
+
+FusedConfig choose_tiled_config(const DeviceInfo& dev, int dcap) {
+    DefaultTiles t = default_tiles(tuning_inputs(dev, dcap, DType::f32));
+    // On a CPU device, what the GPU kernel would run: the generic GPU branch.
+    if (t.rowwise) t = default_tiles({dev.vendor_id, DeviceType::other, dev.subgroup_size, dev.shared_memory_bytes,
+                                      std::min(dev.max_workgroup_invocations, dev.max_workgroup_size[0]), dcap, DType::f32});
+    return fit_tiled_config(dev, dcap, t);
 }
 
 std::vector<FusedConfig> fused_candidates(const DeviceInfo& dev, int dcap, FusedKernel kernel) {
@@ -190,6 +196,13 @@ ExplicitConfig choose_explicit_config(const DeviceInfo& dev) {
     return c;
 }
 
+int convert_workgroup(const DeviceInfo& dev) {
+    int wg = 256;
+    while (wg > 1 && (static_cast<uint32_t>(wg) > dev.max_workgroup_invocations || static_cast<uint32_t>(wg) > dev.max_workgroup_size[0]))
+        wg /= 2;
+    return wg;
+}
+
 Path choose_path(const AttentionOptions& o) {
     if (o.path != Path::automatic) return o.path;
     return o.return_weights ? Path::explicit_ : Path::fused;
@@ -230,10 +243,25 @@ std::vector<std::string> kernel_variants(const DeviceInfo& device) {
     const std::vector<std::string> tuned = tuned_variants(device);
     if (tuned.empty()) lines.push_back("tuned: none (run `vkattn tune` to time the candidates on this device)");
     for (const std::string& t : tuned) lines.push_back("tuned: " + t + " (preferred over the defaults)");
+    if (device.type == DeviceType::cpu) {
+        // What VKATTN_FUSED_KERNEL=tiled (the GPU kernel, tested on CPU devices too) would run.
+        std::string tiled = "tiled (VKATTN_FUSED_KERNEL=tiled):";
+        for (int dcap : {64, 128, 256, 512}) {
+            try {
+                const auto c = detail::choose_tiled_config(device, dcap);
+                tiled.append(" ").append(detail::fused_variant_name(c, DType::f32)).append(" ");
+                tiled.append(std::to_string(c.shared_bytes)).append(" B;");  // append: avoids GCC 12 false -Wrestrict
+            } catch (const Error&) {
+                tiled.append(" d").append(std::to_string(dcap)).append(" unsupported;");
+            }
+        }
+        lines.push_back(tiled);
+    }
     if (device.type == DeviceType::cpu)
         lines.push_back("decode (Lq <= 8, Lq * group <= 64, one chunk): decode_split.f32.d<class>[group,rows,bc,blocks] / f16 "
                         "+ decode_combine (split-KV, one dispatch for all key blocks), else the rowwise kernel");
     lines.push_back("weights: " + detail::explicit_variant_name(detail::choose_explicit_config(device), DType::f32) + " / f16");
+    lines.push_back("f16 output: convert_f32_to_f16[wg" + std::to_string(detail::convert_workgroup(device)) + "]");
     return lines;
 }
 

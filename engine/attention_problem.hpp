@@ -78,9 +78,13 @@ std::vector<FusedConfig> fused_candidates(const DeviceInfo& device, int dcap, Fu
 bool can_subgroup_reduce(const DeviceInfo& device, int threads_per_row, int workgroup);
 /// Which device_tuning.cpp branch picks the defaults.
 std::string default_tiles_rule(const DeviceInfo& device, int dcap);
+/// The tiled (GPU) kernel's tiling for `dcap` on `device`, whatever VKATTN_FUSED_KERNEL says.
+FusedConfig choose_tiled_config(const DeviceInfo& device, int dcap);
 /// Shrinks a rowwise config's row tile for a problem of Lq query rows (no-op for the tiled kernel).
 void fit_fused_rows(FusedConfig& c, int64_t Lq);
 ExplicitConfig choose_explicit_config(const DeviceInfo& device);
+/// Invocations per workgroup of the f32 -> f16 output conversion: 256, or the device's limit if lower.
+int convert_workgroup(const DeviceInfo& device);
 /// The path that runs: the request, or fused unless weights are wanted.
 Path choose_path(const AttentionOptions& options);
 

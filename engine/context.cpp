@@ -8,9 +8,11 @@
 #include "tuning_table.hpp"
 #include "device_probe.hpp"
 #include "fault_injection.hpp"
+#include "validation_options.hpp"
 #include "vk_check.hpp"
 #include "vkattn/context.hpp"
 #include "vkattn/error.hpp"
+#include "vkattn/profile.hpp"
 
 namespace vkattn {
 namespace detail {
@@ -21,6 +23,25 @@ bool env_flag(const char* name) {
     return v && *v && std::strcmp(v, "0") != 0;
 }
 
+// A forced subgroup size: a power of two the device allows on compute pipelines. The workgroup limit
+// shrinks to what that many-lane subgroups can make (maxComputeWorkgroupSubgroups of them).
+void apply_subgroup_size(DeviceInfo& info, uint32_t size) {
+    if (size == 0) return;
+    const std::string what = "subgroup_size: " + std::to_string(size);
+    if (!info.subgroup_size_control)
+        throw Error(ErrorCode::unsupported, what + ": device '" + info.name + "' under limits profile '" + info.profile +
+                                                "' cannot require a subgroup size on compute pipelines");
+    if ((size & (size - 1)) != 0 || size < info.min_subgroup_size || size > info.max_subgroup_size)
+        throw Error(ErrorCode::invalid_argument, what + " is not a power of two in [" + std::to_string(info.min_subgroup_size) +
+                                                     ", " + std::to_string(info.max_subgroup_size) + "] (device '" + info.name + "')");
+    info.subgroup_size = size;
+    if (info.max_workgroup_subgroups) {
+        const uint32_t most = info.max_workgroup_subgroups * size;
+        info.max_workgroup_invocations = std::min(info.max_workgroup_invocations, most);
+        for (uint32_t& s : info.max_workgroup_size) s = std::min(s, most);
+    }
+}
+
 }  // namespace
 
 ContextState::~ContextState() {
@@ -29,10 +50,15 @@ ContextState::~ContextState() {
 
 void ContextState::initialise(ContextOptions opts) {
     options = std::move(opts);
-    options.validation = options.validation || env_flag("VKATTN_VALIDATION");
+    const ValidationRequest validation = resolve_validation(options.validation, options.validation_checks);
+    options.validation = validation.enabled;
+    options.validation_checks = validation.checks;
     options.verbose = options.verbose || env_flag("VKATTN_VERBOSE");
+    const std::string profile = effective_profile(options.profile);
+    const std::string profile_argument = options.profile.empty() ? "VKATTN_PROFILE" : "profile";
+    apply_profile(DeviceInfo{}, profile, profile_argument);  // an unknown name fails before any Vulkan work
     log = options.on_message ? options.on_message : [](const std::string& s) { std::cerr << s << '\n'; };
-    instance = std::make_unique<Instance>(options.validation, log);
+    instance = std::make_unique<Instance>(options.validation, options.validation_checks, log);
 
     uint32_t n = 0;
     vk_check(vkEnumeratePhysicalDevices(instance->get(), &n, nullptr), "vkEnumeratePhysicalDevices");
@@ -43,9 +69,15 @@ void ContextState::initialise(ContextOptions opts) {
     choose_devices(choices, options.device);
     const uint32_t index = chosen_index(choices, options.device);
     physical = physicals[index];
-    info = choices[index].info;
-    if (options.verbose)
+    probed = choices[index].info;
+    info = apply_profile(probed, profile, profile_argument);
+    apply_subgroup_size(info, options.subgroup_size);
+    if (options.verbose) {
         for (const auto& c : choices) log("vkattn: device [" + std::to_string(c.info.index) + "] " + c.info.name + ": " + c.reason);
+        log("vkattn: limits profile " + profile + ": " + std::to_string(info.shared_memory_bytes) + " B shared, " +
+            std::to_string(info.max_workgroup_invocations) + " invocations, fp16 arithmetic " + (info.fp16_arithmetic ? "on" : "off") +
+            ", subgroup operations " + (info.subgroup_basic ? "on" : "off"));
+    }
     vkGetPhysicalDeviceMemoryProperties(physical, &memory_properties);
 
     queue_family = find_compute_queue_family(physical);
@@ -59,16 +91,27 @@ void ContextState::initialise(ContextOptions opts) {
     di.pQueueCreateInfos = &qi;
     // f16 arithmetic (the fp16 roofline kernel) needs shaderFloat16 enabled: core in Vulkan 1.2,
     // VK_KHR_shader_float16_int8 before (device_probe only reports it when one of the two holds).
+    // Features follow `info`, the limits after the profile: a profile without fp16 leaves it
+    // disabled, so the validation layer also refuses any shader that would still use it.
+    std::vector<const char*> device_extensions;
+    void** chain = const_cast<void**>(&di.pNext);
     VkPhysicalDeviceShaderFloat16Int8Features f16_features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
-    const char* f16_extension = VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME;
     if (info.fp16_arithmetic) {
         f16_features.shaderFloat16 = VK_TRUE;
-        di.pNext = &f16_features;
-        if (info.api_version < VK_API_VERSION_1_2) {
-            di.enabledExtensionCount = 1;
-            di.ppEnabledExtensionNames = &f16_extension;
-        }
+        *chain = &f16_features;
+        chain = &f16_features.pNext;
+        if (info.api_version < VK_API_VERSION_1_2) device_extensions.push_back(VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
     }
+    // A required subgroup size needs the subgroupSizeControl feature (Vulkan 1.3 or the extension).
+    VkPhysicalDeviceSubgroupSizeControlFeatures size_control{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES};
+    if (options.subgroup_size) {
+        size_control.subgroupSizeControl = VK_TRUE;
+        *chain = &size_control;
+        chain = &size_control.pNext;
+        if (info.api_version < VK_API_VERSION_1_3) device_extensions.push_back(VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
+    }
+    di.enabledExtensionCount = static_cast<uint32_t>(device_extensions.size());
+    di.ppEnabledExtensionNames = device_extensions.data();
     VkDevice dev = VK_NULL_HANDLE;
     vk_check(fault::inject_or(fault::Site::init, [&] { return vkCreateDevice(physical, &di, nullptr, &dev); }), "vkCreateDevice");
     device = UniqueDevice(dev);
@@ -198,6 +241,16 @@ void ContextState::submit_and_wait(const std::function<void(VkCommandBuffer)>& r
     VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
     vk_check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
+    // Order this submission after the previous ones: a fence wait makes their device writes
+    // available but not visible to later device accesses (and WAR/WAW needs the execution
+    // dependency), and a barrier's first scope covers everything earlier in submission order.
+    VkMemoryBarrier from_earlier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    from_earlier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    from_earlier.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
+                                 VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_UNIFORM_READ_BIT;
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &from_earlier, 0, nullptr, 0,
+                         nullptr);
     record(cmd);
     // Make every device write available to the host before the fence wait returns.
     VkMemoryBarrier to_host{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
@@ -278,6 +331,7 @@ Context::Context(Context&&) noexcept = default;
 Context& Context::operator=(Context&&) noexcept = default;
 
 const DeviceInfo& Context::device() const { return state_->info; }
+const DeviceInfo& Context::probed_device() const { return state_->probed; }
 detail::ContextState& Context::state() { return *state_; }
 void detail::ContextState::note_allocation(uint64_t bytes) {
     const uint64_t now = memory_in_use += bytes;

@@ -44,7 +44,8 @@ struct ContextState : std::enable_shared_from_this<ContextState> {
     std::function<void(const std::string&)> log;
     std::unique_ptr<Instance> instance;
     VkPhysicalDevice physical = VK_NULL_HANDLE;
-    DeviceInfo info;
+    DeviceInfo probed;                    // as the device reports it
+    DeviceInfo info;                      // after the limits profile (and a forced subgroup size): what plans
     VkPhysicalDeviceMemoryProperties memory_properties{};
     UniqueDevice device;
     uint32_t queue_family = 0;
@@ -93,6 +94,8 @@ struct ContextState : std::enable_shared_from_this<ContextState> {
     /// Runs dispatches in order with a compute barrier between each; returns GPU ms or -1.
     double run_dispatches(const std::vector<Dispatch>& dispatches, bool measure);
     /// The pipeline for an embedded shader with these specialization constants (ids 0..n-1), built once.
+    /// Throws Error(unsupported) when its workgroup size, shared memory or capabilities (read from the
+    /// SPIR-V) exceed `info`, the limits after the profile: a planning bug, never run silently.
     VkPipeline pipeline(const std::string& shader, const std::vector<int32_t>& spec_constants);
 
     void copy_buffer(VkBuffer src, VkDeviceSize src_offset, VkBuffer dst, VkDeviceSize dst_offset, VkDeviceSize bytes);

@@ -38,7 +38,7 @@ DeviceSelector DeviceSelector::parse(const std::string& text) {
 }
 
 std::vector<DeviceChoice> enumerate_devices(const DeviceSelector& selector) {
-    detail::Instance instance(false, nullptr);
+    detail::Instance instance(false, ValidationChecks::standard, nullptr);
     uint32_t n = 0;
     detail::vk_check(vkEnumeratePhysicalDevices(instance.get(), &n, nullptr), "vkEnumeratePhysicalDevices");
     std::vector<VkPhysicalDevice> physicals(n);

@@ -128,23 +128,33 @@ DeviceInfo probe_device(VkPhysicalDevice physical, uint32_t index) {
     info.subgroup_basic = compute_subgroups && (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_BASIC_BIT);
     info.subgroup_arithmetic = compute_subgroups && (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
     info.subgroup_shuffle = compute_subgroups && (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
-    if (has_size_ctl) {
-        info.subgroup_size_control = true;
-        info.min_subgroup_size = size_ctl.minSubgroupSize;
-        info.max_subgroup_size = size_ctl.maxSubgroupSize;
-    }
+    bool size_ctl_feature = false;
 
     if (base.apiVersion >= VK_API_VERSION_1_1) {
         VkPhysicalDevice16BitStorageFeatures storage16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
         VkPhysicalDeviceShaderFloat16Int8Features f16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
         VkPhysicalDeviceFeatures2 feats{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+        VkPhysicalDeviceSubgroupSizeControlFeatures size_ctl_feats{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES};
         feats.pNext = &storage16;
-        if (v12 || has_device_extension(physical, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME)) storage16.pNext = &f16;
+        void** feat_tail = &storage16.pNext;
+        if (v12 || has_device_extension(physical, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME)) {
+            *feat_tail = &f16;
+            feat_tail = &f16.pNext;
+        }
+        if (has_size_ctl) *feat_tail = &size_ctl_feats;
         vkGetPhysicalDeviceFeatures2(physical, &feats);
+        size_ctl_feature = has_size_ctl && size_ctl_feats.subgroupSizeControl;
         info.storage_16bit = storage16.storageBuffer16BitAccess;
         info.fp16_arithmetic = f16.shaderFloat16;
     }
     info.cooperative_matrix_nv = has_device_extension(physical, "VK_NV_cooperative_matrix");
+    // Forcing a subgroup size on compute pipelines needs the feature and compute among the stages.
+    if (size_ctl_feature && (size_ctl.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT)) {
+        info.subgroup_size_control = true;
+        info.min_subgroup_size = size_ctl.minSubgroupSize;
+        info.max_subgroup_size = size_ctl.maxSubgroupSize;
+        info.max_workgroup_subgroups = size_ctl.maxComputeWorkgroupSubgroups;
+    }
 
     info.shared_memory_bytes = lim.maxComputeSharedMemorySize;
     info.max_workgroup_invocations = lim.maxComputeWorkGroupInvocations;

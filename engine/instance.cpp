@@ -21,6 +21,15 @@ bool has_instance_extension(const char* name) {
         if (std::strcmp(e.extensionName, name) == 0) return true;
     return false;
 }
+bool layer_has_extension(const char* name) {
+    uint32_t n = 0;
+    if (vkEnumerateInstanceExtensionProperties(kValidationLayer, &n, nullptr) != VK_SUCCESS) return false;
+    std::vector<VkExtensionProperties> exts(n);
+    vkEnumerateInstanceExtensionProperties(kValidationLayer, &n, exts.data());
+    for (const auto& e : exts)
+        if (std::strcmp(e.extensionName, name) == 0) return true;
+    return false;
+}
 }  // namespace
 
 bool validation_layer_available() {
@@ -33,7 +42,7 @@ bool validation_layer_available() {
     return false;
 }
 
-Instance::Instance(bool validation, MessageSink sink) : sink_(std::move(sink)) {
+Instance::Instance(bool validation, ValidationChecks checks, MessageSink sink) : sink_(std::move(sink)) {
     uint32_t loader_version = VK_API_VERSION_1_0;
     vkEnumerateInstanceVersion(&loader_version);
     if (loader_version < VK_API_VERSION_1_1)
@@ -75,6 +84,32 @@ Instance::Instance(bool validation, MessageSink sink) : sink_(std::move(sink)) {
     ci.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
     ci.ppEnabledExtensionNames = extensions.data();
     if (validation) ci.pNext = &dbg;  // also catches messages from instance creation itself
+    // Extra checks through VK_EXT_validation_features (the layer's own extension, in every layer
+    // version since 2019; VK_EXT_layer_settings is newer than some installed layers).
+    std::vector<VkValidationFeatureEnableEXT> enables;
+    if (checks == ValidationChecks::synchronization) enables.push_back(VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT);
+    if (checks == ValidationChecks::gpu_assisted) {
+        enables.push_back(VK_VALIDATION_FEATURE_ENABLE_GPU_ASSISTED_EXT);
+        // GPU-AV binds its output buffer at the last descriptor set slot; reserving it keeps
+        // maxBoundDescriptorSets honest for ours (we use set 0 only).
+        enables.push_back(VK_VALIDATION_FEATURE_ENABLE_GPU_ASSISTED_RESERVE_BINDING_SLOT_EXT);
+    }
+    if (checks == ValidationChecks::best_practices) enables.push_back(VK_VALIDATION_FEATURE_ENABLE_BEST_PRACTICES_EXT);
+    VkValidationFeaturesEXT features{VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT};
+    features.enabledValidationFeatureCount = static_cast<uint32_t>(enables.size());
+    features.pEnabledValidationFeatures = enables.data();
+    if (validation && !enables.empty()) {
+        if (!layer_has_extension(VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME))
+            throw Error(ErrorCode::unsupported, std::string("validation: the installed validation layer lacks ") +
+                                                    VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME + ", needed for " + to_string(checks) +
+                                                    " checks");
+        extensions.push_back(VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME);
+        ci.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
+        ci.ppEnabledExtensionNames = extensions.data();
+        features.pNext = &dbg;
+        ci.pNext = &features;
+    }
+    checks_ = validation ? checks : ValidationChecks::standard;
     VkResult r = fault::inject_or(fault::Site::init, [&] { return vkCreateInstance(&ci, nullptr, &instance_); });
     if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
         throw Error(ErrorCode::no_device, "no Vulkan driver found (install mesa-vulkan-drivers for the CPU device lavapipe)");

@@ -66,19 +66,24 @@ bool header_matches(const std::vector<char>& blob, const DeviceInfo& info) {
            device == info.device_id && std::memcmp(blob.data() + 16, info.pipeline_cache_uuid.data(), 16) == 0;
 }
 
+// The cache file's contents when it is a cache of this device, else empty.
+std::vector<char> read_matching_blob(const std::string& path, const DeviceInfo& info) {
+    std::vector<char> blob;
+    if (path.empty()) return blob;
+    std::ifstream in(path, std::ios::binary);
+    if (in) blob.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (!header_matches(blob, info)) blob.clear();
+    return blob;
+}
+
 }  // namespace
 
 PipelineCache::PipelineCache(VkDevice device, const DeviceInfo& info, const std::string& directory)
-    : device_(device) {
+    : device_(device), info_(info) {
     std::string dir = directory.empty() ? default_cache_directory() : directory;
     if (dir != "none" && !dir.empty()) path_ = dir + "/" + cache_file_name(info);
 
-    std::vector<char> blob;
-    if (!path_.empty()) {
-        std::ifstream in(path_, std::ios::binary);
-        if (in) blob.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-        if (!header_matches(blob, info)) blob.clear();
-    }
+    std::vector<char> blob = read_matching_blob(path_, info);
     VkPipelineCacheCreateInfo ci{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
     ci.initialDataSize = blob.size();
     ci.pInitialData = blob.empty() ? nullptr : blob.data();
@@ -99,6 +104,19 @@ PipelineCache::~PipelineCache() { save(); }
 
 void PipelineCache::save() const {
     if (path_.empty() || !cache_) return;
+    // Merge what other contexts saved since this one loaded the file (contexts under other limits
+    // profiles or subgroup sizes, other processes): the last writer must not drop their pipelines.
+    const std::vector<char> on_disk = read_matching_blob(path_, info_);
+    if (!on_disk.empty()) {
+        VkPipelineCacheCreateInfo ci{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
+        ci.initialDataSize = on_disk.size();
+        ci.pInitialData = on_disk.data();
+        VkPipelineCache other = VK_NULL_HANDLE;
+        if (vkCreatePipelineCache(device_, &ci, nullptr, &other) == VK_SUCCESS) {
+            UniquePipelineCache owned(device_, other);
+            vkMergePipelineCaches(device_, cache_.get(), 1, &other);  // failure: save ours alone
+        }
+    }
     size_t size = 0;
     if (vkGetPipelineCacheData(device_, cache_.get(), &size, nullptr) != VK_SUCCESS || size == 0) return;
     std::string blob(size, '\0');

@@ -16,13 +16,15 @@ public:
     PipelineCache(VkDevice device, const DeviceInfo& info, const std::string& directory);
     ~PipelineCache();
     VkPipelineCache get() const { return cache_.get(); }
-    /// Writes the cache to disk (atomically) if it is persistent. Errors are ignored: a cache is optional.
+    /// Writes the cache to disk (atomically) if it is persistent, merged with what the file holds
+    /// by then. Errors are ignored: a cache is optional.
     void save() const;
     const std::string& path() const { return path_; }
     bool loaded_from_disk() const { return loaded_; }
 
 private:
     VkDevice device_;
+    DeviceInfo info_;  // identifies files of this device's caches
     UniquePipelineCache cache_;
     std::string path_;
     bool loaded_ = false;

@@ -29,7 +29,14 @@ using detail::Dispatch;
 
 constexpr int kFmaRounds = 4;            // fma rounds over every chain per loop iteration (roofline_fma.comp)
 constexpr int kFmaLocalSize = 64;
-constexpr int kCopyLocalSize = 256;
+constexpr int kCopyLocalSizeMost = 256;  // fewer where the device (or its limits profile) allows less
+
+int copy_local_size(const DeviceInfo& info) {
+    int n = kCopyLocalSizeMost;
+    while (n > 1 && (static_cast<uint32_t>(n) > info.max_workgroup_invocations || static_cast<uint32_t>(n) > info.max_workgroup_size[0]))
+        n /= 2;
+    return n;
+}
 constexpr uint64_t kCopyBytes = 64ull << 20;  // per buffer: far larger than any cache
 constexpr uint64_t kMinCopyBytes = 1ull << 20;
 constexpr int kCacheFormat = 1;
@@ -113,7 +120,8 @@ void measure_fma(ContextState& s, bool f16, const RooflineOptions& o, RooflineFi
 
 void measure_copy(ContextState& s, const RooflineOptions& o, RooflineFigures& fig) {
     const DeviceInfo& info = s.info;
-    const uint64_t granule = 16ull * kCopyLocalSize;
+    const int local_size = copy_local_size(info);
+    const uint64_t granule = 16ull * local_size;
     uint64_t bytes = std::min({kCopyBytes, info.max_storage_buffer_range, info.max_buffer_size}) / granule * granule;
     std::shared_ptr<detail::DeviceBuffer> a, b;
     for (; bytes >= kMinCopyBytes; bytes /= 2) {
@@ -134,9 +142,9 @@ void measure_copy(ContextState& s, const RooflineOptions& o, RooflineFigures& fi
     s.fill_buffer(*b, 0);
     const uint64_t words = bytes / 16;
     const uint32_t groups = static_cast<uint32_t>(std::min<uint64_t>(
-        {words / kCopyLocalSize, info.max_workgroup_count[0], 65535}));
+        {words / local_size, info.max_workgroup_count[0], 65535}));
     for (const bool vec4 : {true, false}) {
-        const VkPipeline pipeline = s.pipeline("roofline_copy", {kCopyLocalSize, vec4 ? 1 : 0});
+        const VkPipeline pipeline = s.pipeline("roofline_copy", {local_size, vec4 ? 1 : 0});
         const auto make = [&](int64_t copies) {
             std::vector<Dispatch> list(static_cast<std::size_t>(copies));
             for (int64_t i = 0; i < copies; ++i) {  // a -> b, b -> a, ...: each copy reads what the last wrote
@@ -171,7 +179,9 @@ std::string cache_path(ContextState& s, const RooflineOptions& o) {
     std::string dir = !o.cache_dir.empty() ? o.cache_dir : s.options.pipeline_cache_dir;
     if (dir.empty()) dir = detail::default_cache_directory();
     if (dir.empty() || dir == "none") return {};
-    return dir + "/roofline-" + detail::pipeline_cache_uuid_hex(s.info) + "-" + std::to_string(s.info.driver_version) + ".txt";
+    // Figures under a limits profile (no fp16, smaller workgroups) are kept apart from the real ones.
+    const std::string profile = s.info.profile == "desktop" ? "" : "-" + s.info.profile;
+    return dir + "/roofline-" + detail::pipeline_cache_uuid_hex(s.info) + "-" + std::to_string(s.info.driver_version) + profile + ".txt";
 }
 
 std::string number_text(double v) {

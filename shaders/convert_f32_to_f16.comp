@@ -4,14 +4,14 @@
 #extension GL_GOOGLE_include_directive : require
 #define P_BUFFER_AS_WORDS 1
 
-layout(local_size_x = 256) in;
+layout(local_size_x_id = 0) in;  // specialization constant 0: workgroup size (the planner's convert_workgroup)
 
 #include "common.glsl"
 
 // Reuses the common layout: source floats at binding 4 (o_data), destination words at binding 8.
 void main() {
     const int n = P.flags.w;
-    const int word = int(gl_GlobalInvocationID.x) + int(gl_WorkGroupID.y) * int(gl_NumWorkGroups.x) * 256;
+    const int word = int(gl_GlobalInvocationID.x) + int(gl_WorkGroupID.y) * int(gl_NumWorkGroups.x) * int(gl_WorkGroupSize.x);
     const int e = word * 2;
     if (e >= n) return;
     float a = o_data[P.offsets0.w + e];

@@ -19,3 +19,5 @@ vkattn_shader(convert_f32_to_f16 convert_f32_to_f16.comp)
 vkattn_shader(roofline_fma_f32 roofline_fma.comp DEFINES FMA_F16=0)
 vkattn_shader(roofline_fma_f16 roofline_fma.comp DEFINES FMA_F16=1)
 vkattn_shader(roofline_copy roofline_copy.comp)
+# Engine self-test (tests/subgroup_size_test.cpp): reports the subgroup size a pipeline runs with.
+vkattn_shader(subgroup_size_probe subgroup_size_probe.comp)

@@ -90,7 +90,7 @@ Tensor upload_qkv(Context& ctx, const std::vector<float>& x, int64_t B, int64_t 
     return ctx.upload(to_blhd(x, B, H, L, D), {B, L, H, D}, c.dtype).transposed(1, 2);
 }
 
-void make_mask(const Case& c, std::mt19937_64& gen, Inputs& in) {
+void make_mask(Context& ctx, const Case& c, std::mt19937_64& gen, Inputs& in) {
     HostAttentionProblem& p = in.host;
     if (c.mask == MaskKind::none && !c.fully_masked_rows) return;
     const bool four_d = c.mask == MaskKind::additive_4d || c.mask == MaskKind::bool_4d;
@@ -111,7 +111,6 @@ void make_mask(const Case& c, std::mt19937_64& gen, Inputs& in) {
         for (std::size_t row = 3; row < rows; row += 7)
             for (int64_t j = 0; j < c.Lk; ++j) p.mask[row * c.Lk + j] = is_bool ? 0.0f : -INFINITY;
     }
-    Context& ctx = context();
     if (is_bool) {
         std::vector<uint8_t> bytes(n);
         for (std::size_t e = 0; e < n; ++e) bytes[e] = p.mask[e] != 0 ? 1 : 0;
@@ -121,7 +120,7 @@ void make_mask(const Case& c, std::mt19937_64& gen, Inputs& in) {
     }
 }
 
-Inputs make_inputs(const Case& c, uint64_t seed) {
+Inputs make_inputs(Context& ctx, const Case& c, uint64_t seed) {
     std::mt19937_64 gen(seed);
     Inputs in;
     HostAttentionProblem& p = in.host;
@@ -137,11 +136,10 @@ Inputs make_inputs(const Case& c, uint64_t seed) {
         p.key_lengths[p.B - 1] = static_cast<int32_t>(p.Lk);               // and one with all of them
         if (p.B > 2) p.key_lengths[1] = std::max<int32_t>(1, p.key_lengths[1]);
     }
-    Context& ctx = context();
     in.q = upload_qkv(ctx, p.q, p.B, p.Hq, p.Lq, p.D, c);
     in.k = upload_qkv(ctx, p.k, p.B, p.Hkv, p.Lk, p.D, c);
     in.v = upload_qkv(ctx, p.v, p.B, p.Hkv, p.Lk, p.Dv, c);
-    make_mask(c, gen, in);
+    make_mask(ctx, c, gen, in);
     return in;
 }
 
@@ -183,10 +181,11 @@ bool check_lse(const std::vector<float>& got, const std::vector<float>& ref, std
 
 }  // namespace
 
-Outcome run_case(const Case& c, uint64_t seed) {
+Outcome run_case(const Case& c, uint64_t seed) { return run_case(context(), c, seed); }
+
+Outcome run_case(Context& ctx, const Case& c, uint64_t seed) {
     Outcome r;
-    Context& ctx = context();
-    Inputs in = make_inputs(c, seed);
+    Inputs in = make_inputs(ctx, c, seed);
     AttentionOptions opt;
     opt.causal = c.causal;
     opt.key_lengths = in.host.key_lengths;

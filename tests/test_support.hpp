@@ -50,6 +50,8 @@ struct Outcome {
 /// Runs `c` on the GPU with fresh random inputs from `seed` and compares out, lse and (explicit path)
 /// weights with the double-precision reference.
 Outcome run_case(const Case& c, uint64_t seed);
+/// As run_case, on `ctx` instead of the shared context.
+Outcome run_case(Context& ctx, const Case& c, uint64_t seed);
 
 /// A fresh seed, printed so a failure can be replayed with VKATTN_TEST_SEED.
 uint64_t fresh_seed();

@@ -26,6 +26,21 @@ void add_common_options(CLI::App& command, CommonOptions& common) {
         ->type_name("SEL");
     command.add_flag("--verbose", common.verbose, "Log device choice, plan and pipeline compile times to stderr");
     command.add_flag("--validation", common.validation, "Enable the Khronos validation layer (VK_LAYER_KHRONOS_validation)");
+    std::string names;
+    for (const std::string& n : profile_names()) names += (names.empty() ? "" : "|") + n;
+    command.add_option("--profile", common.profile, "Limits profile: plan as if the device were weaker (" + names +
+                                                        "; default: $VKATTN_PROFILE, else desktop)")
+        ->type_name("NAME");
+}
+
+std::string checked_profile(const CommonOptions& common) {
+    const std::string name = effective_profile(common.profile);
+    try {
+        apply_profile(DeviceInfo{}, name, common.profile.empty() ? "VKATTN_PROFILE" : "--profile");
+    } catch (const Error& e) {
+        throw UsageError(e.message());
+    }
+    return name;
 }
 
 DeviceSelector device_selector(const CommonOptions& common) {
@@ -47,6 +62,7 @@ ContextOptions context_options(const CommonOptions& common) {
     o.device = device_selector(common);
     o.verbose = common.verbose;
     o.validation = common.validation;
+    o.profile = checked_profile(common);
     return o;
 }
 

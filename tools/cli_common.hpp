@@ -32,14 +32,19 @@ struct CommonOptions {
     bool device_given = false;
     bool verbose = false;     ///< --verbose
     bool validation = false;  ///< --validation
+    std::string profile;      ///< --profile; empty: VKATTN_PROFILE, else desktop
 };
 
-/// Adds --device, --verbose and --validation to a subcommand.
+/// Adds --device, --verbose, --validation and --profile to a subcommand.
 void add_common_options(CLI::App& command, CommonOptions& common);
 
 /// The selector --device asks for (--device overrides VKATTN_DEVICE, which overrides the default rule).
 /// Throws UsageError naming --device when the text cannot be a selector.
 DeviceSelector device_selector(const CommonOptions& common);
+
+/// The limits profile the options select (--profile, else VKATTN_PROFILE, else desktop), checked:
+/// an unknown --profile is a UsageError naming --profile and listing the valid names.
+std::string checked_profile(const CommonOptions& common);
 
 /// ContextOptions for the common options.
 ContextOptions context_options(const CommonOptions& common);

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "cli_common.hpp"
+#include "vkattn/profile.hpp"
 #include "commands.hpp"
 
 namespace vkattn::cli {
@@ -34,8 +35,12 @@ std::string subgroup_text(const DeviceInfo& d) {
     return s;
 }
 
-void print_device(const DeviceChoice& c) {
-    const DeviceInfo& d = c.info;
+// "16384 B (16 KiB)  [probed: 32768 B (32 KiB)]" where the profile changed a value.
+std::string clamped(const std::string& now, const std::string& probed) { return now == probed ? now : now + "  [probed: " + probed + "]"; }
+
+void print_device(const DeviceChoice& c, const std::string& profile) {
+    const DeviceInfo& p = c.info;
+    const DeviceInfo d = apply_profile(p, profile);
     std::cout << (c.selected ? "* " : "  ") << "[" << d.index << "] " << d.name << '\n';
     field("status", c.reason);
     field("vendor", d.vendor + " (" + hex(d.vendor_id) + "), device id " + hex(d.device_id));
@@ -43,17 +48,20 @@ void print_device(const DeviceChoice& c) {
     field("driver", d.driver_name + (d.driver_info.empty() ? "" : " / " + d.driver_info) + " (version " +
                         hex(d.driver_version) + ")");
     field("api version", format_api_version(d.api_version));
-    field("subgroup size", subgroup_text(d));
-    field("shared memory", format_bytes(d.shared_memory_bytes));
-    field("fp16 arithmetic", yes_no(d.fp16_arithmetic));
+    field("limits profile", d.profile + (d.profile == "desktop" ? " (the probed limits)" : " (values below are clamped)"));
+    field("subgroup size", clamped(subgroup_text(d), subgroup_text(p)));
+    field("shared memory", clamped(format_bytes(d.shared_memory_bytes), format_bytes(p.shared_memory_bytes)));
+    field("fp16 arithmetic", clamped(yes_no(d.fp16_arithmetic), yes_no(p.fp16_arithmetic)));
     field("16-bit storage", yes_no(d.storage_16bit));
     field("max storage range", format_bytes(d.max_storage_buffer_range));
     field("max buffer size", format_bytes(d.max_buffer_size));
     field("device-local heap", format_bytes(d.device_local_bytes) +
                                    (d.host_visible_device_memory ? ", host-visible device memory" : ""));
-    field("workgroup", "max " + std::to_string(d.max_workgroup_invocations) + " invocations, size " +
-                           std::to_string(d.max_workgroup_size[0]) + "x" + std::to_string(d.max_workgroup_size[1]) + "x" +
-                           std::to_string(d.max_workgroup_size[2]));
+    const auto workgroup = [](const DeviceInfo& x) {
+        return "max " + std::to_string(x.max_workgroup_invocations) + " invocations, size " + std::to_string(x.max_workgroup_size[0]) +
+               "x" + std::to_string(x.max_workgroup_size[1]) + "x" + std::to_string(x.max_workgroup_size[2]);
+    };
+    field("workgroup", clamped(workgroup(d), workgroup(p)));
     field("timestamps", d.timestamps ? "yes (period " + format_fixed(d.timestamp_period_ns, 2) + " ns)" : "no");
     field("cooperative matrix", yes_no(d.cooperative_matrix_nv) + " (NV)");
     field("usable", d.usable ? "yes" : "no: " + d.unusable_reason);
@@ -64,6 +72,7 @@ void print_device(const DeviceChoice& c) {
 
 int run_devices(const CommonOptions& common) {
     const DeviceSelector selector = device_selector(common);
+    const std::string profile = checked_profile(common);
     const std::vector<DeviceChoice> choices = enumerate_devices(selector);
     if (choices.empty()) {
         std::cout << "no Vulkan devices (install mesa-vulkan-drivers for the CPU device lavapipe)\n";
@@ -72,7 +81,7 @@ int run_devices(const CommonOptions& common) {
     std::cout << choices.size() << " Vulkan device(s); * marks the one vkattn selects\n";
     for (const DeviceChoice& c : choices) {
         std::cout << '\n';
-        print_device(c);
+        print_device(c, profile);
     }
     bool any_selected = false;
     for (const DeviceChoice& c : choices) any_selected = any_selected || c.selected;

@@ -14,12 +14,34 @@
 
 namespace vkattn {
 
+/// What the validation layer checks beyond its standard (core) checks (see docs/validation.md).
+enum class ValidationChecks {
+    standard,         ///< core, object lifetime, thread safety, stateless parameter checks
+    synchronization,  ///< + synchronization validation (hazards between commands)
+    gpu_assisted,     ///< + GPU-assisted validation (shader accesses out of bounds, instrumented)
+    best_practices,   ///< + best-practices warnings
+};
+
+/// "standard", "sync", "gpu", "best-practices".
+const char* to_string(ValidationChecks c) noexcept;
+
 /// How a Context is created. Every field has a sensible default.
 struct ContextOptions {
     DeviceSelector device;              ///< which device (default rule, or VKATTN_DEVICE)
-    /// Enable VK_LAYER_KHRONOS_validation (also on when VKATTN_VALIDATION=1). Messages go to
-    /// `on_message` and are counted in Context::validation_message_count().
+    /// Enable VK_LAYER_KHRONOS_validation. Messages go to `on_message` and are counted in
+    /// Context::validation_message_count(). VKATTN_VALIDATION=1|standard|sync|gpu|best-practices
+    /// also turns it on (0 or empty: no change).
     bool validation = false;
+    /// Extra checks when validation is on. Left at `standard`, VKATTN_VALIDATION=sync|gpu|best-practices
+    /// chooses them.
+    ValidationChecks validation_checks = ValidationChecks::standard;
+    /// Limits profile (include/vkattn/profile.hpp): plan as if the device were this weaker class.
+    /// Empty: VKATTN_PROFILE, else "desktop". An unknown name throws Error(invalid_argument).
+    std::string profile;
+    /// Require this subgroup size on every compute pipeline (VkPipelineShaderStageRequiredSubgroupSizeCreateInfo).
+    /// 0: the driver's choice. Otherwise a power of two within the device's [min_subgroup_size,
+    /// max_subgroup_size], on a device with subgroup_size_control (after the profile), else Error.
+    uint32_t subgroup_size = 0;
     bool verbose = false;               ///< log device choice and pipeline compile times (also VKATTN_VERBOSE=1)
     /// Directory for the persistent pipeline cache. Empty: $XDG_CACHE_HOME/vkattn or ~/.cache/vkattn.
     /// "none" disables it.
@@ -47,8 +69,10 @@ public:
     Context(const Context&) = delete;
     Context& operator=(const Context&) = delete;
 
-    /// The device this context runs on.
+    /// The device this context runs on, with the limits profile applied: what the planner uses.
     const DeviceInfo& device() const;
+    /// The device as probed, before the limits profile.
+    const DeviceInfo& probed_device() const;
 
     /// Allocates an uninitialised contiguous tensor.
     Tensor empty(const Shape& shape, DType dtype);

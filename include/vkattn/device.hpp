@@ -33,8 +33,11 @@ struct DeviceInfo {
     bool subgroup_basic = false;        ///< VK_SUBGROUP_FEATURE_BASIC in compute
     bool subgroup_arithmetic = false;   ///< VK_SUBGROUP_FEATURE_ARITHMETIC in compute
     bool subgroup_shuffle = false;      ///< VK_SUBGROUP_FEATURE_SHUFFLE in compute
-    bool subgroup_size_control = false; ///< VK_EXT_subgroup_size_control / Vulkan 1.3
+    /// A compute pipeline can require a subgroup size (VK_EXT_subgroup_size_control / Vulkan 1.3:
+    /// the subgroupSizeControl feature, compute in requiredSubgroupSizeStages).
+    bool subgroup_size_control = false;
     uint32_t min_subgroup_size = 0, max_subgroup_size = 0;
+    uint32_t max_workgroup_subgroups = 0; ///< maxComputeWorkgroupSubgroups (0: not reported)
     bool fp16_arithmetic = false;       ///< shaderFloat16
     bool storage_16bit = false;         ///< storageBuffer16BitAccess
     bool cooperative_matrix_nv = false; ///< VK_NV_cooperative_matrix exposed
@@ -51,6 +54,9 @@ struct DeviceInfo {
     bool host_visible_device_memory = false; ///< a memory type that is both (UMA / ReBAR / CPU)
     bool timestamps = false;            ///< compute queue supports timestamps
     float timestamp_period_ns = 0;
+
+    /// The limits profile applied (include/vkattn/profile.hpp): "desktop" for the probed values.
+    std::string profile = "desktop";
 
     bool usable = true;                 ///< meets vkattn's minimum (Vulkan 1.1+, compute queue)
     std::string unusable_reason;        ///< why not, when !usable

@@ -7,6 +7,7 @@
 #include "vkattn/dtype.hpp"
 #include "vkattn/error.hpp"
 #include "vkattn/npy.hpp"
+#include "vkattn/profile.hpp"
 #include "vkattn/reference.hpp"
 #include "vkattn/tensor.hpp"
 #include "vkattn/version.hpp"

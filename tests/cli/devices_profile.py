@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""`vkattn devices --profile P`: each limits profile's clamped limits and the kernel variants they
+lead to; an unknown profile (flag or VKATTN_PROFILE) is one line naming it, exit 2.
+Usage: devices_profile.py <path to vkattn>"""
+import os
+import re
+import subprocess
+import sys
+
+VKATTN = sys.argv[1]
+PROFILES = ["desktop", "mobile", "no-subgroup", "no-fp16", "small-shared"]
+failures = []
+env = {k: v for k, v in os.environ.items() if k not in ("VKATTN_PROFILE", "VKATTN_FUSED_KERNEL")}
+
+
+def run(args, extra_env=None):
+    return subprocess.run([VKATTN] + args, capture_output=True, text=True, env={**env, **(extra_env or {})})
+
+
+def selected_block(text):
+    """The lines of the selected device (marked '* ')."""
+    blocks = re.split(r"\n(?=[* ] \[\d+\])", text)
+    for b in blocks:
+        if b.lstrip("\n").startswith("* "):
+            return b
+    return ""
+
+
+def field(block, name):
+    m = re.search(r"^    " + re.escape(name) + r"\s+(.*)$", block, re.M)
+    return m.group(1) if m else None
+
+
+def first_number(text):
+    return int(re.match(r"(\d+)", text).group(1))
+
+
+outputs = {}
+for p in PROFILES:
+    r = run(["devices", "--profile", p])
+    if r.returncode != 0:
+        failures.append(f"devices --profile {p}: exit {r.returncode}: {r.stderr.strip()}")
+        continue
+    block = selected_block(r.stdout)
+    outputs[p] = block
+    if not (field(block, "limits profile") or "").startswith(p):
+        failures.append(f"{p}: limits profile line is {field(block, 'limits profile')!r}")
+    if "kernel variants:" not in block:
+        failures.append(f"{p}: no kernel variants listed")
+
+if "desktop" in outputs and "mobile" in outputs:
+    desk, mob = outputs["desktop"], outputs["mobile"]
+    probed_shared = first_number(field(desk, "shared memory"))
+    probed_inv = first_number(field(desk, "workgroup").split("max ")[1])
+    if first_number(field(mob, "shared memory")) != min(probed_shared, 16384):
+        failures.append(f"mobile: shared memory {field(mob, 'shared memory')!r}")
+    if first_number(field(mob, "workgroup").split("max ")[1]) != min(probed_inv, 128):
+        failures.append(f"mobile: workgroup {field(mob, 'workgroup')!r}")
+    if not field(mob, "fp16 arithmetic").startswith("no"):
+        failures.append(f"mobile: fp16 arithmetic {field(mob, 'fp16 arithmetic')!r}")
+    if "basic no, arithmetic no, shuffle no" not in field(mob, "subgroup size"):
+        failures.append(f"mobile: subgroup {field(mob, 'subgroup size')!r}")
+    if probed_shared > 16384 and "[probed: " not in field(mob, "shared memory"):
+        failures.append("mobile: the probed shared memory is not shown next to the clamped value")
+    # Every variant listed under mobile fits: shared bytes <= 16 KiB, rows/tiles within 128 invocations.
+    for m in re.finditer(r"(\d+) B shared", mob):
+        if int(m.group(1)) > 16384:
+            failures.append(f"mobile: a fused variant needs {m.group(0)}")
+    for m in re.finditer(r"\[rows(\d+),", mob):
+        if int(m.group(1)) > 128:
+            failures.append(f"mobile: rowwise variant with {m.group(1)} rows")
+    for m in re.finditer(r"convert_f32_to_f16\[wg(\d+)\]", mob):
+        if int(m.group(1)) > 128:
+            failures.append(f"mobile: convert workgroup {m.group(1)}")
+    if probed_shared > 16384 and desk.split("kernel variants:")[1] == mob.split("kernel variants:")[1]:
+        failures.append("mobile: the same kernel variants as desktop")
+    for p in ("no-subgroup", "no-fp16"):
+        if p in outputs and outputs[p].split("kernel variants:")[1] != desk.split("kernel variants:")[1]:
+            failures.append(f"{p}: variants differ from desktop although no kernel uses subgroups or fp16 arithmetic")
+
+for args, extra, needle in ((["devices", "--profile", "phone"], None, "--profile: 'phone'"),
+                            (["devices"], {"VKATTN_PROFILE": "phone"}, "VKATTN_PROFILE: 'phone'")):
+    r = run(args, extra)
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    if r.returncode != 2 or len(lines) != 1 or needle not in r.stderr or "small-shared" not in r.stderr:
+        failures.append(f"{args} {extra}: exit {r.returncode}, stderr {r.stderr!r}")
+
+# The environment chooses the profile when the flag is absent; the flag wins over it.
+r = run(["devices"], {"VKATTN_PROFILE": "small-shared"})
+if not (field(selected_block(r.stdout), "limits profile") or "").startswith("small-shared"):
+    failures.append("VKATTN_PROFILE=small-shared did not apply")
+r = run(["devices", "--profile", "desktop"], {"VKATTN_PROFILE": "small-shared"})
+if not (field(selected_block(r.stdout), "limits profile") or "").startswith("desktop"):
+    failures.append("--profile desktop did not override VKATTN_PROFILE")
+
+for f in failures:
+    print("FAIL:", f)
+print(f"devices_profile: {len(PROFILES)} profiles, {len(failures)} failure(s)")
+sys.exit(1 if failures else 0)
