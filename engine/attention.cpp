@@ -235,9 +235,17 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
         result.variant = explicit_variant_name(ec, p.dtype);
     }
 
-    Tensor out32 = ctx.empty({p.B, p.Hq, p.Lq, p.Dv}, DType::f32);
-    if (o.return_lse) result.lse = ctx.empty({p.B, p.Hq, p.Lq}, DType::f32);
-    if (o.return_weights) result.weights = ctx.empty({p.B, p.Hq, p.Lq, p.Lk}, DType::f32);
+    // A result larger than the device can hold fails here, named (docs/bad_inputs.md).
+    const auto result_tensor = [&](const char* name, const Shape& shape) {
+        try {
+            return ctx.empty(shape, DType::f32);
+        } catch (const Error& e) {
+            throw Error(e.code(), std::string(name) + ": the f32 result " + to_string(shape) + " does not fit: " + e.message());
+        }
+    };
+    Tensor out32 = result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv});
+    if (o.return_lse) result.lse = result_tensor("lse", {p.B, p.Hq, p.Lq});
+    if (o.return_weights) result.weights = result_tensor("weights", {p.B, p.Hq, p.Lq, p.Lk});
     const int64_t group = p.Hq / p.Hkv;
     Operands ops;
     ops.q = operand_of(q, "q", 1, true);
