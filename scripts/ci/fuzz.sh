@@ -32,11 +32,13 @@ for target in fuzz_npy:npy fuzz_attention_args:attention_args; do
   # never frees, and its frames have no module name, so no suppression can match them. Each pipeline
   # keeps ~16 MB of JIT code and the fuzzer reaches dozens of variants: 6 GB. The parser target keeps
   # leak checking on (nothing of the driver is loaded).
+  # -timeout=300 per input: an input that needs new pipelines compiles each (1-2 s on an idle lavapipe,
+  # many times that on a loaded 2-core machine); 60 s was hit by a seed input on a busy machine.
   leaks=1; rss=2048
   if [ "$name" = fuzz_attention_args ]; then leaks=0; rss=6144; fi
   echo "fuzz: $name for ${seconds}s from $(ls "$corpus" | wc -l) seeds"
   if ASAN_OPTIONS="detect_leaks=$leaks" "build-fuzz/tests/fuzz/$name" -max_total_time="$seconds" -print_final_stats=1 \
-      -artifact_prefix=build-fuzz/artifacts/ -max_len=4096 -timeout=60 -rss_limit_mb="$rss" "$work" >"$log" 2>&1; then
+      -artifact_prefix=build-fuzz/artifacts/ -max_len=4096 -timeout=300 -rss_limit_mb="$rss" "$work" >"$log" 2>&1; then
     execs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo "?")
     rate=$(grep -oE 'stat::average_exec_per_sec: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo "?")
     cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -n 1 || true)
