@@ -31,8 +31,8 @@ float row_lse(RowState st) { return st.l == 0.0 ? negative_infinity() : st.m + l
 
 // The V element a key contributes to P.V: none when its weight is 0 (masked, causally hidden, past
 // key_lengths), so a NaN or inf in a value row the query does not attend cannot leak in as 0 * NaN.
-// A bit mask, not `p != 0.0 ? v : 0.0`: written as a select, the rowwise kernel ran ~15x slower on
-// lavapipe (the unconditional shared-memory load must stay a plain load; an integer AND keeps it one).
+// A bit mask (an AND per element next to the FMA; the shared-memory load stays unconditional). Its
+// cost in the rowwise kernel on lavapipe was within the run-to-run noise (see the commit message).
 float weighted_value(float p, float v) { return uintBitsToFloat(floatBitsToUint(v) & (p != 0.0 ? 0xffffffffu : 0u)); }
 
 #endif
