@@ -25,6 +25,16 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsa
 # which would need the sanitizer runtime in that project too; it checks packaging, not memory safety,
 # and runs in the normal build. Everything else runs: the whole gtest suite (validation layer on), the
 # CLI round trip, the CLI bad-input table and the bench smoke test, all on the sanitized binaries.
+# Under ASan, lavapipe's shader execution in the same process runs ~15x slower (measured: the same
+# rowwise prefill ran ~100 ms instead of ~7 ms), so the numeric sweeps that only add more shapes are
+# left out of this step: Shapes/HeadDims/Masks/Special/LongKeys Sweep, Tiled/TiledKernel and
+# Pairs/Decode (243 of the 318 cases; 75 run). They run in the normal build. Every host code path they
+# use still runs here: validation and all 64 bad inputs (Errors), every kernel path and dtype with
+# chunking (Determinism, NonFinite, Chunking, DecodeVariant, TiledKernelLimits), the engine, npy and
+# reference tests, and the fuzz corpora (FuzzReplay). VKATTN_SANITIZE_FULL=1 runs everything.
+if [ "${VKATTN_SANITIZE_FULL:-0}" != 1 ]; then
+  export GTEST_FILTER='-*/Sweep.*:Tiled/TiledKernel.*:Pairs/Decode.*'
+fi
 ctest --test-dir build-asan --output-on-failure -E '^install_and_consume$' "$@"
 t2=$(date +%s)
 echo "sanitize: build $((t1 - t0)) s, tests $((t2 - t1)) s"
