@@ -295,8 +295,17 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
         result.variant = explicit_variant_name(ec, p.dtype);
     }
 
-    if (o.return_lse) result.lse = ctx.empty({p.B, p.Hq, p.Lq}, DType::f32);
-    if (o.return_weights) result.weights = ctx.empty({p.B, p.Hq, p.Lq, p.Lk}, DType::f32);
+    // A result larger than the device can hold fails here, named (docs/bad_inputs.md).
+    const auto result_tensor = [&](const char* name, const Shape& shape, DType dtype) {
+        try {
+            return ctx.empty(shape, dtype);
+        } catch (const Error& e) {
+            throw Error(e.code(), std::string(name) + ": the " + std::string(dtype_name(dtype)) + " result " + to_string(shape) +
+                                      " does not fit: " + e.message());
+        }
+    };
+    if (o.return_lse) result.lse = result_tensor("lse", {p.B, p.Hq, p.Lq}, DType::f32);
+    if (o.return_weights) result.weights = result_tensor("weights", {p.B, p.Hq, p.Lq, p.Lk}, DType::f32);
     const int64_t group = p.Hq / p.Hkv;
     Operands ops;
     ops.q = operand_of(q, "q", 1, true);
@@ -360,7 +369,7 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
 
     Tensor out32;
     if (!staged) {
-        out32 = ctx.empty({p.B, p.Hq, p.Lq, p.Dv}, DType::f32);
+        out32 = result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, DType::f32);
         ops.o = operand_of(out32, "out", 1, true);
     }
     std::vector<Operand> all = {ops.q, ops.k, ops.v, ops.o, ops.mask, ops.lse, ops.weights};
@@ -424,7 +433,7 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
     const std::string suffix = p.dtype == DType::f16 ? "_f16" : "_f32";
     const KernelParams kp = base_params(p, o, ops);
     std::optional<Tensor> staged_out;
-    if (staged) staged_out = ctx.empty({p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
+    if (staged) staged_out = result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
     std::vector<Dispatch> dispatches;
     // Records the dispatches of chunk ci.
     const auto record_chunk = [&](std::size_t ci) {
@@ -482,7 +491,7 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
     }
 
     if (p.out_dtype == DType::f16) {
-        result.out = staged ? *staged_out : ctx.empty({p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
+        result.out = staged ? *staged_out : result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
         if (!staged) append_convert(st, lim, out32, result.out, 0, out32.numel(), dispatches);
     } else {
         result.out = out32;

@@ -85,13 +85,19 @@ Tensor Tensor::view(const Shape& shape, const Strides& strides, int64_t offset_e
     if (strides.size() != shape.size())
         throw Error(ErrorCode::invalid_argument, "view: strides have " + std::to_string(strides.size()) +
                                                      " entries for a shape of rank " + std::to_string(shape.size()));
+    if (offset_elements < 0)
+        throw Error(ErrorCode::invalid_argument, "view: offset " + std::to_string(offset_elements) + " is negative");
     int64_t last = offset_elements;
     for (std::size_t i = 0; i < shape.size(); ++i) {
         if (strides[i] < 0) throw Error(ErrorCode::invalid_argument, "view: stride " + std::to_string(i) + " is negative");
-        last += strides[i] * (shape[i] - 1);
+        // Checked: a huge stride must be an error, not a signed overflow that wraps back into range.
+        int64_t reach = 0;
+        if (__builtin_mul_overflow(strides[i], shape[i] - 1, &reach) || __builtin_add_overflow(last, reach, &last))
+            throw Error(ErrorCode::invalid_argument, "view: stride " + std::to_string(i) + " (" + std::to_string(strides[i]) +
+                                                         ") of shape " + to_string(shape) + " overflows the element index");
     }
     const int64_t capacity = static_cast<int64_t>(buffer_->size / dtype_size(dtype_));
-    if (offset_elements < 0 || last >= capacity)
+    if (last >= capacity)
         throw Error(ErrorCode::invalid_argument, "view: shape " + to_string(shape) + " with these strides reaches element " +
                                                      std::to_string(last) + " of a buffer of " + std::to_string(capacity));
     Tensor t = *this;

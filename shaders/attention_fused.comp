@@ -111,7 +111,7 @@ void main() {
             tile_sum += p;
             for (int u = 0; u < DV_PER_THREAD; ++u) {
                 int c = t + u * TPR;
-                if (c < Dv) acc[u] += p * v_tile[j * DCAP + c];
+                if (c < Dv) acc[u] += p * weighted_value(p, v_tile[j * DCAP + c]);
             }
         }
         st.l = st.l * alpha + tile_sum;

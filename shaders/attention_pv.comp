@@ -7,6 +7,7 @@ layout(local_size_x_id = 0, local_size_y_id = 0) in;
 layout(constant_id = 0) const int TILE = 16;
 
 #include "common.glsl"
+#include "tile_ops.glsl"
 
 shared float p_tile[TILE * TILE];
 shared float v_tile[TILE * TILE];
@@ -28,7 +29,10 @@ void main() {
         int vj = j0 + ty, vc = c0 + tx;
         v_tile[ty * TILE + tx] = (vj < LK() && vc < Dv) ? LOAD_V(s.v_base + vj * P.v_stride.z + vc * P.v_stride.w) : 0.0;
         barrier();
-        for (int j = 0; j < TILE; ++j) acc += p_tile[ty * TILE + j] * v_tile[j * TILE + tx];
+        for (int j = 0; j < TILE; ++j) {
+            const float p = p_tile[ty * TILE + j];
+            acc += p * weighted_value(p, v_tile[j * TILE + tx]);
+        }
         barrier();
     }
     if (i < LQ() && c < Dv) o_data[s.o_base + i * P.o_stride.z + c * P.o_stride.w] = acc;

@@ -52,12 +52,12 @@ void main() {
         local_sum += sc <= MASKED_SCORE ? 0.0 : exp(sc - m);
     }
     const float l = workgroup_sum(local_sum, tid);
-    const float inv_l = l > 0.0 ? 1.0 / l : 0.0;
+    const float inv_l = l == 0.0 ? 0.0 : 1.0 / l;  // NaN stays NaN (a NaN or +inf score)
 
     for (int j = tid; j < LK(); j += WG) {
         float sc = p_data[row_base + j];
         p_data[row_base + j] = sc <= MASKED_SCORE ? 0.0 : exp(sc - m) * inv_l;
     }
     if (tid == 0 && (P.flags.z & FLAG_LSE) != 0)
-        lse_data[P.offsets1.y + slice_local * LQ() + i] = l > 0.0 ? m + log(l) : negative_infinity();
+        lse_data[P.offsets1.y + slice_local * LQ() + i] = l == 0.0 ? negative_infinity() : m + log(l);
 }

@@ -108,7 +108,7 @@ void copy_v_block(int lid, Slice s, int j0, int block_keys, int Dv) {
         [[unroll]] for (int j = 0; j < BC; ++j) {                           \
             [[unroll]] for (int u = 0; u < CJ; ++u) {                       \
                 const int e = j * DCAP + c0 + u;                            \
-                o[u] = fma(sc[j], kv_sh[e], o[u]);                          \
+                o[u] = fma(sc[j], weighted_value(sc[j], kv_sh[e]), o[u]);   \
             }                                                               \
         }                                                                   \
         [[unroll]] for (int u = 0; u < CJ; ++u) acc[c0 + u] = UPDATE(acc[c0 + u], o[u]); \

@@ -22,10 +22,17 @@ float rescale_factor(float m_old, float m_new) { return exp2((m_old - m_new) * L
 // Probability of one score under the running maximum; masked scores contribute exactly 0.
 float masked_exp(float s, float m) { return s <= MASKED_SCORE ? 0.0 : exp2((s - m) * LOG2E); }
 
-// Final normaliser: 0 for a row that saw no visible key, so it yields zeros instead of NaN.
-float safe_inverse(float l) { return l > 0.0 ? 1.0 / l : 0.0; }
+// Final normaliser: 0 for a row that saw no visible key, so it yields zeros instead of NaN. A NaN sum
+// (a NaN or +inf score) stays NaN, so the row's output is NaN (docs/bad_inputs.md).
+float safe_inverse(float l) { return l == 0.0 ? 0.0 : 1.0 / l; }
 
-// Natural log-sum-exp of a row; -inf for a fully masked row.
-float row_lse(RowState st) { return st.l > 0.0 ? st.m + log(st.l) : negative_infinity(); }
+// Natural log-sum-exp of a row; -inf for a fully masked row, NaN when the row's sum is NaN.
+float row_lse(RowState st) { return st.l == 0.0 ? negative_infinity() : st.m + log(st.l); }
+
+// The V element a key contributes to P.V: none when its weight is 0 (masked, causally hidden, past
+// key_lengths), so a NaN or inf in a value row the query does not attend cannot leak in as 0 * NaN.
+// A bit mask (an AND per element next to the FMA; the shared-memory load stays unconditional). Its
+// cost in the rowwise kernel on lavapipe was within the run-to-run noise (see the commit message).
+float weighted_value(float p, float v) { return uintBitsToFloat(floatBitsToUint(v) & (p != 0.0 ? 0xffffffffu : 0u)); }
 
 #endif

@@ -2,8 +2,13 @@
 // argument, nothing runs, and the same context then computes a correct result.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <set>
 
 #include "test_support.hpp"
 
@@ -35,6 +40,24 @@ void expect_context_still_works() {
     c.B = 1, c.Hq = 2, c.Hkv = 1, c.Lq = 9, c.Lk = 13, c.D = 16;
     const Outcome r = run_case(c, fresh_seed());
     EXPECT_TRUE(r.passed) << r.message;
+}
+
+// One row of the table in docs/bad_inputs.md: | surface | input | code | message contains |, with
+// '|' in a cell escaped as '\|'.
+std::string table_row(const std::string& surface, const std::string& name, const std::string& code, const std::string& part) {
+    std::string escaped;
+    for (char c : part) escaped += c == '|' ? std::string("\\|") : std::string(1, c);
+    return "| " + surface + " | " + name + " | " + code + " | `" + escaped + "` |";
+}
+
+std::vector<std::string> read_table_rows(const std::string& path, const std::string& surface) {
+    std::ifstream in(path);
+    std::vector<std::string> rows;
+    for (std::string line; std::getline(in, line);) {
+        while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
+        if (line.rfind("| " + surface + " |", 0) == 0) rows.push_back(line);
+    }
+    return rows;
 }
 
 std::vector<BadInput> bad_inputs() {
@@ -179,6 +202,124 @@ std::vector<BadInput> bad_inputs() {
         attention(context(), foreign, t.k, t.v);
     }, "q: tensor belongs to another Context");
     add("huge allocation", [&] { ctx.empty({int64_t{1} << 40}, DType::f32); }, "exceeds the device's maxBufferSize", ErrorCode::out_of_memory);
+    // --- added with docs/bad_inputs.md ---
+    add("empty k", [] { Qkv t = make_qkv(); attention(context(), t.q, Tensor(), t.v); }, "k: tensor is empty");
+    add("empty v", [] { Qkv t = make_qkv(); attention(context(), t.q, t.k, Tensor()); }, "v: tensor is empty");
+    add("rank 5 k", [&] {
+        Qkv t = make_qkv();
+        Tensor k5 = ctx.upload(std::vector<float>(2 * 2 * 7 * 16, 0.f), {1, 2, 2, 7, 16});
+        attention(ctx, t.q, k5, t.v);
+    }, "k: expected rank 4 [B, Hkv, Lk, D], got shape [1, 2, 2, 7, 16]");
+    add("u8 v", [&] {
+        Qkv t = make_qkv();
+        std::vector<uint8_t> raw(2 * 2 * 7 * 16);
+        attention(ctx, t.q, t.k, ctx.upload_raw(raw.data(), raw.size(), {2, 2, 7, 16}, DType::u8));
+    }, "v: dtype u8 is not supported (f32 or f16)");
+    add("Hq < Hkv", [&] { Qkv t = make_qkv(2, 2, 4); attention(ctx, t.q, t.k, t.v); },
+        "q: 2 query heads are not a multiple of k's 4 key/value heads");
+    add("inf scale", [&] {
+        Qkv t = make_qkv();
+        AttentionOptions o;
+        o.scale = INFINITY;
+        attention(ctx, t.q, t.k, t.v, o);
+    }, "scale: must be finite and non-zero, got inf");
+    add("mask 4d keys", [&] {
+        Qkv t = make_qkv();
+        AttentionOptions o;
+        o.mask = ctx.upload(std::vector<float>(5 * 6, 0.f), {1, 1, 5, 6});
+        attention(ctx, t.q, t.k, t.v, o);
+    }, "mask: shape [1, 1, 5, 6] must be [Lq, Lk] = [5, 7] or");
+    add("mask empty", [&] {
+        Qkv t = make_qkv();
+        AttentionOptions o;
+        o.mask = Tensor();
+        attention(ctx, t.q, t.k, t.v, o);
+    }, "mask: tensor is empty");
+    add("mask foreign", [] {
+        ContextOptions co;
+        co.pipeline_cache_dir = "none";
+        Context other(co);
+        AttentionOptions o;
+        o.mask = other.upload(std::vector<float>(5 * 7, 0.f), {5, 7});
+        Qkv t = make_qkv();
+        attention(context(), t.q, t.k, t.v, o);
+    }, "mask: tensor belongs to another Context");
+    add("out dtype i32", [&] {
+        Qkv t = make_qkv();
+        AttentionOptions o;
+        o.out_dtype = DType::i32;
+        attention(ctx, t.q, t.k, t.v, o);
+    }, "out_dtype: i32 is not supported (f32 or f16)");
+    add("plan validates", [&] {
+        Qkv t = make_qkv(), u = make_qkv(3);
+        plan_attention(ctx, t.q, u.k, t.v);
+    }, "k: batch 3 does not match q's 2");
+    add("fused kernel override", [&] {
+        Qkv t = make_qkv();
+        setenv("VKATTN_FUSED_KERNEL", "fastest", 1);
+        struct Unset { ~Unset() { unsetenv("VKATTN_FUSED_KERNEL"); } } unset;
+        attention(ctx, t.q, t.k, t.v);
+    }, "VKATTN_FUSED_KERNEL: 'fastest' is not auto, tiled or rowwise");
+    add("result larger than device memory", [&] {
+        // q broadcast through stride-0 views: a 512-element buffer read as 2^31 - 1 rows, so the
+        // [1, 1, 2^31 - 1, 512] f32 output (4 TiB) exceeds any device.
+        Tensor row = ctx.upload(std::vector<float>(512, 0.5f), {1, 1, 1, 512});
+        Tensor q = row.view({1, 1, (int64_t{1} << 31) - 1, 512}, {0, 0, 0, 1});
+        Tensor k = ctx.upload(std::vector<float>(3 * 512, 0.5f), {1, 1, 3, 512});
+        attention(ctx, q, k, k);
+    }, "out: the f32 result [1, 1, 2147483647, 512] does not fit", ErrorCode::out_of_memory);
+    add("upload empty shape", [&] { ctx.upload(std::vector<float>(), {}); }, "upload: shape must have at least one dimension");
+    add("upload_raw size", [&] {
+        std::vector<float> raw(3);
+        ctx.upload_raw(raw.data(), 12, {4}, DType::f32);
+    }, "upload_raw: shape [4] of f32 needs 16 bytes, got 12");
+    add("empty zero dim", [&] { ctx.empty({4, 0}, DType::f32); }, "empty: dimension 1 of shape [4, 0] must be positive");
+    add("empty shape overflow", [&] { ctx.empty({int64_t{1} << 40, int64_t{1} << 40}, DType::f32); },
+        "empty: shape [1099511627776, 1099511627776] is too large");
+    add("view stride overflow", [&] {
+        Tensor t = ctx.upload(std::vector<float>(12, 0.f), {3, 4});
+        t.view({3, 4}, {int64_t{1} << 62, 1});
+    }, "view: stride 0 (4611686018427387904) of shape [3, 4] overflows the element index");
+    add("view strides rank", [&] {
+        Tensor t = ctx.upload(std::vector<float>(12, 0.f), {3, 4});
+        t.view({3, 4}, {4});
+    }, "view: strides have 1 entries for a shape of rank 2");
+    add("view negative offset", [&] {
+        Tensor t = ctx.upload(std::vector<float>(12, 0.f), {3, 4});
+        t.view({2}, {1}, -1);
+    }, "view: offset -1 is negative");
+    add("view of empty tensor", [] { Tensor().view({1}, {1}); }, "view: tensor is empty");
+    add("download empty tensor", [] { Tensor().download<float>(); }, "download: tensor is empty");
+    add("download u8 as float", [&] {
+        const uint8_t b[2] = {1, 0};
+        ctx.upload_raw(b, 2, {2}, DType::u8).download<float>();
+    }, "download<float>: tensor holds integers");
+    add("npy missing file", [] { read_npy("/nonexistent/vkattn/q.npy"); }, "/nonexistent/vkattn/q.npy", ErrorCode::io_error);
+    add("npy bad magic", [] {
+        const std::string junk = "PK\x03\x04 this is a zip file, not an array";
+        parse_npy(reinterpret_cast<const uint8_t*>(junk.data()), junk.size(), "junk.npy");
+    }, "junk.npy: bad magic (not a .npy file)", ErrorCode::io_error);
+    add("npy truncated", [] {
+        NpyArray a = NpyArray::from_floats(std::vector<float>(64, 1.0f), {4, 16}, DType::f32);
+        const std::string path = testing::TempDir() + "vkattn_truncated.npy";
+        write_npy(path, a);
+        std::string bytes;
+        {
+            std::FILE* f = std::fopen(path.c_str(), "rb");
+            char buf[4096];
+            const std::size_t n = std::fread(buf, 1, sizeof buf, f);
+            std::fclose(f);
+            bytes.assign(buf, n);
+        }
+        parse_npy(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size() - 10, "short.npy");
+    }, "short.npy: truncated data: shape (4, 16) of '<f4' needs 256 bytes", ErrorCode::io_error);
+    add("npy f64", [] {
+        std::string h = "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }";
+        h.resize(117, ' ');
+        h += '\n';
+        std::string bytes = std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(h.size()) + '\0' + h + std::string(16, '\0');
+        parse_npy(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "f64.npy");
+    }, "f64.npy: unsupported dtype '<f8'", ErrorCode::io_error);
     return list;
 }
 
@@ -195,8 +336,26 @@ TEST(Errors, EveryRuleHasAClearMessageAndTheContextStaysUsable) {
             EXPECT_NE(e.message().find(bad.message_part), std::string::npos)
                 << "message \"" << e.message() << "\" lacks \"" << bad.message_part << "\"";
         }
+        expect_context_still_works();
     }
-    expect_context_still_works();
+}
+
+// docs/bad_inputs.md tables exactly this list (and tests/cli/bad_inputs.py the CLI rows): every row
+// here is in the table with the same code and message, and the table has no API row that is not here.
+TEST(Errors, TheDocumentedTableMatchesTheTests) {
+    const std::string doc = std::string(VKATTN_SOURCE_DIR) + "/docs/bad_inputs.md";
+    const auto rows = read_table_rows(doc, "API");
+    ASSERT_FALSE(rows.empty()) << doc << " has no API rows";
+    std::set<std::string> listed;
+    std::string missing;
+    for (const BadInput& bad : bad_inputs()) {
+        const std::string row = table_row("API", bad.name, to_string(bad.code), bad.message_part);
+        listed.insert(row);
+        if (!std::count(rows.begin(), rows.end(), row)) missing += row + "\n";
+    }
+    EXPECT_TRUE(missing.empty()) << doc << " lacks (or differs in) these rows:\n" << missing;
+    for (const std::string& r : rows) EXPECT_TRUE(listed.count(r)) << doc << " has a row no test checks: " << r;
+    EXPECT_EQ(listed.size(), bad_inputs().size()) << "two bad inputs share a name";
 }
 
 TEST(Errors, FullyMaskedRowsAreZeroNotNaN) {

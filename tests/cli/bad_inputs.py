@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Bad input to the `vkattn` program: each case must exit with the expected status and print exactly
+one line "vkattn: error: ..." containing the expected text (which names the argument or file), and
+no crash. After each one a correct `vkattn run` is checked against numpy. The CLI rows of
+docs/bad_inputs.md must be exactly this list (name, exit status, message).
+Usage: bad_inputs.py <path to vkattn> <path to docs/bad_inputs.md>"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+VKATTN, DOC = sys.argv[1], sys.argv[2]
+failures = []
+d = tempfile.mkdtemp(prefix="vkattn-bad-")
+
+
+def path(name):
+    return os.path.join(d, name)
+
+
+def save(name, array):
+    np.save(path(name), array)
+    return path(name)
+
+
+def write(name, data):
+    with open(path(name), "wb") as f:
+        f.write(data)
+    return path(name)
+
+
+rng = np.random.default_rng(7)
+B, Hq, Hkv, Lq, Lk, D = 2, 4, 2, 5, 9, 16
+q = save("q.npy", rng.standard_normal((B, Hq, Lq, D)).astype(np.float32))
+k = save("k.npy", rng.standard_normal((B, Hkv, Lk, D)).astype(np.float32))
+v = save("v.npy", rng.standard_normal((B, Hkv, Lk, D)).astype(np.float32))
+qkv = ["--q", q, "--k", k, "--v", v]
+good_bytes = open(q, "rb").read()
+
+# name, arguments after `vkattn`, exit status, text the one error line must contain
+CASES = [
+    ("unknown subcommand", ["frobnicate"], 2, "unknown subcommand 'frobnicate'"),
+    ("missing --v", ["run", "--q", q, "--k", k], 2, "--v is required"),
+    ("missing file", ["run", "--q", path("missing.npy"), "--k", k, "--v", v], 2,
+     path("missing.npy") + ": cannot open (No such file or directory)"),
+    ("not a .npy file", ["run", "--q", write("text.npy", b"hello, not numpy\n"), "--k", k, "--v", v], 2,
+     path("text.npy") + ": bad magic (not a .npy file)"),
+    ("truncated header", ["run", "--q", write("trunc_header.npy", good_bytes[:40]), "--k", k, "--v", v], 2,
+     "trunc_header.npy: truncated header"),
+    ("truncated data", ["run", "--q", write("trunc_data.npy", good_bytes[:200]), "--k", k, "--v", v], 2,
+     "trunc_data.npy: truncated data"),
+    ("corrupt header", ["run", "--q", write("corrupt.npy", good_bytes[:10] + b"{'descr': <f4, " + good_bytes[25:]), "--k", k,
+                        "--v", v], 2, "corrupt.npy: malformed header"),
+    ("f64 file", ["run", "--q", save("f64.npy", np.zeros((B, Hq, Lq, D))), "--k", k, "--v", v], 2,
+     "f64.npy: unsupported dtype '<f8'"),
+    ("int32 file", ["run", "--q", save("i32.npy", np.zeros((B, Hq, Lq, D), np.int32)), "--k", k, "--v", v], 2,
+     "q: dtype i32 is not supported (f32 or f16)"),
+    ("f16 k with f32 q", ["run", "--q", q, "--k", save("k16.npy", np.zeros((B, Hkv, Lk, D), np.float16)), "--v", v], 2,
+     "k: dtype f16 does not match q's f32"),
+    ("empty array", ["run", "--q", save("empty.npy", np.zeros((0,), np.float32)), "--k", k, "--v", v], 2,
+     "q: " + path("empty.npy") + " has shape [0]; expected a non-empty rank 4"),
+    ("rank 3 q", ["run", "--q", save("q3.npy", np.zeros((Hq, Lq, D), np.float32)), "--k", k, "--v", v], 2,
+     "q: expected rank 4 [B, Hq, Lq, D], got shape [4, 5, 16]"),
+    ("blhd rank 3", ["run", "--q", path("q3.npy"), "--k", k, "--v", v, "--layout", "blhd"], 2,
+     "q: expected rank 4 [B, Lq, Hq, D] (--layout blhd)"),
+    ("k head dim", ["run", "--q", q, "--k", save("k24.npy", np.zeros((B, Hkv, Lk, 24), np.float32)), "--v", v], 2,
+     "k: head dim 24 does not match q's 16"),
+    ("v keys", ["run", "--q", q, "--k", k, "--v", save("v8.npy", np.zeros((B, Hkv, 8, D), np.float32))], 2,
+     "v: 8 keys do not match k's 9"),
+    ("Hq % Hkv", ["run", "--q", save("q3h.npy", np.zeros((B, 3, Lq, D), np.float32)), "--k", k, "--v", v], 2,
+     "q: 3 query heads are not a multiple of k's 2 key/value heads"),
+    ("head dim over 512", ["run", "--q", save("q520.npy", np.zeros((1, 1, 2, 520), np.float32)),
+                           "--k", save("k520.npy", np.zeros((1, 1, 2, 520), np.float32)),
+                           "--v", save("v520.npy", np.zeros((1, 1, 2, 16), np.float32))], 2,
+     "q: head dim 520 exceeds the maximum 512"),
+    ("mask shape", ["run"] + qkv + ["--mask", save("mask_bad.npy", np.ones((Lq, Lk + 1), np.bool_))], 2,
+     "mask: shape [5, 10] must be [Lq, Lk] = [5, 9]"),
+    ("mask rank 3", ["run"] + qkv + ["--mask", save("mask3.npy", np.ones((2, Lq, Lk), np.float32))], 2,
+     "mask: rank 3 shape [2, 5, 9] must be"),
+    ("mask dtype", ["run"] + qkv + ["--mask", save("mask_i32.npy", np.ones((Lq, Lk), np.int32))], 2,
+     "mask: dtype i32 is not supported"),
+    ("scale not a number", ["run"] + qkv + ["--scale", "abc"], 2, "--scale: 'abc' is not a number"),
+    ("scale zero", ["run"] + qkv + ["--scale", "0"], 2, "--scale: '0' must be non-zero"),
+    ("scale NaN", ["run"] + qkv + ["--scale", "nan"], 2, "--scale: 'nan' is not a finite float"),
+    ("causal value", ["run"] + qkv + ["--causal", "sideways"], 2, "--causal: sideways not in {none,top-left,bottom-right}"),
+    ("key lengths not integers", ["run"] + qkv + ["--key-lengths", "1,x"], 2, "--key-lengths item 2: 'x' is not an integer"),
+    ("key lengths count", ["run"] + qkv + ["--key-lengths", "3"], 2,
+     "key_lengths: has 1 entries; needs one per batch (B = 2)"),
+    ("key length too long", ["run"] + qkv + ["--key-lengths", "3,10"], 2, "key_lengths[1]: 10 is outside [0, Lk = 9]"),
+    ("key length negative", ["run"] + qkv + ["--key-lengths", "3,-1"], 2, "key_lengths[1]: -1 is outside [0, Lk = 9]"),
+    ("weights on fused", ["run"] + qkv + ["--path", "fused", "--weights", path("w.npy")], 2,
+     "--weights: the weights exist only on the explicit path"),
+    ("device name", ["run"] + qkv + ["--device", "no-such-device"], 2,
+     "--device: no Vulkan device matches name 'no-such-device'"),
+    ("device index out of range", ["run"] + qkv + ["--device", "99"], 2, "--device: no Vulkan device matches index 99"),
+    ("unwritable output", ["run"] + qkv + ["--out", "/nonexistent-dir/out.npy"], 2, "/nonexistent-dir/out.npy"),
+]
+
+
+def reference(qa, ka, va):
+    qa, ka, va = (x.astype(np.float64) for x in (qa, ka, va))
+    g = qa.shape[1] // ka.shape[1]
+    ka, va = np.repeat(ka, g, axis=1), np.repeat(va, g, axis=1)
+    s = np.einsum("bhid,bhjd->bhij", qa, ka) / np.sqrt(qa.shape[-1])
+    w = np.exp(s - s.max(-1, keepdims=True))
+    return np.einsum("bhij,bhjd->bhid", w / w.sum(-1, keepdims=True), va)
+
+
+def good_run():
+    """A correct run after the bad one: the program still computes the right answer."""
+    out = path("good_out.npy")
+    if os.path.exists(out):
+        os.remove(out)
+    p = subprocess.run([VKATTN, "run"] + qkv + ["--out", out], capture_output=True, text=True)
+    if p.returncode != 0:
+        return f"good run failed ({p.returncode}): {p.stderr.strip()}"
+    err = float(np.max(np.abs(np.load(out) - reference(np.load(q), np.load(k), np.load(v)))))
+    return None if err <= 1e-5 else f"good run: error {err}"
+
+
+def doc_rows():
+    rows = []
+    for line in open(DOC, encoding="utf-8"):
+        line = line.rstrip()
+        if line.startswith("| CLI |"):
+            rows.append(line)
+    return rows
+
+
+def table_row(name, status, part):
+    return f"| CLI | {name} | exit {status} | `{part.replace('|', chr(92) + '|')}` |"
+
+
+def main():
+    names = set()
+    for name, args, status, needle in CASES:
+        if name in names:
+            failures.append(f"duplicate case name {name!r}")
+        names.add(name)
+        p = subprocess.run([VKATTN] + args, capture_output=True, text=True)
+        lines = [l for l in p.stderr.splitlines() if l.strip()]
+        if p.returncode != status or len(lines) != 1 or not lines[0].startswith("vkattn: error: ") or needle not in lines[0]:
+            failures.append(f"{name}: exit {p.returncode} (wanted {status}), stderr {p.stderr!r} (wanted one line with {needle!r})")
+        else:
+            print(f"bad input ok: {name}: {lines[0]}")
+        problem = good_run()
+        if problem:
+            failures.append(f"after {name}: {problem}")
+    # The documented table is this list: same rows, both ways. Paths in messages are temporary; the
+    # table shows them as <tmp>.
+    want = [table_row(n, s, re.sub(re.escape(d) + r"/", "<tmp>/", part)) for n, _, s, part in CASES]
+    have = doc_rows()
+    for r in want:
+        if r not in have:
+            failures.append(f"{DOC} lacks (or differs in) the row: {r}")
+    for r in have:
+        if r not in want:
+            failures.append(f"{DOC} has a CLI row no test checks: {r}")
+    if failures:
+        print("\n".join("FAIL: " + f for f in failures))
+        print(f"cli bad inputs: {len(CASES)} cases, {len(failures)} failed")
+        return 1
+    print(f"cli bad inputs: {len(CASES)} cases passed, each followed by a correct run")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
