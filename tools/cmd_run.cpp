@@ -4,13 +4,13 @@
 
 #include <cfloat>
 #include <cmath>
-#include <cstring>
 #include <iostream>
 #include <memory>
 #include <optional>
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "npy_io.hpp"
 
 namespace vkattn::cli {
 namespace {
@@ -95,11 +95,7 @@ Tensor upload_input(Context& ctx, const NpyArray& a, const std::string& name, co
     if (plan.blhd && a.shape.size() != 4)
         throw UsageError(name + ": expected rank 4 " + layout + " (--layout blhd), got shape " + to_string(a.shape) + " from " +
                          path);
-    Tensor t;
-    if (plan.dtype && *plan.dtype != a.dtype)
-        t = ctx.upload(a.to_floats(), a.shape, *plan.dtype);
-    else
-        t = ctx.upload_raw(a.bytes.data(), a.bytes.size(), a.shape, a.dtype);
+    const Tensor t = upload_npy(ctx, a, plan.dtype);
     return plan.blhd ? t.transposed(1, 2) : t;
 }
 
@@ -107,23 +103,6 @@ Tensor upload_mask(Context& ctx, const NpyArray& a, const std::string& path) {
     if (a.shape.empty() || a.numel() == 0)
         throw UsageError("mask: " + path + " has shape " + to_string(a.shape) + "; expected [Lq, Lk] or [B|1, Hq|1, Lq, Lk]");
     return ctx.upload_raw(a.bytes.data(), a.bytes.size(), a.shape, a.dtype);
-}
-
-/// Downloads a tensor in its logical order and writes it with its dtype (f16 bits kept exactly).
-void save(const std::string& path, const Tensor& t) {
-    NpyArray a;
-    a.shape = t.shape();
-    a.dtype = t.dtype();
-    if (t.dtype() == DType::f16) {
-        const std::vector<uint16_t> h = t.download<uint16_t>();
-        a.bytes.resize(h.size() * 2);
-        std::memcpy(a.bytes.data(), h.data(), a.bytes.size());
-    } else {
-        const std::vector<float> f = t.download<float>();
-        a.bytes.resize(f.size() * 4);
-        std::memcpy(a.bytes.data(), f.data(), a.bytes.size());
-    }
-    write_npy(path, a);
 }
 
 int run_attention(const RunArgs& a) {
@@ -148,9 +127,9 @@ int run_attention(const RunArgs& a) {
     const AttentionResult r = attention_full(ctx, q, k, v, options);
 
     const Tensor out = plan.blhd ? r.out.transposed(1, 2) : r.out;  // [B, L, H, Dv]: gathered on the host
-    save(a.out, out);
-    if (r.weights) save(a.weights, *r.weights);
-    if (r.lse) save(a.lse, *r.lse);
+    save_npy(a.out, out);
+    if (r.weights) save_npy(a.weights, *r.weights);
+    if (r.lse) save_npy(a.lse, *r.lse);
 
     std::cout << a.out << ": " << to_string(out.shape()) << " " << dtype_name(out.dtype()) << " ("
               << (plan.blhd ? "blhd" : "bhld") << "), path " << to_string(r.path) << ", variant " << r.variant << ", ";
