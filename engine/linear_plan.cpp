@@ -27,9 +27,11 @@ std::array<uint32_t, 3> fold_groups(const DeviceInfo& dev, int64_t n, uint32_t z
 }  // namespace
 
 int64_t linear_apply_iterations(int64_t D, int64_t n, int64_t ncb) {
-    // The d loop (with the intra-chunk and column loops nested), the intra-chunk value loop, the store
-    // loop; the fixed-size initialisations counted as loops in case the compiler keeps them.
-    return D * (1 + n + ncb) + n * (1 + ncb) + ncb + kLinearCausalChunk + kLinearMaxColumnQuads;
+    // Pass A (the d loop with the intra-chunk loop nested, then the intra-chunk sum), pass B per group
+    // of 16 columns (its d loop and intra-chunk loop); the fixed-size initialisation counted in case
+    // the compiler keeps it as a loop.
+    const int64_t groups = (ncb + 3) / 4;
+    return D * (1 + n) + n + groups * (1 + D + n) + kLinearCausalChunk;
 }
 
 LinearPlan plan_linear(const DeviceInfo& dev, const LinearProblem& p) {
@@ -53,7 +55,8 @@ LinearPlan plan_linear(const DeviceInfo& dev, const LinearProblem& p) {
             unsupported("k: " + std::to_string(p.Lk) + " keys exceed what linear attention can loop over on this device (lavapipe)");
     }
     plan.pitch = (p.Dv + 1 + 3) / 4 * 4;
-    plan.state_floats = p.B * p.Hkv * (plan.chunks + 1) * p.D * plan.pitch;
+    // 16 floats of padding: linear_apply reads whole 16-column groups, past the last row's E4 columns.
+    plan.state_floats = p.B * p.Hkv * (plan.chunks + 1) * p.D * plan.pitch + 16;
     const int64_t state_bytes = plan.state_floats * 4;
     if (plan.state_floats > INT32_MAX || static_cast<uint64_t>(state_bytes) > dev.max_storage_buffer_range)
         unsupported("k: the chunk states of " + std::to_string(p.B * p.Hkv) + " KV slice(s) x " + std::to_string(plan.chunks + 1) +
@@ -62,8 +65,8 @@ LinearPlan plan_linear(const DeviceInfo& dev, const LinearProblem& p) {
                     ", and 2^31 floats)");
 
     const int64_t n = p.causal != Causal::none ? plan.chunk : 0;
-    int64_t ncb = std::min<int64_t>(kLinearMaxColumnQuads, (p.Dv + 3) / 4);
-    while (limited && ncb > 1 && linear_apply_iterations(p.D, n, ncb) > kLinearLoopBudget) --ncb;
+    int64_t ncb = std::min<int64_t>(kLinearMaxColumnQuads, (p.Dv + 15) / 16 * 4);  // whole groups of 16 columns
+    while (limited && ncb > 4 && linear_apply_iterations(p.D, n, ncb) > kLinearLoopBudget) ncb -= 4;
     if (limited && linear_apply_iterations(p.D, n, ncb) > kLinearLoopBudget)
         unsupported("q: head dim " + std::to_string(p.D) + " needs more loop iterations per row than lavapipe allows");
     plan.cols = 4 * ncb;

@@ -28,13 +28,13 @@ struct LinearPlan {
     int64_t chunk = 0;         // keys per chunk C
     int64_t chunks = 0;        // NC = ceil(Lk / C), at least 1
     int64_t pitch = 0;         // E4: Dv + 1 rounded up to 4
-    int64_t cols = 0;          // output columns per linear_apply invocation (multiple of 4)
-    int64_t state_floats = 0;  // B * Hkv * (NC + 1) * D * E4
+    int64_t cols = 0;          // output columns per linear_apply invocation (multiple of 16)
+    int64_t state_floats = 0;  // B * Hkv * (NC + 1) * D * E4, plus 16 floats of padding
     std::array<uint32_t, 3> state_groups{}, prefix_groups{}, apply_groups{};
 };
 
 /// Loop iterations one linear_apply invocation runs (shaders/linear_apply.comp) with n intra-chunk keys
-/// and ncb column quads.
+/// and ncb column quads (whole groups of 4 quads).
 int64_t linear_apply_iterations(int64_t D, int64_t n, int64_t ncb);
 
 /// The plan for `p` on `dev`. Throws Error(unsupported) naming the argument (k or q) when the chunk

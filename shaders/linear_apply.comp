@@ -7,8 +7,9 @@
 //     c = i' / C; (S, z) is slot c (the chunks before it) and the intra-chunk keys are
 //     [c*C, min(i' + 1, key_lengths[b])): at most C <= CMAX, the O(C * D) direct term.
 // A row that sees no key gets 0 (numerator and denominator are both 0; eps keeps 0 / eps = 0).
-// Loop iterations per invocation: D * (1 + n + ncb) + n * (1 + ncb) + ncb with n <= C intra keys and
-// ncb column quads; the engine sizes the column groups under lavapipe's 65535 limit.
+// Loop iterations per invocation: D * (1 + n) + n + G * (1 + D + n) with n <= C intra keys and G groups
+// of 16 columns; the engine sizes the column groups under lavapipe's 65535 limit. Accumulators live in
+// registers (fixed-size groups): a dynamically indexed accumulator array went through memory on lavapipe.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 
@@ -18,7 +19,7 @@ layout(local_size_x = 64) in;
 #include "linear_common.glsl"
 
 const int CMAX = 64;   // largest causal chunk (engine: kLinearCausalChunk)
-const int MAXCB = 32;  // column quads per invocation (engine: kLinearMaxColumnQuads)
+const int MAXCB = 32;  // column quads per invocation (engine: kLinearMaxColumnQuads); a multiple of 4
 
 void main() {
     const int rows = B_() * HQ() * LQ();
@@ -43,40 +44,50 @@ void main() {
     }
     const int state0 = ((s.b * P.dims0.z + s.hkv) * (NC + 1) + slot) * D * E4;
 
+    // Pass A: phi(q) . z and the intra-chunk weights a_u = phi(q) . phi(k_{j_begin + u}).
     float a[CMAX];
     [[unroll]] for (int u = 0; u < CMAX; ++u) a[u] = 0.0;
-    vec4 acc[MAXCB];
-    [[unroll]] for (int u = 0; u < MAXCB; ++u) acc[u] = vec4(0.0);
     float den = 0.0;
     const int q_row = s.q_base + i * P.q_stride.z;
     const int k_first = s.k_base + j_begin * P.k_stride.z;
     [[dont_unroll]] for (int d = 0; d < D; ++d) {
         const float fq = phi(LOAD_Q(q_row + d * P.q_stride.w));
-        const int srow = state0 + d * E4;
-        den += fq * p_quads[(srow + Dv) >> 2][Dv & 3];
+        den += fq * p_quads[(state0 + d * E4 + Dv) >> 2][Dv & 3];
         const int kd = k_first + d * P.k_stride.w;
         [[dont_unroll]] for (int u = 0; u < n_intra; ++u) a[u] += fq * phi(LOAD_K(kd + u * P.k_stride.z));
-        const int s4 = (srow + col0) >> 2;
-        [[dont_unroll]] for (int cb = 0; cb < ncb; ++cb) acc[cb] += fq * p_quads[s4 + cb];
     }
-    const int v_first = s.v_base + j_begin * P.v_stride.z;
-    [[dont_unroll]] for (int u = 0; u < n_intra; ++u) {
-        const float w = a[u];
-        den += w;
-        const int vr = v_first + u * P.v_stride.z;
-        [[dont_unroll]] for (int cb = 0; cb < ncb; ++cb) {
-            const int e = col0 + 4 * cb;  // columns past Dv are read clamped and never written
-            acc[cb] += w * vec4(LOAD_V(vr + min(e, Dv - 1) * P.v_stride.w), LOAD_V(vr + min(e + 1, Dv - 1) * P.v_stride.w),
-                                LOAD_V(vr + min(e + 2, Dv - 1) * P.v_stride.w), LOAD_V(vr + min(e + 3, Dv - 1) * P.v_stride.w));
-        }
-    }
+    [[dont_unroll]] for (int u = 0; u < n_intra; ++u) den += a[u];
     const float inv = 1.0 / (den + LINEAR_EPS());
+
+    // Pass B, 16 columns at a time in registers: phi(q)^T S plus sum_u a_u v_u. Reads past a state
+    // row's Dv + 1 columns land in the next row or the allocation's padding and are never stored.
+    const int v_first = s.v_base + j_begin * P.v_stride.z;
     const int o_row = s.o_base + i * P.o_stride.z;
-    [[dont_unroll]] for (int cb = 0; cb < ncb; ++cb) {
-        const vec4 o = acc[cb] * inv;
-        [[unroll]] for (int t = 0; t < 4; ++t) {
-            const int e = col0 + 4 * cb + t;
-            if (e < Dv) o_data[o_row + e * P.o_stride.w] = o[t];
+    const int ngroups = (ncb + 3) >> 2;
+    [[dont_unroll]] for (int g = 0; g < ngroups; ++g) {
+        const int c0 = col0 + 16 * g;
+        vec4 acc0 = vec4(0.0), acc1 = vec4(0.0), acc2 = vec4(0.0), acc3 = vec4(0.0);
+        [[dont_unroll]] for (int d = 0; d < D; ++d) {
+            const float fq = phi(LOAD_Q(q_row + d * P.q_stride.w));
+            const int s4 = (state0 + d * E4 + c0) >> 2;
+            acc0 += fq * p_quads[s4];
+            acc1 += fq * p_quads[s4 + 1];
+            acc2 += fq * p_quads[s4 + 2];
+            acc3 += fq * p_quads[s4 + 3];
         }
+        int vc[16];  // clamped column offsets: columns past Dv are read but never stored
+        [[unroll]] for (int t = 0; t < 16; ++t) vc[t] = min(c0 + t, Dv - 1) * P.v_stride.w;
+        [[dont_unroll]] for (int u = 0; u < n_intra; ++u) {
+            const float w = a[u];
+            const int vr = v_first + u * P.v_stride.z;
+            acc0 += w * vec4(LOAD_V(vr + vc[0]), LOAD_V(vr + vc[1]), LOAD_V(vr + vc[2]), LOAD_V(vr + vc[3]));
+            acc1 += w * vec4(LOAD_V(vr + vc[4]), LOAD_V(vr + vc[5]), LOAD_V(vr + vc[6]), LOAD_V(vr + vc[7]));
+            acc2 += w * vec4(LOAD_V(vr + vc[8]), LOAD_V(vr + vc[9]), LOAD_V(vr + vc[10]), LOAD_V(vr + vc[11]));
+            acc3 += w * vec4(LOAD_V(vr + vc[12]), LOAD_V(vr + vc[13]), LOAD_V(vr + vc[14]), LOAD_V(vr + vc[15]));
+        }
+        const vec4 o[4] = vec4[4](acc0 * inv, acc1 * inv, acc2 * inv, acc3 * inv);
+        const int last = min(col0 + P.flags.w, Dv);
+        [[unroll]] for (int t = 0; t < 16; ++t)
+            if (c0 + t < last) o_data[o_row + (c0 + t) * P.o_stride.w] = o[t >> 2][t & 3];
     }
 }
