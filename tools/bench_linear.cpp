@@ -61,7 +61,7 @@ Comparison compare_linear_output(const std::vector<float>& gpu, const GeneratedP
         h.q.assign(a.q.begin() + hq * a.Lq * a.D, a.q.begin() + (hq + 1) * a.Lq * a.D);
         h.k.assign(a.k.begin() + kvh * a.Lk * a.D, a.k.begin() + (kvh + 1) * a.Lk * a.D);
         h.v.assign(a.v.begin() + kvh * a.Lk * a.Dv, a.v.begin() + (kvh + 1) * a.Lk * a.Dv);
-        if (!h.key_lengths.empty()) h.key_lengths.resize(1);
+        if (!a.key_lengths.empty()) h.key_lengths.assign(1, a.key_lengths.front());  // batch 0
         got.clear();
         for (int64_t r = 0; r < m; ++r) {
             const int64_t i = m > 1 ? r * (a.Lq - 1) / (m - 1) : 0;
