@@ -21,3 +21,9 @@ vkattn_shader(roofline_fma_f16 roofline_fma.comp DEFINES FMA_F16=1)
 vkattn_shader(roofline_copy roofline_copy.comp)
 # Engine self-test (tests/subgroup_size_test.cpp): reports the subgroup size a pipeline runs with.
 vkattn_shader(subgroup_size_probe subgroup_size_probe.comp)
+# Linear attention (engine/linear_attention.cpp): chunk states, their exclusive prefix, the per-row apply.
+vkattn_shader(linear_state_f32 linear_state.comp DEFINES IN_F16=0)
+vkattn_shader(linear_state_f16 linear_state.comp DEFINES IN_F16=1)
+vkattn_shader(linear_prefix linear_prefix.comp)
+vkattn_shader(linear_apply_f32 linear_apply.comp DEFINES IN_F16=0)
+vkattn_shader(linear_apply_f16 linear_apply.comp DEFINES IN_F16=1)

@@ -67,6 +67,25 @@ BenchCase local(int64_t H, int64_t N, int64_t D, DType dt, int64_t W) {
     return c;
 }
 
+/// Linear attention (elu + 1): "linear f32 causal H8 N4096 D64"; its family pairs with the softmax
+/// prefill family of the same shapes in the "linear" set (bench_linear.cpp prints the comparison).
+BenchCase linear(int64_t H, int64_t N, int64_t D, DType dt, bool causal) {
+    const std::string head = std::string("linear ") + std::string(dtype_name(dt)) + (causal ? " causal" : "");
+    BenchCase c = make("linear", head + " " + heads(H, H) + num(" N", N) + num(" D", D), head + " " + heads(H, H) + num(" D", D), H,
+                       H, N, N, D, dt, causal ? Causal::top_left : Causal::none);
+    c.spec.linear = true;
+    return c;
+}
+
+/// Linear against softmax attention at the same shapes: B=1, H=8, D=64, f32, N = 512 .. 16384.
+void add_linear(std::vector<BenchCase>& v) {
+    for (bool causal : {false, true})
+        for (int64_t N : {512, 1024, 2048, 4096, 8192, 16384}) {
+            v.push_back(linear(8, N, 64, DType::f32, causal));
+            v.push_back(prefill(8, N, 64, DType::f32, causal));
+        }
+}
+
 void add_local(std::vector<BenchCase>& v) {
     for (int64_t N : {1024, 2048, 4096, 8192, 16384}) v.push_back(local(8, N, 64, DType::f32, 256));
 }
@@ -90,7 +109,7 @@ void add_decode(std::vector<BenchCase>& v) {
 }  // namespace
 
 const std::vector<std::string>& bench_set_names() {
-    static const std::vector<std::string> names = {"quick", "standard", "prefill", "decode", "memory", "local"};
+    static const std::vector<std::string> names = {"quick", "standard", "prefill", "decode", "memory", "local", "linear"};
     return names;
 }
 
@@ -115,11 +134,13 @@ std::vector<BenchCase> bench_cases(const std::string& set, bool cpu_device) {
         add_local(v);
     } else if (set == "local") {
         add_local(v);
+    } else if (set == "linear") {
+        add_linear(v);
     } else if (set == "memory") {
         // The long-sequence memory goal: f16 in and out, peak device memory against inputs + outputs.
         v.push_back(prefill(8, 32768, 64, DType::f16, false));
     } else {
-        throw UsageError("--shapes: unknown set '" + set + "' (expected quick, standard, prefill, decode, memory or local)");
+        throw UsageError("--shapes: unknown set '" + set + "' (expected quick, standard, prefill, decode, memory, local or linear)");
     }
     return v;
 }

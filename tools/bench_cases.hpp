@@ -11,7 +11,7 @@ namespace vkattn::cli {
 /// One benchmark case. The name is stable across devices and runs (`bench compare` joins on it).
 struct BenchCase {
     ProblemSpec spec;
-    std::string kind;    ///< "prefill", "decode", "cross" or "explicit"
+    std::string kind;    ///< "prefill", "decode", "cross", "explicit", "local" or "linear" (linear attention)
     std::string family;  ///< the name without its length: cases of one family differ only in size
 };
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <iostream>
 
+#include "bench_linear.hpp"
 #include "cli_common.hpp"
 
 namespace vkattn::cli {
@@ -55,6 +56,26 @@ Comparison sampled_check(const std::vector<float>& gpu, const GeneratedProblem& 
     return compare_output(gpu_rows, sub, precision);
 }
 
+/// One run of a case: softmax attention, or linear attention for the "linear" kind.
+struct OneRun {
+    Tensor out;
+    double gpu_ms = -1;
+    std::string variant, path;
+    double extra_output_bytes = 0;  ///< lse and weights, when returned
+};
+
+OneRun run_once(Context& ctx, const BenchCase& c, const DeviceProblem& d) {
+    if (c.spec.linear) {
+        const LinearAttentionResult r = run_linear_case(ctx, d);
+        return {r.out, r.gpu_milliseconds, r.variant, "linear", 0};
+    }
+    const AttentionResult r = attention_full(ctx, d.q, d.k, d.v, d.options);
+    double extra = 0;
+    if (r.lse) extra += static_cast<double>(r.lse->numel()) * 4;
+    if (r.weights) extra += static_cast<double>(r.weights->numel()) * 4;
+    return {r.out, r.gpu_milliseconds, r.variant, to_string(r.path), extra};
+}
+
 }  // namespace
 
 BenchRow measure_case(Context& ctx, const BenchCase& c, const MeasureSettings& settings) {
@@ -74,20 +95,19 @@ BenchRow measure_case(Context& ctx, const BenchCase& c, const MeasureSettings& s
     // The first call builds the pipelines (when not cached; some drivers compile at the first dispatch,
     // inside the GPU time); its output is the one checked. The second is the warm-up, and its time
     // decides whether the case fits the budget.
-    const AttentionResult first = attention_full(ctx, d.q, d.k, d.v, d.options);
+    const OneRun first = run_once(ctx, c, d);
     row.variant = first.variant;
-    row.path = to_string(first.path);
+    row.path = first.path;
     {
-        double outputs = static_cast<double>(first.out.numel()) * static_cast<double>(dtype_size(first.out.dtype()));
-        if (first.lse) outputs += static_cast<double>(first.lse->numel()) * 4;
-        if (first.weights) outputs += static_cast<double>(first.weights->numel()) * 4;
+        const double outputs =
+            static_cast<double>(first.out.numel()) * static_cast<double>(dtype_size(first.out.dtype())) + first.extra_output_bytes;
         row.peak_memory_bytes = static_cast<double>(ctx.device_memory_peak() - held_before);
         row.in_out_bytes = static_cast<double>(inputs) + outputs;
         row.memory_ratio = row.peak_memory_bytes / row.in_out_bytes;
     }
     const auto t_warm = Clock::now();
-    const AttentionResult warm = attention_full(ctx, d.q, d.k, d.v, d.options);
-    const double warm_seconds = warm.gpu_milliseconds >= 0 ? warm.gpu_milliseconds * 1e-3 : seconds_since(t_warm);
+    const OneRun warm = run_once(ctx, c, d);
+    const double warm_seconds = warm.gpu_ms >= 0 ? warm.gpu_ms * 1e-3 : seconds_since(t_warm);
     row.warmup_ms = warm_seconds * 1e3;
     const double expected = (2 + timed_runs_for(warm_seconds, settings.max_repeats)) * warm_seconds;
     if (settings.budget_seconds > 0 && expected > settings.budget_seconds) {
@@ -100,10 +120,14 @@ BenchRow measure_case(Context& ctx, const BenchCase& c, const MeasureSettings& s
     if (!settings.check) {
         row.check = "off";
     } else {
-        const bool sampled = row.flops > kBenchCheckLimitFlops;
+        // The linear reference follows the definition key by key: as costly as softmax attention's.
+        ProblemSpec quadratic = s;
+        quadratic.linear = false;
+        const bool sampled = attention_flops(quadratic) > kBenchCheckLimitFlops;
         const auto t0 = Clock::now();
         const std::vector<float> out = first.out.download<float>();
-        const Comparison cmp = sampled ? sampled_check(out, g, s.dtype) : compare_output(out, g, s.dtype);
+        const Comparison cmp = s.linear ? compare_linear_output(out, g, s.dtype, sampled)
+                               : sampled ? sampled_check(out, g, s.dtype) : compare_output(out, g, s.dtype);
         if (!sampled) row.check_seconds = seconds_since(t0);
         row.check = std::string(cmp.pass ? "pass" : "FAIL") + (sampled ? " (sampled)" : "");
         row.max_abs_err = cmp.max_abs_err;
@@ -111,16 +135,16 @@ BenchRow measure_case(Context& ctx, const BenchCase& c, const MeasureSettings& s
         if (!cmp.pass) row.note = "check failed: " + cmp.why;
     }
 
-    const bool gpu_timer = ctx.device().timestamps && first.gpu_milliseconds >= 0;
+    const bool gpu_timer = ctx.device().timestamps && first.gpu_ms >= 0;
     row.timer = gpu_timer ? "gpu" : "host";
     std::vector<double> ms;
     double total = 0;
     while (static_cast<int>(ms.size()) < std::max(settings.max_repeats, kBenchMinRepeats)) {
         const auto t0 = Clock::now();
-        const AttentionResult r = attention_full(ctx, d.q, d.k, d.v, d.options);
+        const OneRun r = run_once(ctx, c, d);
         const double host_ms = seconds_since(t0) * 1e3;
-        if (gpu_timer && r.gpu_milliseconds < 0) throw Error(ErrorCode::vulkan_error, "timestamps stopped working");
-        const double t = gpu_timer ? r.gpu_milliseconds : host_ms;
+        if (gpu_timer && r.gpu_ms < 0) throw Error(ErrorCode::vulkan_error, "timestamps stopped working");
+        const double t = gpu_timer ? r.gpu_ms : host_ms;
         ms.push_back(t);
         total += t;
         if (static_cast<int>(ms.size()) >= kBenchMinRepeats && total >= kBenchTargetMilliseconds) break;

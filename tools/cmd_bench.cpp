@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "bench_commands.hpp"
+#include "bench_linear.hpp"
 #include "bench_report.hpp"
 #include "cli_common.hpp"
 #include "commands.hpp"
@@ -146,6 +147,7 @@ int run_bench(const BenchArgs& a) {
     std::cout << '\n';
     print_bench_table(std::cout, rep);
     print_scaling_summary(std::cout, rep);
+    print_linear_summary(std::cout, rep);
     int skipped = 0;
     for (const BenchRow& r : rep.rows) skipped += r.status == "skipped";
     const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -197,7 +199,7 @@ int run_roofline(const RooflineArgs& a) {
 Command add_bench_command(CLI::App& parent) {
     auto a = std::make_shared<BenchArgs>();
     CLI::App* app = parent.add_subcommand("bench", "Time standard attention shapes on the device against its measured roofline");
-    app->add_option("--shapes", a->shapes, "Shape set: quick, standard, prefill, decode, memory (f16 prefill at N=32768) or local (sliding window, linear in N)")
+    app->add_option("--shapes", a->shapes, "Shape set: quick, standard, prefill, decode, memory (f16 prefill at N=32768) local (sliding window, linear in N) or linear (linear vs softmax attention)")
         ->check(CLI::IsMember(bench_set_names()))
         ->capture_default_str();
     app->add_option("--filter", a->filters, "Run only the cases whose name contains TEXT (repeatable: any of them)")

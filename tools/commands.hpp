@@ -21,5 +21,6 @@ Command add_bench_command(CLI::App& parent);
 Command add_tune_command(CLI::App& parent);
 Command add_decode_command(CLI::App& parent);
 Command add_heatmap_command(CLI::App& parent);
+Command add_linear_command(CLI::App& parent);
 
 }  // namespace vkattn::cli

@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
 
     const std::vector<Command> commands = {add_devices_command(app), add_run_command(app), add_verify_command(app),
                                            add_bench_command(app), add_tune_command(app), add_decode_command(app),
-                                           add_heatmap_command(app)};
+                                           add_heatmap_command(app), add_linear_command(app)};
     // CLI11 reports an unknown subcommand only as "A subcommand is required"; name it instead.
     const auto known = [&](const std::string& name) {
         for (const Command& c : commands)
@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
         return false;
     };
     if (argc > 1 && argv[1][0] != '-' && !known(argv[1]))
-        return fail(std::string("unknown subcommand '") + argv[1] + "' (expected devices, run, verify, bench, tune, decode or heatmap; see --help)",
+        return fail(std::string("unknown subcommand '") + argv[1] + "' (expected devices, run, verify, bench, tune, decode, heatmap or linear; see --help)",
                     kExitUsage);
     try {
         app.parse(argc, argv);

@@ -59,8 +59,26 @@ int64_t visible_pairs(int64_t Lq, int64_t Lk, Causal causal, Window window) {
 }
 
 double attention_flops(const ProblemSpec& s) {
+    if (s.linear) return linear_attention_flops(s);
     return 2.0 * static_cast<double>(s.B * s.Hq) * static_cast<double>(visible_pairs(s.Lq, s.Lk, s.causal, s.window)) *
            static_cast<double>(s.D + s.Dv);
+}
+
+double linear_attention_flops(const ProblemSpec& s) {
+    const double dv1 = static_cast<double>(s.Dv + 1), d = static_cast<double>(s.D);
+    double flops = 2.0 * static_cast<double>(s.B) * static_cast<double>(s.Hkv * s.Lk + s.Hq * s.Lq) * d * dv1;
+    if (s.causal != Causal::none) {
+        constexpr int64_t chunk = 64;  // kLinearCausalChunk
+        int64_t pairs = 0;
+        for (int64_t i = 0; i < s.Lq; ++i) {
+            const int64_t aligned = s.causal == Causal::bottom_right ? i + s.Lk - s.Lq : i;
+            if (aligned < 0) continue;
+            const int64_t end = std::min(aligned + 1, s.Lk);
+            pairs += std::max<int64_t>(0, end - std::min(aligned / chunk * chunk, s.Lk));
+        }
+        flops += 2.0 * static_cast<double>(s.B * s.Hq) * static_cast<double>(pairs) * (d + dv1);
+    }
+    return flops;
 }
 
 uint64_t case_seed(uint64_t seed, const std::string& name) {

@@ -24,6 +24,7 @@ struct ProblemSpec {
     bool key_lengths = false;     ///< per-batch key lengths (batch 2, when present, gets 0: fully masked rows)
     bool strided = false;         ///< q, k, v stored as [B, L, H, D] and passed as transposed views
     Window window;                ///< sliding window (local attention)
+    bool linear = false;          ///< linear attention (elu + 1 feature map) instead of softmax (bench set "linear")
 };
 
 /// "B2 H8/2 Lq113 Lk203 D80/64" (H shows Hq/Hkv, D shows D/Dv; equal pairs are written once).
@@ -33,8 +34,12 @@ std::string shape_text(const ProblemSpec& spec);
 std::string options_text(const ProblemSpec& spec);
 /// Number of (query, key) pairs the causal rule (and the window) leaves visible in one (batch, head).
 int64_t visible_pairs(int64_t Lq, int64_t Lk, Causal causal, Window window = {});
-/// Floating-point operations of the two matrix products over the visible pairs: 2·B·Hq·pairs·(D + Dv).
+/// Floating-point operations of the two matrix products over the visible pairs: 2·B·Hq·pairs·(D + Dv);
+/// for a linear-attention spec, linear_attention_flops.
 double attention_flops(const ProblemSpec& spec);
+/// Linear attention's products: the key summaries 2·B·Hkv·Lk·D·(Dv + 1), their application
+/// 2·B·Hq·Lq·D·(Dv + 1), and with a causal mask the intra-chunk pairs (64-key chunks) 2·B·Hq·pairs·(D + Dv + 1).
+double linear_attention_flops(const ProblemSpec& spec);
 
 /// Random inputs (normal, already rounded to the kernel precision) as a host problem.
 struct GeneratedProblem {

@@ -32,11 +32,7 @@ Tensor upload_input(Context& ctx, const NpyArray& a, const std::string& name, co
     if (plan.blhd && a.shape.size() != 4)
         throw UsageError(name + ": expected rank 4 " + layout + " (--layout blhd), got shape " + to_string(a.shape) + " from " +
                          path);
-    Tensor t;
-    if (plan.dtype && *plan.dtype != a.dtype)
-        t = ctx.upload(a.to_floats(), a.shape, *plan.dtype);
-    else
-        t = ctx.upload_raw(a.bytes.data(), a.bytes.size(), a.shape, a.dtype);
+    const Tensor t = upload_npy(ctx, a, plan.dtype);
     return plan.blhd ? t.transposed(1, 2) : t;
 }
 
@@ -132,22 +128,6 @@ DeviceInputs upload_inputs(Context& ctx, const InputFiles& f, const InputArgs& a
     if (f.mask) d.options.mask = upload_mask(ctx, *f.mask, a.mask);
     if (plan.alibi) d.options.alibi_slopes = alibi_slopes(d.q.dim(1));
     return d;
-}
-
-void save_npy(const std::string& path, const Tensor& t) {
-    NpyArray a;
-    a.shape = t.shape();
-    a.dtype = t.dtype();
-    if (t.dtype() == DType::f16) {
-        const std::vector<uint16_t> h = t.download<uint16_t>();
-        a.bytes.resize(h.size() * 2);
-        std::memcpy(a.bytes.data(), h.data(), a.bytes.size());
-    } else {
-        const std::vector<float> f = t.download<float>();
-        a.bytes.resize(f.size() * 4);
-        std::memcpy(a.bytes.data(), f.data(), a.bytes.size());
-    }
-    write_npy(path, a);
 }
 
 }  // namespace vkattn::cli

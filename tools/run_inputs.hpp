@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "npy_io.hpp"  // upload_npy, save_npy
 #include "vkattn/vkattn.hpp"
 
 namespace CLI {
@@ -53,7 +54,5 @@ struct DeviceInputs {
 /// Uploads the files. Without a v file, v is zeros shaped like k (the weights do not depend on v).
 DeviceInputs upload_inputs(Context& ctx, const InputFiles& files, const InputArgs& args, const InputPlan& plan);
 
-/// Downloads a tensor in its logical order and writes it as .npy with its dtype (f16 bits kept exactly).
-void save_npy(const std::string& path, const Tensor& t);
 
 }  // namespace vkattn::cli

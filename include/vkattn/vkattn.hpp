@@ -4,6 +4,8 @@
 #include "vkattn/attention.hpp"
 #include "vkattn/context.hpp"
 #include "vkattn/device.hpp"
+#include "vkattn/linear_attention.hpp"
+#include "vkattn/linear_reference.hpp"
 #include "vkattn/dtype.hpp"
 #include "vkattn/error.hpp"
 #include "vkattn/npy.hpp"
