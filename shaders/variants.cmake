@@ -19,3 +19,9 @@ vkattn_shader(convert_f32_to_f16 convert_f32_to_f16.comp)
 vkattn_shader(roofline_fma_f32 roofline_fma.comp DEFINES FMA_F16=0)
 vkattn_shader(roofline_fma_f16 roofline_fma.comp DEFINES FMA_F16=1)
 vkattn_shader(roofline_copy roofline_copy.comp)
+# Matrix multiply (engine/matmul.cpp): f32 accumulation, f32 or f16 storage of A, W and the bias.
+vkattn_shader(matmul_f32 matmul.comp DEFINES IN_F16=0)
+vkattn_shader(matmul_f16 matmul.comp DEFINES IN_F16=1)
+# Additive (Bahdanau) attention over projected rows (engine/additive.cpp).
+vkattn_shader(additive_attention_f32 additive_attention.comp DEFINES IN_F16=0)
+vkattn_shader(additive_attention_f16 additive_attention.comp DEFINES IN_F16=1)

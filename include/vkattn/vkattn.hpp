@@ -12,3 +12,8 @@
 #include "vkattn/version.hpp"
 #include "vkattn/roofline.hpp"
 #include "vkattn/tuning.hpp"
+#include "vkattn/matmul.hpp"
+#include "vkattn/safetensors.hpp"
+#include "vkattn/mha.hpp"
+#include "vkattn/additive.hpp"
+#include "vkattn/layers_reference.hpp"
