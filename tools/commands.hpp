@@ -19,5 +19,7 @@ Command add_run_command(CLI::App& parent);
 Command add_verify_command(CLI::App& parent);
 Command add_bench_command(CLI::App& parent);
 Command add_tune_command(CLI::App& parent);
+Command add_mha_command(CLI::App& parent);
+Command add_additive_command(CLI::App& parent);
 
 }  // namespace vkattn::cli
