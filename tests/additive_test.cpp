@@ -117,7 +117,7 @@ std::vector<AddCase> additive_cases() {
     c.H = 4, c.Hkv = 2, c.mask = MaskKind::bool_4d, c.weights = true, c.key_lengths = true;
     v.push_back(c);
     c = {};
-    c.mask = MaskKind::additive_4d, c.dtype = DType::f16, c.A = 96, c.Dv = 80, c.Lk = 41;
+    c.mask = MaskKind::additive_4d, c.dtype = DType::f16, c.A = 64, c.Dv = 64, c.Lk = 41;
     v.push_back(c);
     c = {};
     c.mask = MaskKind::bool_2d, c.Lq = 130, c.Lk = 33, c.H = 3, c.Hkv = 3;
@@ -179,6 +179,14 @@ TEST(Additive, BadArgumentsNameTheArgument) {
     o.mask = t({3, 4});
     expect([&] { additive_attention(ctx, q, k, v, w, o); }, "mask: shape [3, 4] must be");
     expect([&] { luong_general_attention(ctx, q, k, v, t({4, 5})); }, "w: shape [4, 5] must be [4, 6]");
+    AdditiveWeights wide{t({96, 4}), t({96, 6}), t({96}), std::nullopt};
+    try {
+        additive_attention(ctx, q, k, v, wide);
+        ADD_FAILURE() << "A = 96 ran";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::unsupported);
+        EXPECT_NE(e.message().find("w_q: attention width A = 96 exceeds the supported maximum 64"), std::string::npos) << e.message();
+    }
     const AttentionResult r = additive_attention(ctx, q, k, v, w);  // the context still works
     for (float x : r.out.download<float>()) EXPECT_NEAR(x, 0.1f, 1e-6);
 }
