@@ -14,7 +14,11 @@ namespace {
 
 [[noreturn]] void fail(const std::string& msg) { throw Error(ErrorCode::invalid_argument, msg); }
 
-std::string dims(int64_t a, int64_t b) { return "[" + std::to_string(a) + ", " + std::to_string(b) + "]"; }
+std::string dims(int64_t a, int64_t b) {
+    std::string s = "[";
+    s.append(std::to_string(a)).append(", ").append(std::to_string(b)).append("]");  // append: avoids GCC 12 false -Wrestrict
+    return s;
+}
 
 void expect_shape(const Tensor& t, const Shape& s, const std::string& name) {
     if (t.shape() != s) fail(name + ": shape " + to_string(t.shape()) + " must be " + to_string(s));
