@@ -26,7 +26,8 @@ static_assert(sizeof(KernelParams) == 224, "KernelParams must match the std140 P
 /// Binding slots shared by every kernel (shaders/common.glsl).
 enum Binding : uint32_t {
     kParams = 0, kQ = 1, kK = 2, kV = 3, kOut = 4, kMask = 5, kKeyLengths = 6, kLse = 7, kP = 8,
-    kBindingCount = 9
+    kAux = 9,  // a kernel's own extra operand (additive attention's v_a)
+    kBindingCount = 10
 };
 
 }  // namespace vkattn::detail

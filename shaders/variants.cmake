@@ -27,3 +27,9 @@ vkattn_shader(linear_state_f16 linear_state.comp DEFINES IN_F16=1)
 vkattn_shader(linear_prefix linear_prefix.comp)
 vkattn_shader(linear_apply_f32 linear_apply.comp DEFINES IN_F16=0)
 vkattn_shader(linear_apply_f16 linear_apply.comp DEFINES IN_F16=1)
+# Matrix multiply (engine/matmul.cpp): f32 accumulation, f32 or f16 storage of A, W and the bias.
+vkattn_shader(matmul_f32 matmul.comp DEFINES IN_F16=0)
+vkattn_shader(matmul_f16 matmul.comp DEFINES IN_F16=1)
+# Additive (Bahdanau) attention over projected rows (engine/additive.cpp).
+vkattn_shader(additive_attention_f32 additive_attention.comp DEFINES IN_F16=0)
+vkattn_shader(additive_attention_f16 additive_attention.comp DEFINES IN_F16=1)

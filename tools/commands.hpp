@@ -22,5 +22,7 @@ Command add_tune_command(CLI::App& parent);
 Command add_decode_command(CLI::App& parent);
 Command add_heatmap_command(CLI::App& parent);
 Command add_linear_command(CLI::App& parent);
+Command add_mha_command(CLI::App& parent);
+Command add_additive_command(CLI::App& parent);
 
 }  // namespace vkattn::cli

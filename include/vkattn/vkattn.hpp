@@ -16,3 +16,8 @@
 #include "vkattn/roofline.hpp"
 #include "vkattn/tuning.hpp"
 #include "vkattn/kv_cache.hpp"
+#include "vkattn/matmul.hpp"
+#include "vkattn/safetensors.hpp"
+#include "vkattn/mha.hpp"
+#include "vkattn/additive.hpp"
+#include "vkattn/layers_reference.hpp"
