@@ -1,6 +1,7 @@
 // vkattn::matmul: validation, tiling per device, one dispatch per K block, optional f16 packing.
 #include <algorithm>
 
+#include "attention_problem.hpp"  // convert_workgroup
 #include "matmul_engine.hpp"
 #include "vkattn/error.hpp"
 #include "vkattn/matmul.hpp"
@@ -69,12 +70,13 @@ BoundRange bind_elements(const ContextState& st, const DeviceBuffer& buffer, std
 
 void append_f16_pack(ContextState& st, const Tensor& src, const Tensor& dst, int64_t count, std::vector<Dispatch>& out) {
     Dispatch d;
-    d.pipeline = st.pipeline("convert_f32_to_f16", {});
+    const int32_t conv_wg = convert_workgroup(st.info);  // the shader's workgroup size is a specialization constant
+    d.pipeline = st.pipeline("convert_f32_to_f16", {conv_wg});
     d.params.flags[3] = static_cast<int32_t>(count);
     d.bindings[kOut] = {src.buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
     d.bindings[kP] = {dst.buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
     const uint32_t words = static_cast<uint32_t>((count + 1) / 2);
-    const uint32_t groups = (words + 255) / 256;
+    const uint32_t groups = (words + static_cast<uint32_t>(conv_wg) - 1) / static_cast<uint32_t>(conv_wg);
     const uint32_t gx = std::min(groups, st.info.max_workgroup_count[0]);
     d.groups = {gx, (groups + gx - 1) / gx, 1};
     out.push_back(d);
