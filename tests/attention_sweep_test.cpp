@@ -294,8 +294,12 @@ TEST(Workspace, F16OutputInChunksOfSlicesAndOfRows) {
         }
 }
 
-// The memory goal: an f16 prefill holds little more than its inputs and outputs at its peak.
+// The memory goal: an f16 prefill holds little more than its inputs and outputs at its peak. The
+// default budget (1/16 of inputs + outputs, at least 8 MiB on CPU devices) reaches that only past
+// ~128 MiB of tensors (vkattn bench --shapes memory: N=32768 measured 1.08x); here the same rule with a
+// 1 MiB floor, through the test hook, on a problem the suite can afford.
 TEST(Workspace, F16PrefillPeakMemoryNearInputsPlusOutputs) {
+    ScopedEnv budget("VKATTN_TEST_WORKSPACE", "1048576");
     Context& ctx = context();
     const int64_t H = 16, N = 2048, D = 64;
     std::vector<float> host(static_cast<std::size_t>(H * N * D));
