@@ -109,7 +109,9 @@ void print_linear_summary(std::ostream& out, const BenchReport& rep) {
         if (r.bench.kind == "linear") linear[key(s)][s.Lq] = r.median_ms;
         if (r.bench.kind == "prefill") softmax[key(s)][s.Lq] = r.median_ms;
     }
-    for (const auto& [k, lin] : linear) {
+    for (const auto& entry : linear) {
+        const auto& k = entry.first;  // named, not bound: clang 14 cannot capture structured bindings
+        const auto& lin = entry.second;
         const auto sm = softmax.find(k);
         if (sm == softmax.end()) continue;
         std::vector<Point> lp, sp;
