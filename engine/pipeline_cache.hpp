@@ -37,6 +37,9 @@ std::string default_cache_directory();
 /// per-device cache file (pipelines, roofline figures).
 std::string pipeline_cache_uuid_hex(const DeviceInfo& info);
 
+/// The current UTC time as "2024-05-01T12:00:00Z": when a cache entry (roofline, tuning) was measured.
+std::string utc_now();
+
 /// Writes `bytes` to `path` through a temporary file and a rename, creating the directory, so that
 /// concurrent processes never see half a file. Returns false (and leaves nothing behind) on failure:
 /// caches are optional.

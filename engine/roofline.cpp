@@ -239,15 +239,6 @@ void write_cache(const std::string& path, const DeviceInfo& info, const Roofline
     detail::write_file_atomically(path, out.str());  // a cache is optional: failures are ignored
 }
 
-std::string utc_now() {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 }  // namespace
 
 RooflineFigures measure_roofline(Context& ctx, const RooflineOptions& options) {
@@ -258,7 +249,7 @@ RooflineFigures measure_roofline(Context& ctx, const RooflineOptions& options) {
         if (auto cached = read_cache(path, s.info)) return *cached;
 
     RooflineFigures fig;
-    fig.measured_at = utc_now();
+    fig.measured_at = detail::utc_now();
     if (!s.info.timestamps) {
         fig.fp32_note = fig.fp16_note = fig.copy_note = no_timestamps_note(s.info);
         return fig;

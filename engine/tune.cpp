@@ -10,6 +10,7 @@
 
 #include "attention_problem.hpp"
 #include "context_state.hpp"
+#include "pipeline_cache.hpp"
 #include "tuning_table.hpp"
 #include "vkattn/attention.hpp"
 #include "vkattn/error.hpp"
@@ -17,15 +18,6 @@
 namespace vkattn {
 
 namespace {
-
-std::string utc_now() {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
 
 // Sets the forced configuration for the duration of one candidate, and always clears it.
 struct ForcedConfig {
@@ -145,7 +137,7 @@ TuneReport tune(Context& ctx, const TuneOptions& o) {
             winners.entries[res.key] = entry;
             report.results.push_back(std::move(res));
         }
-    winners.measured_at = utc_now();
+    winners.measured_at = detail::utc_now();
     if (o.save) {
         // The file holds what it held plus these winners (the context may have been told to ignore it).
         TuningTable file = load_tuning_table(dev, st.options.pipeline_cache_dir);
