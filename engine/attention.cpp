@@ -6,6 +6,7 @@
 
 #include "attention_decode.hpp"
 #include "attention_problem.hpp"
+#include "attention_split_kv.hpp"
 #include "chunking.hpp"
 #include "convert.hpp"
 #include "context_state.hpp"
@@ -32,6 +33,22 @@ const char* to_string(Path p) noexcept {
 }
 
 namespace detail {
+
+// key_end_for_row of shaders/common.glsl: keys [0, end) may be visible to query row i of batch b.
+int64_t key_end_for_row(const AttentionProblem& p, const AttentionOptions& o, int64_t b, int64_t i) {
+    int64_t end = p.Lk;
+    if (o.causal == Causal::top_left) end = std::min(end, i + 1);
+    if (o.causal == Causal::bottom_right) end = std::min(end, i + p.aligned_shift(b) + 1);
+    if (!o.key_lengths.empty()) end = std::min<int64_t>(end, o.key_lengths[static_cast<std::size_t>(b)]);
+    if (p.window_right >= 0) end = std::min(end, i + p.aligned_shift(b) + p.window_right + 1);
+    return std::max<int64_t>(end, 0);
+}
+
+// key_start_for_row of shaders/common.glsl: keys before it are outside the sliding window.
+int64_t key_start_for_row(const AttentionProblem& p, int64_t b, int64_t i) {
+    return p.window_left >= 0 ? std::clamp<int64_t>(i + p.aligned_shift(b) - p.window_left, 0, p.Lk) : 0;
+}
+
 namespace {
 
 constexpr float kLog2e = 1.4426950408889634f;
@@ -131,21 +148,6 @@ Dispatch chunk_dispatch(VkPipeline pipeline, KernelParams kp, const Operands& op
 
 uint32_t groups_for(int64_t n, int64_t per_group) { return static_cast<uint32_t>((n + per_group - 1) / per_group); }
 
-// key_end_for_row of shaders/common.glsl: keys [0, end) may be visible to query row i of batch b.
-int64_t key_end_for_row(const AttentionProblem& p, const AttentionOptions& o, int64_t b, int64_t i) {
-    int64_t end = p.Lk;
-    if (o.causal == Causal::top_left) end = std::min(end, i + 1);
-    if (o.causal == Causal::bottom_right) end = std::min(end, i + p.aligned_shift(b) + 1);
-    if (!o.key_lengths.empty()) end = std::min<int64_t>(end, o.key_lengths[static_cast<std::size_t>(b)]);
-    if (p.window_right >= 0) end = std::min(end, i + p.aligned_shift(b) + p.window_right + 1);
-    return std::max<int64_t>(end, 0);
-}
-
-// key_start_for_row of shaders/common.glsl: keys before it are outside the sliding window.
-int64_t key_start_for_row(const AttentionProblem& p, int64_t b, int64_t i) {
-    return p.window_left >= 0 ? std::clamp<int64_t>(i + p.aligned_shift(b) - p.window_left, 0, p.Lk) : 0;
-}
-
 // One dispatch of attention_fused_rowwise: key block `key_block` of chunk `chunk` over `items` work
 // items listed from word `first_word` of the binding-6 buffer.
 struct RowwiseDispatch {
@@ -231,7 +233,11 @@ AttentionPlan plan_attention(Context& ctx, const Tensor& q, const Tensor& k, con
         std::vector<detail::Operand> ops = {detail::operand_of(q, "q", 1, true), detail::operand_of(k, "k", group, false),
                                             detail::operand_of(v, "v", group, false)};
         if (o.mask) ops.push_back(detail::mask_operand(*o.mask, p));
-        if (detail::choose_decode_config(dev, p, o, fc, ops, dc)) plan.variant = detail::decode_variant_name(dc, p.dtype);
+        detail::KvSplitConfig ks;
+        if (detail::choose_decode_config(dev, p, o, fc, ops, dc))
+            plan.variant = detail::decode_variant_name(dc, p.dtype);
+        else if (detail::choose_kv_split_config(dev, p, o, fc, ops, ks))
+            plan.variant += detail::kv_split_variant_suffix(ks, dev);
     } else {
         plan.variant = detail::explicit_variant_name(detail::choose_explicit_config(dev), p.dtype);
         plan.reason = o.path == Path::explicit_ ? "explicit requested" : "explicit: weights requested";
@@ -255,11 +261,6 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
     int64_t row_tile;
     if (result.path == Path::fused) {
         fc = st.forced_fused ? *st.forced_fused : choose_fused_config(dev, head_dim_class(std::max(p.D, p.Dv)), p.dtype, st.tuning.get());
-        if (fc.kernel == FusedKernel::tiled && has_loop_iteration_limit(dev) &&
-            tiled_loop_iterations(fc, p.D, p.Dv, p.Lk) > 60000)
-            throw Error(ErrorCode::unsupported,
-                        "k: " + std::to_string(p.Lk) + " keys would exceed this device's limit of 65535 shader loop "
-                        "iterations in the tiled fused kernel (lavapipe); use the default kernel (unset VKATTN_FUSED_KERNEL)");
         fit_fused_rows(fc, p.Lq);
         row_tile = fc.rows;
         result.variant = fused_variant_name(fc, p.dtype);
@@ -295,6 +296,16 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
     const bool decode = result.path == Path::fused &&
                         choose_decode_config(dev, p, o, fc, {ops.q, ops.k, ops.v, ops.mask, ops.lse, ops.weights}, dc);
     if (decode) result.variant = decode_variant_name(dc, p.dtype);
+    // Few (row tile, head) workgroups over many keys on the tiled kernel: split-KV (attention_split_kv.cpp).
+    KvSplitConfig ks;
+    const bool split_kv = result.path == Path::fused && !decode &&
+                          choose_kv_split_config(dev, p, o, fc, {ops.q, ops.k, ops.v, ops.mask, ops.lse, ops.weights}, ks);
+    if (split_kv) result.variant += kv_split_variant_suffix(ks, dev);
+    if (result.path == Path::fused && fc.kernel == FusedKernel::tiled && has_loop_iteration_limit(dev) &&
+        tiled_loop_iterations(fc, p.D, p.Dv, split_kv ? ks.keys_per_split : p.Lk) > 60000)
+        throw Error(ErrorCode::unsupported,
+                    "k: " + std::to_string(p.Lk) + " keys would exceed this device's limit of 65535 shader loop "
+                    "iterations in the tiled fused kernel (lavapipe); use the default kernel (unset VKATTN_FUSED_KERNEL)");
 
     // Scratch per query row: the explicit path's score row, or the rowwise kernel's (m, l) between blocks.
     const bool rowwise = result.path == Path::fused && fc.kernel == FusedKernel::rowwise && !decode;
@@ -327,7 +338,7 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
     // little more memory than their inputs and outputs; each chunk's convert runs right after it.
     const int64_t work_per_row = (p.Dv + scratch_per_row) * 4;
     // (Odd Dv: a chunk's first element may sit mid-word in the f16 output; such problems keep a whole f32 output.)
-    const bool staged = p.out_dtype == DType::f16 && !decode && p.Dv % 2 == 0;
+    const bool staged = p.out_dtype == DType::f16 && !decode && !split_kv && p.Dv % 2 == 0;
     if (staged) {
         const uint64_t in_out = q.buffer()->size + k.buffer()->size + v.buffer()->size +
                                 static_cast<uint64_t>(p.B * p.Hq * p.Lq * p.Dv) * 2;
@@ -388,9 +399,9 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
         scratch = ctx.empty({most}, DType::f32);
         scratch_range = {scratch->buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
     }
-    if (decode) {
-        if (chunks.size() != 1) throw Error(ErrorCode::vulkan_error, "internal: decode problem split into chunks");
-        scratch = ctx.empty({dc.scratch_floats}, DType::f32);
+    if (decode || split_kv) {
+        if (chunks.size() != 1) throw Error(ErrorCode::vulkan_error, "internal: split-KV problem split into chunks");
+        scratch = ctx.empty({decode ? dc.scratch_floats : ks.scratch_floats}, DType::f32);
         scratch_range = {scratch->buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
     }
 
@@ -438,7 +449,10 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
                                         {fc.workgroup, fc.rows, fc.keys, fc.dcap, fc.threads_per_row});
             Dispatch d = chunk_dispatch(pl, kp, ops, c, p.Hq, lim, fc.rows, key_lengths_range, scratch_range);
             d.groups = {groups_for(c.row_count, fc.rows), static_cast<uint32_t>(c.slices), 1};
-            dispatches.push_back(d);
+            if (split_kv)
+                record_kv_split(st, ks, p, d, dispatches);
+            else
+                dispatches.push_back(d);
             return;
         }
         VkPipeline scores = st.pipeline("attention_scores" + suffix, {ec.tile});

@@ -32,13 +32,8 @@ bool choose_decode_config(const DeviceInfo& dev, const AttentionProblem& p, cons
     // last row sees the most keys).
     int64_t most = 0, start = p.Lk;
     for (int64_t b = 0; b < p.B; ++b) {
-        int64_t end = p.Lk;
-        if (o.causal == Causal::top_left) end = std::min(end, p.Lq);
-        if (!o.key_lengths.empty()) end = std::min<int64_t>(end, o.key_lengths[static_cast<std::size_t>(b)]);
-        if (p.window_right >= 0) end = std::min(end, p.Lq - 1 + p.aligned_shift(b) + p.window_right + 1);  // row Lq - 1
-        most = std::max(most, end);
-        // Row 0's window start: the earliest key any row of this batch sees.
-        start = std::min(start, p.window_left >= 0 ? std::clamp<int64_t>(p.aligned_shift(b) - p.window_left, 0, p.Lk) : int64_t{0});
+        most = std::max(most, key_end_for_row(p, o, b, p.Lq - 1));
+        start = std::min(start, key_start_for_row(p, b, 0));  // row 0's window start: the earliest key any row sees
     }
     c.first_block = static_cast<int>(start / c.keys);
     const int64_t blocks = std::max<int64_t>(1, (most + c.keys - 1) / c.keys - c.first_block);
@@ -82,6 +77,10 @@ void record_decode(ContextState& st, const DecodeConfig& c, const AttentionProbl
     split.groups = {static_cast<uint32_t>(c.blocks), static_cast<uint32_t>(p.B * p.Hkv), 1};
     out.push_back(split);
 
+    append_decode_combine(st, p, split, out);
+}
+
+void append_decode_combine(ContextState& st, const AttentionProblem& p, const Dispatch& split, std::vector<Dispatch>& out) {
     constexpr int kCombineGroup = 64;
     Dispatch combine = split;
     combine.pipeline = st.pipeline("attention_decode_combine", {kCombineGroup});

@@ -38,4 +38,8 @@ std::string decode_variant_name(const DecodeConfig& c, DType dtype);
 void record_decode(ContextState& st, const DecodeConfig& c, const AttentionProblem& p, const Dispatch& base,
                    std::vector<Dispatch>& out);
 
+/// Appends the log-sum-exp merge (attention_decode_combine.comp) of the partial results `split`
+/// wrote to binding 8 (P.flags.w of them per row); shared by the CPU decode kernel and split-KV.
+void append_decode_combine(ContextState& st, const AttentionProblem& p, const Dispatch& split, std::vector<Dispatch>& out);
+
 }  // namespace vkattn::detail

@@ -260,6 +260,9 @@ std::vector<std::string> kernel_variants(const DeviceInfo& device) {
     if (device.type == DeviceType::cpu)
         lines.push_back("decode (Lq <= 8, Lq * group <= 64, one chunk): decode_split.f32.d<class>[group,rows,bc,blocks] / f16 "
                         "+ decode_combine (split-KV, one dispatch for all key blocks), else the rowwise kernel");
+    lines.push_back("split-KV (tiled kernel, few row tiles x heads over many keys): up to 128 splits of >= 128 keys, chosen for " +
+                    std::to_string(device.compute_units) + " compute units (" + device.compute_units_source +
+                    "), + decode_combine; AttentionOptions::kv_splits overrides");
     lines.push_back("weights: " + detail::explicit_variant_name(detail::choose_explicit_config(device), DType::f32) + " / f16");
     lines.push_back("f16 output: convert_f32_to_f16[wg" + std::to_string(detail::convert_workgroup(device)) + "]");
     return lines;

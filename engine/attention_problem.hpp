@@ -30,6 +30,11 @@ struct AttentionProblem {
     int features() const { return (mask_kind != 0 ? 1 : 0) | (softcap > 0 ? 2 : 0) | (alibi ? 4 : 0); }
 };
 
+/// key_end_for_row of shaders/common.glsl: keys [0, end) may be visible to query row i of batch b.
+int64_t key_end_for_row(const AttentionProblem& p, const AttentionOptions& o, int64_t b, int64_t i);
+/// key_start_for_row of shaders/common.glsl: keys before it are outside the sliding window.
+int64_t key_start_for_row(const AttentionProblem& p, int64_t b, int64_t i);
+
 /// Checks every shape, dtype, stride, mask and option; throws Error(invalid_argument) naming the argument.
 AttentionProblem validate_attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& options);

@@ -117,6 +117,7 @@ AttentionProblem validate_attention(Context& ctx, const Tensor& q, const Tensor&
     if (!std::isfinite(o.softcap) || o.softcap < 0)
         fail("softcap: must be finite and >= 0 (0 turns it off), got " + std::to_string(o.softcap));
     p.softcap = o.softcap;
+    if (o.kv_splits < 0) fail("kv_splits: must be >= 0 (0: chosen from the device, 1: no split), got " + std::to_string(o.kv_splits));
     if (o.align_to_key_lengths && o.key_lengths.empty())
         fail("align_to_key_lengths: needs key_lengths (the per-batch lengths to align to)");
     p.align_to_key_lengths = o.align_to_key_lengths;

@@ -1,8 +1,10 @@
 #include "device_probe.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "vkattn/error.hpp"
@@ -53,6 +55,50 @@ void probe_memory(VkPhysicalDevice physical, DeviceInfo& info) {
                                        VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
     for (uint32_t t = 0; t < mem.memoryTypeCount; ++t)
         if ((mem.memoryTypes[t].propertyFlags & both) == both) info.host_visible_device_memory = true;
+}
+
+// Compute units from the vendor extensions that report them, else the CPU's threads or an estimate
+// by device type (Intel, Apple, Qualcomm and Imagination expose no count).
+void probe_compute_units(VkPhysicalDevice physical, uint32_t api_version, DeviceInfo& info) {
+    if (info.type == DeviceType::cpu) {
+        // lavapipe runs workgroups on LP_NUM_THREADS threads (default: every hardware thread).
+        const char* env = std::getenv("LP_NUM_THREADS");
+        const long threads = env && *env ? std::strtol(env, nullptr, 10) : static_cast<long>(std::thread::hardware_concurrency());
+        info.compute_units = static_cast<uint32_t>(std::clamp<long>(threads, 1, 1024));
+        info.compute_units_source = "CPU threads";
+        return;
+    }
+    info.compute_units = info.type == DeviceType::discrete_gpu ? 64 : info.type == DeviceType::integrated_gpu ? 16 : 8;
+    info.compute_units_source = "estimate";
+    if (api_version < VK_API_VERSION_1_1) return;
+    VkPhysicalDeviceShaderSMBuiltinsPropertiesNV nv{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV};
+    VkPhysicalDeviceShaderCorePropertiesAMD amd{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_PROPERTIES_AMD};
+    VkPhysicalDeviceShaderCoreProperties2AMD amd2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_PROPERTIES_2_AMD};
+    VkPhysicalDeviceShaderCoreBuiltinsPropertiesARM arm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_BUILTINS_PROPERTIES_ARM};
+    const bool has_nv = has_device_extension(physical, VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME);
+    const bool has_amd = has_device_extension(physical, VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME);
+    const bool has_amd2 = has_device_extension(physical, VK_AMD_SHADER_CORE_PROPERTIES_2_EXTENSION_NAME);
+    const bool has_arm = has_device_extension(physical, VK_ARM_SHADER_CORE_BUILTINS_EXTENSION_NAME);
+    if (!has_nv && !has_amd && !has_amd2 && !has_arm) return;
+    VkPhysicalDeviceProperties2 props2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+    void** tail = &props2.pNext;
+    if (has_nv) { *tail = &nv; tail = &nv.pNext; }
+    if (has_amd) { *tail = &amd; tail = &amd.pNext; }
+    if (has_amd2) { *tail = &amd2; tail = &amd2.pNext; }
+    if (has_arm) { *tail = &arm; tail = &arm.pNext; }
+    vkGetPhysicalDeviceProperties2(physical, &props2);
+    const auto take = [&](uint64_t n, const char* source) {
+        if (n == 0 || n > 65536) return false;
+        info.compute_units = static_cast<uint32_t>(n);
+        info.compute_units_source = source;
+        return true;
+    };
+    if (has_nv && take(nv.shaderSMCount, VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME)) return;
+    if (has_amd2 && take(amd2.activeComputeUnitCount, VK_AMD_SHADER_CORE_PROPERTIES_2_EXTENSION_NAME)) return;
+    if (has_amd && take(uint64_t{amd.shaderEngineCount} * amd.shaderArraysPerEngineCount * amd.computeUnitsPerShaderArray,
+                        VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME))
+        return;
+    if (has_arm) take(arm.shaderCoreCount, VK_ARM_SHADER_CORE_BUILTINS_EXTENSION_NAME);
 }
 
 int type_rank(DeviceType t) {
@@ -168,6 +214,7 @@ DeviceInfo probe_device(VkPhysicalDevice physical, uint32_t index) {
     info.min_storage_offset_alignment = lim.minStorageBufferOffsetAlignment;
     info.min_uniform_offset_alignment = lim.minUniformBufferOffsetAlignment;
     probe_memory(physical, info);
+    probe_compute_units(physical, base.apiVersion, info);
 
     const uint32_t family = find_compute_queue_family(physical);
     if (family != UINT32_MAX) {

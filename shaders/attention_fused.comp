@@ -9,6 +9,12 @@
 // the planner uses only when TPR is a power of two no larger than the smallest subgroup size the
 // device may run (a row's threads are then consecutive lanes of one subgroup): one barrier and one
 // shared-memory round trip fewer per key tile. Otherwise the maxima meet in shared memory.
+// Split-KV ("flash decoding", engine/attention_split_kv.cpp): when P.ext.w > 0 the key range is cut
+// into splits of P.ext.w keys (a multiple of BC) from key P.offsets1.w; workgroup z covers split z
+// only and writes its rows' unnormalised partial (m, l, 0, 0, acc[Dv]) to binding 8 at
+// ((bh * Lq + i) * NB + z) * pitch (NB = P.flags.w splits, pitch = 4 + Dv rounded up to 4), which
+// attention_decode_combine.comp merges by log-sum-exp. Short query blocks over long caches then fill
+// the device: a runtime switch, so no pipeline beyond the unsplit kernel's.
 #extension GL_GOOGLE_include_directive : require
 #if SUBGROUP_REDUCE
 #extension GL_KHR_shader_subgroup_shuffle : require
@@ -63,14 +69,22 @@ void main() {
     const int my_key_start = key_start_for_row(s.b, i);
     // Key tiles before the first row's window start are invisible to the whole workgroup: skip them.
     const int tile_key_start = key_start_for_row(s.b, row0) / BC * BC;
+    // Split-KV: this workgroup's split of the key range (tile-aligned, so no tile crosses a split).
+    const int split_keys = P.ext.w;
+    int keys_begin = tile_key_start, keys_end = tile_key_end;
+    if (split_keys > 0) {
+        const int split_start = P.offsets1.w + int(gl_WorkGroupID.z) * split_keys;
+        keys_begin = max(keys_begin, split_start);
+        keys_end = min(keys_end, split_start + split_keys);
+    }
 
     float acc[DV_PER_THREAD];
     for (int u = 0; u < DV_PER_THREAD; ++u) acc[u] = 0.0;
     RowState st = row_state_init();
 
-    for (int j0 = tile_key_start; j0 < tile_key_end; j0 += BC) {
+    for (int j0 = keys_begin; j0 < keys_end; j0 += BC) {
         barrier();  // previous tile fully consumed (and q_tile written, on the first pass)
-        load_kv_tile(s, j0, tile_key_end, tid);
+        load_kv_tile(s, j0, keys_end, tid);
         barrier();
 
         // Scores of this thread's keys, and their maximum.
@@ -119,6 +133,21 @@ void main() {
     }
 
     if (!row_valid) return;
+    if (split_keys > 0) {
+        // Every (row, split) entry is written, an empty split as (MASKED_SCORE, 0, zeros): the
+        // combine reads them all.
+        const int pitch = 4 + ((Dv + 3) & ~3);
+        const int base = ((s.bh * LQ() + i) * P.flags.w + int(gl_WorkGroupID.z)) * pitch;
+        if (t == 0) {
+            p_data[base] = st.m;
+            p_data[base + 1] = st.l;
+        }
+        for (int u = 0; u < DV_PER_THREAD; ++u) {
+            int c = t + u * TPR;
+            if (c < Dv) p_data[base + 4 + c] = acc[u];
+        }
+        return;
+    }
     const float inv_l = safe_inverse(st.l);
     for (int u = 0; u < DV_PER_THREAD; ++u) {
         int c = t + u * TPR;

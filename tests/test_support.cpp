@@ -45,6 +45,7 @@ std::string Case::name() const {
     if (window.active()) s << "_win" << window.left << "_" << window.right;
     if (alibi) s << "_alibi";
     if (softcap > 0) s << "_cap" << static_cast<int>(softcap);
+    if (kv_splits) s << "_split" << kv_splits;
     std::string name = s.str();
     for (char& ch : name)  // gtest names: letters, digits and underscores only
         if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
@@ -194,6 +195,7 @@ Outcome run_case(Context& ctx, const Case& c, uint64_t seed) {
     opt.window = c.window;
     if (c.alibi) opt.alibi_slopes = alibi_slopes(c.Hq);
     opt.softcap = c.softcap;
+    opt.kv_splits = c.kv_splits;
     in.host.window = opt.window;
     in.host.alibi_slopes = opt.alibi_slopes;
     in.host.softcap = opt.softcap;

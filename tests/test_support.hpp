@@ -32,6 +32,7 @@ struct Case {
     Window window;                  // sliding window (left, right; -1 unbounded)
     bool alibi = false;             // the standard ALiBi slopes for Hq heads
     float softcap = 0;              // logit soft-capping (0: off)
+    int kv_splits = 0;              // AttentionOptions::kv_splits (0: the engine's choice)
     std::string name() const;
 };
 

@@ -21,6 +21,7 @@ struct DecodeArgs {
     CommonOptions common;
     int64_t batch = 1, heads = 32, kv_heads = 8, head_dim = 128, prompt = 1024, steps = 64, capacity = 0;
     std::string dtype = "f16";
+    int kv_splits = 0;
     bool no_check = false;
 };
 
@@ -63,6 +64,7 @@ int run_decode(const DecodeArgs& a) {
     AttentionResult last;
     AttentionOptions o;
     o.measure_time = true;
+    o.kv_splits = a.kv_splits;
     const int64_t every = std::max<int64_t>(1, a.steps / 10);
     for (int64_t s = 0; s < a.steps; ++s) {
         append(1);
@@ -121,6 +123,10 @@ Command add_decode_command(CLI::App& parent) {
     app->add_option("--steps", a->steps, "Decode steps (one new token per sequence each)")->capture_default_str()->check(CLI::Range(1, 1 << 20));
     app->add_option("--capacity", a->capacity, "Cache capacity (default prompt + steps)")->check(CLI::Range(0, 1 << 30));
     app->add_option("--dtype", a->dtype, "Cache and query dtype: f32 or f16")->capture_default_str();
+    app->add_option("--kv-splits", a->kv_splits,
+                    "Split-KV of the fused tiled kernel (GPUs): 0 = chosen from the device's compute units, 1 = none, N = that many")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 65535));
     app->add_flag("--no-check", a->no_check, "Skip the reference check of the last step");
     add_common_options(*app, a->common);
     return {app, [a] { return run_decode(*a); }};

@@ -64,6 +64,7 @@ void print_device(const DeviceChoice& c, const std::string& profile) {
     field("workgroup", clamped(workgroup(d), workgroup(p)));
     field("timestamps", d.timestamps ? "yes (period " + format_fixed(d.timestamp_period_ns, 2) + " ns)" : "no");
     field("cooperative matrix", yes_no(d.cooperative_matrix_nv) + " (NV)");
+    field("compute units", std::to_string(d.compute_units) + " (" + d.compute_units_source + ")");
     field("usable", d.usable ? "yes" : "no: " + d.unusable_reason);
     if (!d.usable) return;
     std::cout << "    kernel variants:\n";

@@ -62,6 +62,11 @@ void add_input_options(CLI::App& app, InputArgs& a, bool files_required) {
         ->type_name("L,R");
     app.add_flag("--alibi", a.alibi, "Add ALiBi biases with the standard slopes for q's head count");
     app.add_option("--softcap", a.softcap, "Soft-cap scaled scores: cap * tanh(s / cap)")->type_name("CAP");
+    app.add_option("--kv-splits", a.kv_splits,
+                   "Split-KV of the fused tiled kernel (GPUs): 0 = chosen from the device's compute units, 1 = none, "
+                   "N = that many key splits")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 65535));
     app.add_option("--layout", a.layout,
                    "Layout of q, k, v and out: bhld = [B, H, L, D], blhd = [B, L, H, D] (read in place as strided views)")
         ->check(CLI::IsMember({"bhld", "blhd"}))
@@ -88,6 +93,7 @@ InputPlan plan_inputs(const InputArgs& a) {
         if (!std::isfinite(c) || c <= 0 || c > FLT_MAX) throw UsageError("--softcap: '" + a.softcap + "' must be a finite float > 0");
         o.softcap = static_cast<float>(c);
     }
+    o.kv_splits = a.kv_splits;
     r.alibi = a.alibi;
     r.blhd = a.layout == "blhd";
     if (a.dtype != "keep") r.dtype = parse_dtype(a.dtype, "--dtype");

@@ -22,10 +22,11 @@ struct InputArgs {
     std::string layout = "bhld";
     std::string dtype = "keep";
     std::string window, softcap;
+    int kv_splits = 0;
     bool alibi = false;
 };
 
-/// Registers --q --k --v --mask --causal --scale --key-lengths --window --alibi --softcap --layout --dtype. With `files_required`
+/// Registers --q --k --v --mask --causal --scale --key-lengths --window --alibi --softcap --kv-splits --layout --dtype. With `files_required`
 /// --q, --k and --v must be given; otherwise the command checks what it needs.
 void add_input_options(CLI::App& command, InputArgs& args, bool files_required);
 

@@ -72,6 +72,14 @@ struct AttentionOptions {
     std::optional<DType> out_dtype;
     /// Record GPU timestamps around the kernels (see AttentionResult::gpu_milliseconds).
     bool measure_time = false;
+    /// Split-KV ("flash decoding") of the fused tiled kernel (GPUs): the key range is cut into
+    /// splits that run side by side, then merged by log-sum-exp, so that a few query rows over a long
+    /// cache fill the device. 0: the engine chooses from the device's compute units
+    /// (DeviceInfo::compute_units; no split when the (row tile, head) workgroups already fill it).
+    /// 1: never split. N > 1: min(N, key tiles) splits (Error(unsupported) naming kv_splits when they
+    /// cannot run). CPU devices run the rowwise kernel, whose decode path splits per key block and
+    /// ignores this value. Must be >= 0.
+    int kv_splits = 0;
 };
 
 /// Everything one call returns. A row whose keys are all masked out has out = 0,

@@ -41,6 +41,13 @@ struct DeviceInfo {
     bool fp16_arithmetic = false;       ///< shaderFloat16
     bool storage_16bit = false;         ///< storageBuffer16BitAccess
     bool cooperative_matrix_nv = false; ///< VK_NV_cooperative_matrix exposed
+    /// Compute units that run workgroups side by side (SMs, CUs, shader cores, CPU threads); the
+    /// split-KV planner sizes its grid from it. See compute_units_source for where it came from.
+    uint32_t compute_units = 1;
+    /// "VK_NV_shader_sm_builtins", "VK_AMD_shader_core_properties2", "VK_AMD_shader_core_properties",
+    /// "VK_ARM_shader_core_builtins", "CPU threads" (CPU devices: LP_NUM_THREADS, else the host's
+    /// hardware threads) or "estimate" (no extension reports it: 64 discrete, 16 integrated, 8 other).
+    std::string compute_units_source = "estimate";
 
     uint32_t shared_memory_bytes = 0;   ///< maxComputeSharedMemorySize
     uint32_t max_workgroup_invocations = 0;
