@@ -1,6 +1,7 @@
 // `vkattn heatmap`: runs attention (the explicit path, which returns the weights) over .npy inputs or a
-// random demo problem and draws the weights of one batch as a PNG: one head, every head in a grid, or
-// the mean over heads; optionally also writes the raw weights as .npy.
+// random demo problem, or reads weights any other attention command wrote (--weights-npy: `additive
+// --weights-out`, `mha --weights-out`, `run --weights`), and draws the weights of one batch as a PNG:
+// one head, every head in a grid, or the mean over heads; optionally also writes the raw weights as .npy.
 #include <CLI/CLI.hpp>
 
 #include <iostream>
@@ -19,6 +20,7 @@ struct HeatmapArgs {
     CommonOptions common;
     InputArgs inputs;
     std::string random, heads, seed;
+    std::string weights_npy;
     std::string out, npy;
     std::string batch = "0", head;
     bool grid = false, mean = false;
@@ -50,8 +52,41 @@ HeatmapRequest make_request(const HeatmapArgs& a) {
     return r;
 }
 
+// Weights another command wrote: [B, H, Lq, Lk], [B, Lq, Lk] (a layer's head average: one panel) or [Lq, Lk].
+AttentionWeights read_weights_npy(const std::string& path) {
+    NpyArray arr;
+    try {
+        arr = read_npy(path);
+    } catch (const Error& e) {
+        throw UsageError("--weights-npy: " + e.message());  // read_npy's message names the file
+    }
+    if (arr.dtype != DType::f32 && arr.dtype != DType::f16)
+        throw UsageError("--weights-npy: " + path + " holds " + std::string(dtype_name(arr.dtype)) + "; expected f32 or f16 weights");
+    Shape shape = arr.shape;
+    if (shape.size() == 2) shape.insert(shape.begin(), {1, 1});
+    if (shape.size() == 3) shape.insert(shape.begin() + 1, 1);
+    if (shape.size() != 4)
+        throw UsageError("--weights-npy: " + path + " has shape " + to_string(arr.shape) + "; expected [B, H, Lq, Lk], [B, Lq, Lk] or [Lq, Lk]");
+    return make_weights(arr.to_floats(), shape, "--weights-npy " + path);
+}
+
 int run_heatmap(const HeatmapArgs& a) {
     const InputArgs& in = a.inputs;
+    if (!a.weights_npy.empty()) {
+        // Nothing to compute: draw what another command wrote (no device is opened).
+        if (!a.random.empty() || !in.q.empty() || !in.k.empty() || !in.v.empty() || !in.mask.empty())
+            throw UsageError("--weights-npy: draws weights from a file; do not combine it with --random, --q, --k, --v or --mask");
+        HeatmapRequest request = make_request(a);
+        request.source = "attention";
+        const AttentionWeights w = read_weights_npy(a.weights_npy);
+        check_request(request, {w.B, w.H, w.Lq, w.Lk});
+        if (!a.npy.empty()) throw UsageError("--npy: the weights already are in " + a.weights_npy);
+        const RenderedHeatmap img = write_heatmap(w, request, a.out);
+        std::cout << "heatmap: wrote " << a.out << " (" << img.canvas.width() << " x " << img.canvas.height() << " px, "
+                  << img.panels.size() << " panel(s) of " << img.panels[0].rows << " x " << img.panels[0].cols
+                  << " cells) from " << a.weights_npy << " [" << w.B << ", " << w.H << ", " << w.Lq << ", " << w.Lk << "]\n";
+        return kExitOk;
+    }
     const bool random = !a.random.empty();
     if (random && (!in.q.empty() || !in.k.empty() || !in.v.empty() || !in.mask.empty()))
         throw UsageError("--random: makes its own q, k and v; do not combine it with --q, --k, --v or --mask");
@@ -124,6 +159,10 @@ Command add_heatmap_command(CLI::App& parent) {
     app->add_option("--random", a->random, "Instead of files: random q, k, v with Lq = Lk = L (B 1, D 64)")->type_name("L");
     app->add_option("--heads", a->heads, "Heads of the --random problem (default 4)")->type_name("H");
     app->add_option("--seed", a->seed, "Seed of the --random problem (default 1)")->type_name("N");
+    app->add_option("--weights-npy", a->weights_npy,
+                    "Instead of computing: draw weights another command wrote ([B, H, Lq, Lk], [B, Lq, Lk] or [Lq, Lk] f32/f16), "
+                    "e.g. `vkattn additive --weights-out` or `vkattn mha --weights-out`")
+        ->type_name("FILE.npy");
     app->add_option("--out", a->out, "The PNG to write")->required()->type_name("FILE.png");
     app->add_option("--npy", a->npy, "Also write all the weights, [B, Hq, Lq, Lk] f32")->type_name("FILE.npy");
     app->add_option("--batch", a->batch, "The batch to draw")->capture_default_str()->type_name("B");

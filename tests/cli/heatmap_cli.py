@@ -192,6 +192,21 @@ def main():
             for h in range(H):
                 check_brightest(f"grid (batch 0, head {h})", img, panels[h], w[0, h])
 
+    # Weights another command wrote (--weights-npy) draw exactly as the same weights computed here.
+    titled = ["--batch", "1", "--head", "2", "--title", "same title"]
+    p1 = run_ok("computed, titled", files + titled + ["--out", path("computed.png")])
+    p2 = run_ok("--weights-npy", ["--weights-npy", path("w.npy"), "--max-cells", "0"] + titled + ["--out", path("from_npy.png")])
+    if p1 and p2:
+        a, b = read_png(path("computed.png")), read_png(path("from_npy.png"))
+        if a.shape != b.shape or not np.array_equal(a, b):
+            fail(f"--weights-npy: the PNG differs from the computed one ({a.shape} vs {b.shape})")
+        else:
+            print(f"--weights-npy: same {a.shape[1]} x {a.shape[0]} picture as the computed weights")
+    np.save(path("avg.npy"), w.mean(axis=1).astype(np.float32))  # [B, Lq, Lk]: a layer's head average, one panel
+    p = run_ok("--weights-npy [B, Lq, Lk]", ["--weights-npy", path("avg.npy"), "--batch", "1", "--out", path("avg.png")])
+    if p:
+        check_image("--weights-npy [B, Lq, Lk]", p, path("avg.png"))
+
     # The mean over heads.
     p = run_ok("mean", files + ["--batch", "1", "--mean", "--out", path("mean.png")])
     if p:
@@ -245,9 +260,14 @@ def main():
         (["--k", path("k.npy"), "--out", path("bad.png")], "--q: required"),
         (["--random", "8", "--q", path("q.npy"), "--out", path("bad.png")], "--random: makes its own q, k and v"),
         (base + ["--heads", "2"], "--heads: only for --random L"),
+        (["--weights-npy", path("w.npy"), "--q", path("q.npy"), "--out", path("bad.png")],
+         "--weights-npy: draws weights from a file; do not combine it with --random, --q, --k, --v or --mask"),
+        (["--weights-npy", path("missing.npy"), "--out", path("bad.png")], "--weights-npy: " + path("missing.npy")),
+        (["--weights-npy", path("vec.npy"), "--out", path("bad.png")], "--weights-npy: " + path("vec.npy") + " has shape [5]"),
         (["--q", path("q.npy"), "--k", path("k.npy"), "--out", os.path.join(d, "no", "dir", "x.png")],
          "cannot write '" + os.path.join(d, "no", "dir", "x.png") + "'"),
     ]
+    np.save(path("vec.npy"), np.ones(5, dtype=np.float32))
     for args, needle in bad:
         p = heatmap(args)
         lines = [l for l in p.stderr.splitlines() if l.strip()]
