@@ -12,12 +12,6 @@
 namespace vkattn::test {
 namespace {
 
-struct ScopedEnv {
-    const char* name;
-    ScopedEnv(const char* n, const char* value) : name(n) { setenv(n, value, 1); }
-    ~ScopedEnv() { unsetenv(name); }
-};
-
 void expect_passes(const Case& c) {
     const uint64_t seed = fresh_seed();
     const Outcome r = run_case(c, seed);

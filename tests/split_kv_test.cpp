@@ -12,12 +12,6 @@
 namespace vkattn::test {
 namespace {
 
-struct ScopedEnv {
-    const char* name;
-    ScopedEnv(const char* n, const char* value) : name(n) { setenv(n, value, 1); }
-    ~ScopedEnv() { unsetenv(name); }
-};
-
 TEST(SplitKvHeuristic, FillsTheDeviceOnlyWhenTheWorkDoesNot) {
     using detail::heuristic_kv_splits;
     // One decode step, 32 heads, a 32k cache in 64-key tiles, on 132 compute units (an H100):

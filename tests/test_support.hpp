@@ -2,6 +2,7 @@
 // Shared test machinery: one Context per process (pipelines are built once), random problems,
 // and the pass rule of FlashAttention's tests.
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -56,5 +57,16 @@ Outcome run_case(Context& ctx, const Case& c, uint64_t seed);
 
 /// A fresh seed, printed so a failure can be replayed with VKATTN_TEST_SEED.
 uint64_t fresh_seed();
+
+/// Sets an environment variable (VKATTN_FUSED_KERNEL, a test hook, ...) for one scope; unset after.
+struct ScopedEnv {
+    const char* name;
+    ScopedEnv(const char* n, const char* value) : name(n) {
+        if (value) setenv(n, value, 1);
+    }
+    ~ScopedEnv() { unsetenv(name); }
+    ScopedEnv(const ScopedEnv&) = delete;
+    ScopedEnv& operator=(const ScopedEnv&) = delete;
+};
 
 }  // namespace vkattn::test
