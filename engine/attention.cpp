@@ -234,10 +234,13 @@ AttentionPlan plan_attention(Context& ctx, const Tensor& q, const Tensor& k, con
                                             detail::operand_of(v, "v", group, false)};
         if (o.mask) ops.push_back(detail::mask_operand(*o.mask, p));
         detail::KvSplitConfig ks;
-        if (detail::choose_decode_config(dev, p, o, fc, ops, dc))
+        if (detail::choose_decode_config(dev, p, o, fc, ops, dc)) {
             plan.variant = detail::decode_variant_name(dc, p.dtype);
-        else if (detail::choose_kv_split_config(dev, p, o, fc, ops, ks))
-            plan.variant += detail::kv_split_variant_suffix(ks, dev);
+        } else {
+            const bool packed = detail::choose_gqa_packing(dev, p, fc, ops);
+            if (packed) plan.variant += detail::gqa_packing_variant_suffix(p);
+            if (detail::choose_kv_split_config(dev, p, o, fc, packed, ops, ks)) plan.variant += detail::kv_split_variant_suffix(ks, dev);
+        }
     } else {
         plan.variant = detail::explicit_variant_name(detail::choose_explicit_config(dev), p.dtype);
         plan.reason = o.path == Path::explicit_ ? "explicit requested" : "explicit: weights requested";
@@ -297,9 +300,12 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
                         choose_decode_config(dev, p, o, fc, {ops.q, ops.k, ops.v, ops.mask, ops.lse, ops.weights}, dc);
     if (decode) result.variant = decode_variant_name(dc, p.dtype);
     // Few (row tile, head) workgroups over many keys on the tiled kernel: split-KV (attention_split_kv.cpp).
+    // Short query blocks with GQA on the tiled kernel: one workgroup's rows span the group's heads.
+    const std::vector<Operand> inputs = {ops.q, ops.k, ops.v, ops.mask, ops.lse, ops.weights};
+    const bool packed = result.path == Path::fused && !decode && choose_gqa_packing(dev, p, fc, inputs);
+    if (packed) result.variant += gqa_packing_variant_suffix(p);
     KvSplitConfig ks;
-    const bool split_kv = result.path == Path::fused && !decode &&
-                          choose_kv_split_config(dev, p, o, fc, {ops.q, ops.k, ops.v, ops.mask, ops.lse, ops.weights}, ks);
+    const bool split_kv = result.path == Path::fused && !decode && choose_kv_split_config(dev, p, o, fc, packed, inputs, ks);
     if (split_kv) result.variant += kv_split_variant_suffix(ks, dev);
     if (result.path == Path::fused && fc.kernel == FusedKernel::tiled && has_loop_iteration_limit(dev) &&
         tiled_loop_iterations(fc, p.D, p.Dv, split_kv ? ks.keys_per_split : p.Lk) > 60000)
@@ -338,7 +344,7 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
     // little more memory than their inputs and outputs; each chunk's convert runs right after it.
     const int64_t work_per_row = (p.Dv + scratch_per_row) * 4;
     // (Odd Dv: a chunk's first element may sit mid-word in the f16 output; such problems keep a whole f32 output.)
-    const bool staged = p.out_dtype == DType::f16 && !decode && !split_kv && p.Dv % 2 == 0;
+    const bool staged = p.out_dtype == DType::f16 && !decode && !split_kv && !packed && p.Dv % 2 == 0;
     if (staged) {
         const uint64_t in_out = q.buffer()->size + k.buffer()->size + v.buffer()->size +
                                 static_cast<uint64_t>(p.B * p.Hq * p.Lq * p.Dv) * 2;
@@ -399,6 +405,8 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
         scratch = ctx.empty({most}, DType::f32);
         scratch_range = {scratch->buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
     }
+    if ((packed || split_kv) && chunks.size() != 1)
+        throw Error(ErrorCode::vulkan_error, "internal: a packed or split problem was split into chunks");
     if (decode || split_kv) {
         if (chunks.size() != 1) throw Error(ErrorCode::vulkan_error, "internal: split-KV problem split into chunks");
         scratch = ctx.empty({decode ? dc.scratch_floats : ks.scratch_floats}, DType::f32);
@@ -449,6 +457,11 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
                                         {fc.workgroup, fc.rows, fc.keys, fc.dcap, fc.threads_per_row});
             Dispatch d = chunk_dispatch(pl, kp, ops, c, p.Hq, lim, fc.rows, key_lengths_range, scratch_range);
             d.groups = {groups_for(c.row_count, fc.rows), static_cast<uint32_t>(c.slices), 1};
+            if (packed) {
+                const std::array<int64_t, 2> grid = tiled_grid(p, fc, true);
+                d.params.flags[2] |= kFlagPackGroup;
+                d.groups = {static_cast<uint32_t>(grid[0]), static_cast<uint32_t>(grid[1]), 1};
+            }
             if (split_kv)
                 record_kv_split(st, ks, p, d, dispatches);
             else

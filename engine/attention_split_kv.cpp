@@ -22,7 +22,38 @@ constexpr int64_t kMinKeysPerSplit = 128;
 // At most this many splits (FlashAttention's cap; the combine reads every one per output element).
 constexpr int64_t kMaxSplits = 128;
 
+// One chunk covers the whole problem: the split and packed kernels index it globally.
+bool binds_in_one_chunk(const DeviceInfo& dev, const AttentionProblem& p, const FusedConfig& fc, const std::vector<Operand>& ops) {
+    try {
+        const ChunkLimits lim = chunk_limits(dev, fc.rows, dev.max_workgroup_count[0]);
+        if (static_cast<uint64_t>(p.B * p.Hq * p.Lq * p.Dv) * 4 > lim.max_range) return false;  // the whole f32 output
+        const std::vector<Chunk> chunks = plan_chunks(ops, p.B, p.Hq, p.Lq, lim, 0);
+        return chunks.size() == 1 && chunks[0].slices == p.B * p.Hq && chunks[0].row_count == p.Lq;
+    } catch (const Error&) {
+        return false;
+    }
+}
+
 }  // namespace
+
+std::array<int64_t, 2> tiled_grid(const AttentionProblem& p, const FusedConfig& fc, bool packed) {
+    const int64_t group = p.Hq / p.Hkv;
+    if (packed) return {(group * p.Lq + fc.rows - 1) / fc.rows, p.B * p.Hkv};
+    return {(p.Lq + fc.rows - 1) / fc.rows, p.B * p.Hq};
+}
+
+bool choose_gqa_packing(const DeviceInfo& dev, const AttentionProblem& p, const FusedConfig& fc, const std::vector<Operand>& ops) {
+    const int64_t group = p.Hq / p.Hkv;
+    // Only short query blocks (decoding): prefill-sized blocks already fill their row tiles, and keep
+    // the chunked paths (f16 output staged chunk by chunk) that packing, which binds everything at once, rules out.
+    if (fc.kernel != FusedKernel::tiled || group == 1 || p.Lq >= fc.rows) return false;
+    const auto packed = tiled_grid(p, fc, true), plain = tiled_grid(p, fc, false);
+    if (packed[0] * packed[1] >= plain[0] * plain[1]) return false;
+    if (packed[0] > dev.max_workgroup_count[0] || packed[1] > dev.max_workgroup_count[1]) return false;
+    return binds_in_one_chunk(dev, p, fc, ops);
+}
+
+std::string gqa_packing_variant_suffix(const AttentionProblem& p) { return "+gqa-pack" + std::to_string(p.Hq / p.Hkv); }
 
 int heuristic_kv_splits(int64_t work, int64_t key_tiles, uint32_t compute_units, int64_t max_splits) {
     // Two workgroups resident per compute unit: the tiled kernel's workgroups are small (64-256
@@ -47,7 +78,7 @@ int heuristic_kv_splits(int64_t work, int64_t key_tiles, uint32_t compute_units,
 }
 
 bool choose_kv_split_config(const DeviceInfo& dev, const AttentionProblem& p, const AttentionOptions& o, const FusedConfig& fc,
-                            const std::vector<Operand>& ops, KvSplitConfig& out) {
+                            bool packed, const std::vector<Operand>& ops, KvSplitConfig& out) {
     if (fc.kernel != FusedKernel::tiled || o.kv_splits == 1) return false;
     const bool forced = o.kv_splits > 1;
     const auto refuse = [&](const std::string& why) {
@@ -65,8 +96,9 @@ bool choose_kv_split_config(const DeviceInfo& dev, const AttentionProblem& p, co
     const int64_t key_tiles = end > begin ? (end - begin + fc.keys - 1) / fc.keys : 0;
     if (key_tiles < 2) return false;  // nothing to split (a forced count is clamped to the key tiles)
 
-    const int64_t row_tiles = (p.Lq + fc.rows - 1) / fc.rows;
-    const int64_t work = row_tiles * p.B * p.Hq;
+    const std::array<int64_t, 2> grid = tiled_grid(p, fc, packed);
+    const int64_t row_tiles = grid[0], slices = grid[1];
+    const int64_t work = row_tiles * slices;
     int64_t splits;
     if (forced) {
         splits = std::min<int64_t>(o.kv_splits, key_tiles);
@@ -90,14 +122,8 @@ bool choose_kv_split_config(const DeviceInfo& dev, const AttentionProblem& p, co
         return refuse("the partial results (" + std::to_string(rows * splits * pitch * 4) + " bytes) exceed one binding");
     if (static_cast<uint64_t>(rows * p.Dv) * 4 > lim.max_range) return refuse("the f32 output exceeds one binding");
     if ((rows * ((p.Dv + 3) / 4) + 63) / 64 > dev.max_workgroup_count[0]) return refuse("too many rows for the combine pass");
-    if (row_tiles > dev.max_workgroup_count[0] || p.B * p.Hq > dev.max_workgroup_count[1]) return refuse("too many row tiles or heads");
-    try {
-        const std::vector<Chunk> chunks = plan_chunks(ops, p.B, p.Hq, p.Lq, lim, 0);
-        if (chunks.size() != 1 || chunks[0].slices != p.B * p.Hq || chunks[0].row_count != p.Lq)
-            return refuse("the inputs do not bind in one piece");
-    } catch (const Error&) {
-        return refuse("the inputs do not bind in one piece");
-    }
+    if (row_tiles > dev.max_workgroup_count[0] || slices > dev.max_workgroup_count[1]) return refuse("too many row tiles or heads");
+    if (!binds_in_one_chunk(dev, p, fc, ops)) return refuse("the inputs do not bind in one piece");
     out.splits = static_cast<int>(splits);
     out.keys_per_split = static_cast<int>(tiles_per_split * fc.keys);
     out.key_begin = static_cast<int>(begin);

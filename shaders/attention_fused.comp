@@ -9,6 +9,11 @@
 // the planner uses only when TPR is a power of two no larger than the smallest subgroup size the
 // device may run (a row's threads are then consecutive lanes of one subgroup): one barrier and one
 // shared-memory round trip fewer per key tile. Otherwise the maxima meet in shared memory.
+// GQA packing (FLAG_PACK_GROUP, for short query blocks): workgroup y is a KV head (b * Hkv + hkv) and
+// its rows run over the group's query heads x query rows, packed row pr = h_local * Lq + i, so one K/V
+// tile serves every query head of the group instead of one (decoding: Lq = 1 would otherwise fill one
+// of BR rows and read K/V once per query head). Each row then has its own slice (q, output, mask, ALiBi
+// head); the K/V bases are the group's. Off, a workgroup is one (b, h) slice and rows are query rows.
 // Split-KV ("flash decoding", engine/attention_split_kv.cpp): when P.ext.w > 0 the key range is cut
 // into splits of P.ext.w keys (a multiple of BC) from key P.offsets1.w; workgroup z covers split z
 // only and writes its rows' unnormalised partial (m, l, 0, 0, acc[Dv]) to binding 8 at
@@ -48,27 +53,54 @@ void load_kv_tile(Slice s, int j0, int kend, int tid) {
     }
 }
 
+bool packed_rows() { return (P.flags.z & FLAG_PACK_GROUP) != 0; }
+int rows_total() { return packed_rows() ? GROUP() * LQ() : LQ(); }
+
+// The slice and query row of (packed) row pr of this workgroup; pr < rows_total().
+Slice row_slice(int pr, out int i) {
+    if (!packed_rows()) {
+        i = pr;
+        return make_slice(int(gl_WorkGroupID.y));
+    }
+    const int h_local = pr / LQ();
+    i = pr - h_local * LQ();
+    const int Hkv = P.dims0.z;
+    const int b = int(gl_WorkGroupID.y) / Hkv, hkv = int(gl_WorkGroupID.y) - b * Hkv;
+    return make_slice(b * HQ() + hkv * GROUP() + h_local - P.chunk.x);
+}
+
 void main() {
     const int tid = int(gl_LocalInvocationID.x);
     const int r = tid / TPR, t = tid - r * TPR;
-    const Slice s = make_slice(int(gl_WorkGroupID.y));
     const int row0 = (P.chunk.w + int(gl_WorkGroupID.x)) * BR;
-    const int i = row0 + r;
-    const bool row_valid = i < LQ();
+    const int pr = row0 + r;  // this thread's row: a query row, or packed (head, query row)
+    const bool row_valid = pr < rows_total();
+    int i;
+    const Slice s = row_slice(min(pr, rows_total() - 1), i);
     const int D = HEAD_D(), Dv = HEAD_DV();
 
     for (int e = tid; e < BR * D; e += BR * TPR) {
-        int rr = e / D, d = e - rr * D, qi = row0 + rr;
-        q_tile[rr * DCAP + d] = qi < LQ() ? LOAD_Q(s.q_base + qi * P.q_stride.z + d * P.q_stride.w) : 0.0;
+        int rr = e / D, d = e - rr * D, qpr = row0 + rr;
+        float x = 0.0;
+        if (qpr < rows_total()) {
+            int qi;
+            const Slice qs = row_slice(qpr, qi);
+            x = LOAD_Q(qs.q_base + qi * P.q_stride.z + d * P.q_stride.w);
+        }
+        q_tile[rr * DCAP + d] = x;
     }
 
+    // The query rows the workgroup covers: [i_lo, i_hi] (every row when packed rows wrap to the next head).
+    const int last_pr = min(row0 + BR, rows_total()) - 1;
+    const bool wraps = last_pr / LQ() != row0 / LQ();
+    const int i_lo = wraps ? 0 : row0 % LQ();
+    const int i_hi = wraps ? LQ() - 1 : last_pr % LQ();
     // Keys past the last row's causal / padding limit are invisible to the whole workgroup: skip them.
-    const int last_row = min(row0 + BR, LQ()) - 1;
-    const int tile_key_end = key_end_for_row(s.b, last_row);
+    const int tile_key_end = key_end_for_row(s.b, i_hi);
     const int my_key_end = row_valid ? key_end_for_row(s.b, i) : 0;
     const int my_key_start = key_start_for_row(s.b, i);
     // Key tiles before the first row's window start are invisible to the whole workgroup: skip them.
-    const int tile_key_start = key_start_for_row(s.b, row0) / BC * BC;
+    const int tile_key_start = key_start_for_row(s.b, i_lo) / BC * BC;
     // Split-KV: this workgroup's split of the key range (tile-aligned, so no tile crosses a split).
     const int split_keys = P.ext.w;
     int keys_begin = tile_key_start, keys_end = tile_key_end;

@@ -45,6 +45,7 @@ const int CAUSAL_BOTTOM_RIGHT = 2;
 const int FLAG_KEY_LENGTHS = 1;  // flags.z: key_lengths is bound
 const int FLAG_LSE = 2;          // flags.z: lse is bound and wanted
 const int FLAG_ALIGN_KEY_LENGTHS = 4;  // flags.z: bottom-right causality, the window and ALiBi align to key_lengths[b], not Lk
+const int FLAG_PACK_GROUP = 8;   // flags.z (tiled kernel): a workgroup's rows are the GQA group's heads x query rows
 const int MASK_NONE = 0;
 const int MASK_F32 = 1;
 const int MASK_F16 = 2;

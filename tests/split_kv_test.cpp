@@ -35,12 +35,36 @@ TEST(SplitKvHeuristic, FillsTheDeviceOnlyWhenTheWorkDoesNot) {
             }
 }
 
+// GQA packing (FLAG_PACK_GROUP): short query blocks put a group's heads in one workgroup's rows; the
+// packed rows wrap across heads (group 4 x 5 rows over 8- or 16-row tiles); prefill is not packed.
+TEST(GqaPacking, PacksShortQueryBlocksOnlyAndMatchesReference) {
+    ScopedEnv force("VKATTN_FUSED_KERNEL", "tiled");
+    Case c;
+    c.D = 64, c.B = 2, c.Hq = 8, c.Hkv = 2, c.Lq = 5, c.Lk = 300, c.causal = Causal::bottom_right, c.kv_splits = 1;
+    c.alibi = true, c.key_lengths = true;
+    Outcome r = run_case(c, fresh_seed());
+    EXPECT_TRUE(r.passed) << r.message;
+    EXPECT_NE(r.variant.find("+gqa-pack4"), std::string::npos) << r.variant;
+    EXPECT_EQ(r.variant.find("+split-kv"), std::string::npos) << r.variant;
+    c.dtype = DType::f16, c.alibi = false, c.window = {40, 3}, c.Lq = 1, c.Hq = 8, c.Hkv = 1;  // MQA, one query
+    r = run_case(c, fresh_seed());
+    EXPECT_TRUE(r.passed) << r.message;
+    EXPECT_NE(r.variant.find("+gqa-pack8"), std::string::npos) << r.variant;
+    c.dtype = DType::f32, c.window = {}, c.Lq = 64, c.Lk = 64, c.Hkv = 2;  // prefill-shaped: full row tiles already
+    r = run_case(c, fresh_seed());
+    EXPECT_TRUE(r.passed) << r.message;
+    EXPECT_EQ(r.variant.find("+gqa-pack"), std::string::npos) << r.variant;
+}
+
 class SplitKv : public ::testing::TestWithParam<Case> {};
 TEST_P(SplitKv, MatchesReference) {
     ScopedEnv force("VKATTN_FUSED_KERNEL", "tiled");
     const Outcome r = run_case(GetParam(), fresh_seed());
     EXPECT_TRUE(r.passed) << r.message;
     EXPECT_NE(r.variant.find("+split-kv["), std::string::npos) << "ran " << r.variant;
+    const Case& c = GetParam();
+    const int br = detail::choose_tiled_config(context().device(), detail::head_dim_class(std::max(c.D, c.Dv ? c.Dv : c.D))).rows;
+    if (c.Hq > c.Hkv && c.Lq < br) EXPECT_NE(r.variant.find("+gqa-pack"), std::string::npos) << "ran " << r.variant;
 }
 std::string case_name(const ::testing::TestParamInfo<Case>& info) { return info.param.name(); }
 
@@ -62,6 +86,12 @@ std::vector<Case> split_cases() {
     }
     m.mask = MaskKind::bool_4d, m.fully_masked_rows = true;  // rows with no visible key: zeros, lse -inf
     add(m);
+    Case g;  // per-head masks on packed GQA rows (each row its own head's mask)
+    g.D = 64, g.B = 2, g.Hq = 6, g.Hkv = 2, g.Lq = 3, g.Lk = 450, g.kv_splits = 3, g.causal = Causal::bottom_right;
+    for (MaskKind mk : {MaskKind::additive_4d, MaskKind::bool_4d}) {
+        g.mask = mk;
+        add(g);
+    }
     Case k;
     k.D = 64, k.B = 3, k.Hq = 8, k.Hkv = 1, k.Lq = 2, k.Lk = 700, k.kv_splits = 5, k.key_lengths = true;
     add(k);  // padding, one batch of length 0
