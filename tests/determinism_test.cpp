@@ -1,6 +1,6 @@
 // Same inputs, same device, same options -> bitwise identical outputs, run to run, on every path:
-// fused rowwise, fused tiled (VKATTN_FUSED_KERNEL=tiled), split-KV decode, explicit with weights and
-// lse, explicit without weights, f16 inputs, f16 output, and a problem split into chunks. Each path
+// fused rowwise, fused tiled (VKATTN_FUSED_KERNEL=tiled), split-KV decode, the tiled kernel GQA-packed
+// and split (two dispatches: the combine ran), explicit with weights and lse, explicit without weights, f16 inputs, f16 output, and a problem split into chunks. Each path
 // runs twice on inputs uploaded twice (fresh buffers, same values) into fresh (NaN-poisoned) outputs;
 // out, lse and weights are compared byte for byte. The variant that ran is checked, so that a
 // planner change cannot silently turn one of these into another path.
@@ -95,6 +95,9 @@ std::vector<PathCase> setups() {
     decode.causal = Causal::bottom_right;
     decode.key_lengths = {700, 555};
     list.push_back({"decode split", 2, 8, 2, 1, 700, 64, DType::f32, decode, nullptr, nullptr, "decode_split."});
+    AttentionOptions split = decode;  // the GPU decode path: GQA-packed rows, split-KV and the combine pass
+    split.kv_splits = 5;
+    list.push_back({"tiled gqa-packed split-KV", 2, 8, 2, 3, 700, 64, DType::f32, split, "tiled", nullptr, "fused.f32.", 2});
     AttentionOptions weights;
     weights.path = Path::explicit_;
     weights.return_weights = true;
