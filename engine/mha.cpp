@@ -62,20 +62,29 @@ void validate_mha_weights(Context& ctx, const MhaWeights& w) {
     if (w.b_o) check(*w.b_o, {E}, "b_o");
 }
 
-MhaWeights load_mha_weights(Context& ctx, const SafeTensors& f, const MhaLoadOptions& o) {
-    MhaWeights w;
+MhaLayout plan_mha_weights(const SafeTensors& f, const MhaLoadOptions& o) {
+    constexpr int64_t kMaxHeads = 65536;
+    MhaLayout w;
     const std::string& P = o.prefix;
     const auto name = [&](const char* n) { return P + n; };
     if (o.heads < 1) fail("heads: must be >= 1, got " + std::to_string(o.heads));
+    if (o.heads > kMaxHeads) fail("heads: " + std::to_string(o.heads) + " exceeds the maximum " + std::to_string(kMaxHeads));
     w.heads = o.heads;
     w.kv_heads = o.kv_heads == 0 ? o.heads : o.kv_heads;
-    if (w.kv_heads < 1 || w.heads % w.kv_heads != 0)
+    if (w.kv_heads < 1 || w.kv_heads > kMaxHeads || w.heads % w.kv_heads != 0)
         fail("kv_heads: " + std::to_string(w.kv_heads) + " must be >= 1 and divide heads = " + std::to_string(w.heads));
     if (o.dtype != DType::f32 && o.dtype != DType::f16) fail("dtype: weights are stored as f32 or f16");
     const int64_t H = w.heads, Hkv = w.kv_heads;
-    const auto rank2 = [&](const std::string& n) {
+    const auto readable = [&](const std::string& n) -> const SafeTensorInfo& {
         const SafeTensorInfo& i = f.info(n);
+        if (i.dtype != "F32" && i.dtype != "F16" && i.dtype != "BF16")
+            fail(f.source() + ": tensor '" + n + "' has dtype " + i.dtype + "; only F32, F16 and BF16 are supported");
+        return i;
+    };
+    const auto rank2 = [&](const std::string& n) {
+        const SafeTensorInfo& i = readable(n);
         if (i.shape.size() != 2) fail(f.source() + ": tensor '" + n + "' must have rank 2, has shape " + to_string(i.shape));
+        if (i.shape[0] < 1 || i.shape[1] < 1) fail(f.source() + ": tensor '" + n + "' has an empty shape " + to_string(i.shape));
         return i.shape;
     };
 
@@ -85,6 +94,7 @@ MhaWeights load_mha_weights(Context& ctx, const SafeTensors& f, const MhaLoadOpt
     w.embed_dim = so[0];
     const int64_t E = w.embed_dim;
     if (f.contains(name("in_proj_weight"))) {
+        w.packed = true;
         const Shape s = rank2(name("in_proj_weight"));
         if (s[0] % (H + 2 * Hkv) != 0)
             fail(f.source() + ": tensor '" + name("in_proj_weight") + "' has " + std::to_string(s[0]) + " rows, not a multiple of heads + 2 kv_heads = " +
@@ -94,11 +104,6 @@ MhaWeights load_mha_weights(Context& ctx, const SafeTensors& f, const MhaLoadOpt
             fail(f.source() + ": tensor '" + name("in_proj_weight") + "' has " + std::to_string(s[1]) + " columns; embed_dim (out_proj.weight rows) is " +
                  std::to_string(E));
         w.kdim = w.vdim = E;
-        w.in_proj = f.upload(ctx, name("in_proj_weight"), o.dtype);
-        const int64_t HD = H * w.head_dim, KD = Hkv * w.head_dim;
-        w.w_q = rows_of(*w.in_proj, 0, HD);
-        w.w_k = rows_of(*w.in_proj, HD, KD);
-        w.w_v = rows_of(*w.in_proj, HD + KD, KD);
     } else if (f.contains(name("q_proj_weight"))) {
         const Shape sq = rank2(name("q_proj_weight"));
         if (sq[0] % H != 0)
@@ -110,29 +115,49 @@ MhaWeights load_mha_weights(Context& ctx, const SafeTensors& f, const MhaLoadOpt
         if (sk[0] != KD) fail(f.source() + ": tensor '" + name("k_proj_weight") + "' must have kv_heads * head_dim = " + std::to_string(KD) + " rows, has shape " + to_string(sk));
         if (sv[0] != KD) fail(f.source() + ": tensor '" + name("v_proj_weight") + "' must have kv_heads * head_dim = " + std::to_string(KD) + " rows, has shape " + to_string(sv));
         w.kdim = sk[1], w.vdim = sv[1];
-        w.w_q = f.upload(ctx, name("q_proj_weight"), o.dtype);
-        w.w_k = f.upload(ctx, name("k_proj_weight"), o.dtype);
-        w.w_v = f.upload(ctx, name("v_proj_weight"), o.dtype);
     } else {
         fail(f.source() + ": neither '" + name("in_proj_weight") + "' nor '" + name("q_proj_weight") + "' is present");
     }
     const int64_t HD = H * w.head_dim, KD = Hkv * w.head_dim;
     if (so[1] != HD) fail(f.source() + ": tensor '" + out_w + "' must be [embed_dim, heads * head_dim] = " + dims(E, HD) + ", has shape " + to_string(so));
-    w.w_o = f.upload(ctx, out_w, o.dtype);
     if (f.contains(name("in_proj_bias"))) {
-        const SafeTensorInfo& i = f.info(name("in_proj_bias"));
+        const SafeTensorInfo& i = readable(name("in_proj_bias"));
         if (i.shape != Shape{HD + 2 * KD})
             fail(f.source() + ": tensor '" + name("in_proj_bias") + "' must be [" + std::to_string(HD + 2 * KD) + "], has shape " + to_string(i.shape));
+        w.has_in_proj_bias = true;
+    }
+    if (f.contains(name("out_proj.bias"))) {
+        const SafeTensorInfo& i = readable(name("out_proj.bias"));
+        if (i.shape != Shape{E}) fail(f.source() + ": tensor '" + name("out_proj.bias") + "' must be [" + std::to_string(E) + "], has shape " + to_string(i.shape));
+        w.has_out_proj_bias = true;
+    }
+    return w;
+}
+
+MhaWeights load_mha_weights(Context& ctx, const SafeTensors& f, const MhaLoadOptions& o) {
+    const MhaLayout l = plan_mha_weights(f, o);  // every name and shape checked before anything is uploaded
+    const auto name = [&](const char* n) { return o.prefix + n; };
+    MhaWeights w;
+    w.embed_dim = l.embed_dim, w.heads = l.heads, w.kv_heads = l.kv_heads, w.head_dim = l.head_dim, w.kdim = l.kdim, w.vdim = l.vdim;
+    const int64_t HD = l.heads * l.head_dim, KD = l.kv_heads * l.head_dim;
+    if (l.packed) {
+        w.in_proj = f.upload(ctx, name("in_proj_weight"), o.dtype);
+        w.w_q = rows_of(*w.in_proj, 0, HD);
+        w.w_k = rows_of(*w.in_proj, HD, KD);
+        w.w_v = rows_of(*w.in_proj, HD + KD, KD);
+    } else {
+        w.w_q = f.upload(ctx, name("q_proj_weight"), o.dtype);
+        w.w_k = f.upload(ctx, name("k_proj_weight"), o.dtype);
+        w.w_v = f.upload(ctx, name("v_proj_weight"), o.dtype);
+    }
+    w.w_o = f.upload(ctx, name("out_proj.weight"), o.dtype);
+    if (l.has_in_proj_bias) {
         w.in_proj_bias = f.upload(ctx, name("in_proj_bias"), o.dtype);
         w.b_q = rows_of(*w.in_proj_bias, 0, HD);
         w.b_k = rows_of(*w.in_proj_bias, HD, KD);
         w.b_v = rows_of(*w.in_proj_bias, HD + KD, KD);
     }
-    if (f.contains(name("out_proj.bias"))) {
-        const SafeTensorInfo& i = f.info(name("out_proj.bias"));
-        if (i.shape != Shape{E}) fail(f.source() + ": tensor '" + name("out_proj.bias") + "' must be [" + std::to_string(E) + "], has shape " + to_string(i.shape));
-        w.b_o = f.upload(ctx, name("out_proj.bias"), o.dtype);
-    }
+    if (l.has_out_proj_bias) w.b_o = f.upload(ctx, name("out_proj.bias"), o.dtype);
     validate_mha_weights(ctx, w);
     return w;
 }

@@ -137,6 +137,11 @@ std::vector<float> SafeTensors::floats(const std::string& name) const {
     const std::size_t es = dtype_bytes(e.dtype);
     const std::size_t n = static_cast<std::size_t>((e.end - e.begin) / es);
     std::vector<float> out(n);
+    if (n == 0) {  // an empty tensor (a zero in its shape): nothing to read, and memcpy must not see out.data() == nullptr
+        if (e.dtype != "F32" && e.dtype != "F16" && e.dtype != "BF16")
+            throw Error(ErrorCode::invalid_argument, what_ + ": tensor '" + name + "' has dtype " + e.dtype + "; only F32, F16 and BF16 are supported");
+        return out;
+    }
     if (e.dtype == "F32") {
         std::memcpy(out.data(), p, n * 4);
     } else if (e.dtype == "F16" || e.dtype == "BF16") {

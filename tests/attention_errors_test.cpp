@@ -10,6 +10,7 @@
 #include <functional>
 #include <set>
 
+#include "bad_inputs.hpp"
 #include "test_support.hpp"
 
 namespace vkattn::test {
@@ -26,13 +27,6 @@ Qkv make_qkv(int64_t B = 2, int64_t Hq = 4, int64_t Hkv = 2, int64_t Lq = 5, int
     return {ctx.upload(fill(B * Hq * Lq * D), {B, Hq, Lq, D}, dt), ctx.upload(fill(B * Hkv * Lk * D), {B, Hkv, Lk, D}, dt),
             ctx.upload(fill(B * Hkv * Lk * Dv), {B, Hkv, Lk, Dv}, dt)};
 }
-
-struct BadInput {
-    std::string name;
-    std::function<void()> call;
-    ErrorCode code;
-    std::string message_part;
-};
 
 // After each error the same context must still compute correctly.
 void expect_context_still_works() {
@@ -60,7 +54,9 @@ std::vector<std::string> read_table_rows(const std::string& path, const std::str
     return rows;
 }
 
-std::vector<BadInput> bad_inputs() {
+}  // namespace
+
+std::vector<BadInput> attention_bad_inputs() {
     Context& ctx = context();
     std::vector<BadInput> list;
     const auto add = [&](std::string name, std::function<void()> f, std::string part, ErrorCode code = ErrorCode::invalid_argument) {
@@ -323,25 +319,38 @@ std::vector<BadInput> bad_inputs() {
     return list;
 }
 
+void expect_bad_input(const BadInput& bad) {
+    try {
+        bad.call();
+        ADD_FAILURE() << bad.name << ": no error thrown";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), bad.code) << e.what();
+        EXPECT_NE(e.message().find(bad.message_part), std::string::npos)
+            << "message \"" << e.message() << "\" lacks \"" << bad.message_part << "\"";
+    }
+}
+
+namespace {
+
 TEST(Errors, EveryRuleHasAClearMessageAndTheContextStaysUsable) {
-    const auto list = bad_inputs();
+    const auto list = attention_bad_inputs();
     EXPECT_GE(list.size(), 30u);
     for (const BadInput& bad : list) {
         SCOPED_TRACE(bad.name);
-        try {
-            bad.call();
-            ADD_FAILURE() << bad.name << ": no error thrown";
-        } catch (const Error& e) {
-            EXPECT_EQ(e.code(), bad.code) << e.what();
-            EXPECT_NE(e.message().find(bad.message_part), std::string::npos)
-                << "message \"" << e.message() << "\" lacks \"" << bad.message_part << "\"";
-        }
+        expect_bad_input(bad);
         expect_context_still_works();
     }
 }
 
-// docs/bad_inputs.md tables exactly this list (and tests/cli/bad_inputs.py the CLI rows): every row
-// here is in the table with the same code and message, and the table has no API row that is not here.
+std::vector<BadInput> bad_inputs() {
+    std::vector<BadInput> all = attention_bad_inputs();
+    for (BadInput& b : layer_bad_inputs()) all.push_back(std::move(b));
+    return all;
+}
+
+// docs/bad_inputs.md tables exactly these lists (attention_bad_inputs and layer_bad_inputs; and
+// tests/cli/bad_inputs.py the CLI rows): every row here is in the table with the same code and
+// message, and the table has no API row that is not here.
 TEST(Errors, TheDocumentedTableMatchesTheTests) {
     const std::string doc = std::string(VKATTN_SOURCE_DIR) + "/docs/bad_inputs.md";
     const auto rows = read_table_rows(doc, "API");

@@ -55,6 +55,10 @@ TEST(FuzzReplay, NpyCorpusAndRegressions) {
     replay("npy", [](const uint8_t* d, size_t n) { fuzz::npy_one_input(d, n); });
 }
 
+TEST(FuzzReplay, SafeTensorsCorpusAndRegressions) {
+    replay("safetensors", [](const uint8_t* d, size_t n) { fuzz::safetensors_one_input(d, n); });
+}
+
 TEST(FuzzReplay, AttentionArgsCorpusAndRegressions) {
     replay("attention_args", [](const uint8_t* d, size_t n) { fuzz::attention_args_one_input(context(), d, n); });
 }

@@ -34,7 +34,7 @@ std::vector<float> random_rows(std::mt19937_64& rng, int64_t n, DType dt) {
 
 int run_decode(const DecodeArgs& a) {
     const DType dt = parse_dtype(a.dtype, "--dtype");
-    if (dt != DType::f32 && dt != DType::f16) throw UsageError("--dtype: must be f32 or f16");
+    if (dt != DType::f32 && dt != DType::f16) throw UsageError("--dtype: " + a.dtype + " is not supported (f32 or f16)");
     if (a.heads % a.kv_heads != 0)
         throw UsageError("--heads: " + std::to_string(a.heads) + " is not a multiple of --kv-heads " + std::to_string(a.kv_heads));
     const int64_t cap = a.capacity > 0 ? a.capacity : a.prompt + a.steps;

@@ -34,6 +34,17 @@ struct MhaLoadOptions {
     DType dtype = DType::f32;      ///< storage dtype on the device (f32 or f16)
 };
 
+/// The layer's dimensions as a `.safetensors` header gives them, before anything is uploaded.
+struct MhaLayout {
+    int64_t embed_dim = 0, heads = 1, kv_heads = 1, head_dim = 0, kdim = 0, vdim = 0;
+    bool packed = false;                                  ///< in_proj_weight (else q/k/v_proj_weight)
+    bool has_in_proj_bias = false, has_out_proj_bias = false;
+};
+
+/// Checks the names and shapes load_mha_weights reads (the same rules and messages) from the header
+/// alone: no device, no data read. Throws Error(invalid_argument) naming the tensor or option.
+MhaLayout plan_mha_weights(const SafeTensors& file, const MhaLoadOptions& options);
+
 /// Builds the weights from nn.MultiheadAttention's state-dict names: `in_proj_weight` [(H+2Hkv)D, E]
 /// (or `q_proj_weight` [H*D, E], `k_proj_weight` [Hkv*D, kdim], `v_proj_weight` [Hkv*D, vdim]),
 /// optional `in_proj_bias`, `out_proj.weight` [E, H*D], optional `out_proj.bias`. Shapes are checked;

@@ -12,7 +12,7 @@ seconds="${1:-${FUZZ_SECONDS:-60}}"
 t0=$(date +%s)
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DVKATTN_FUZZ=ON -DVKATTN_SANITIZE=ON -DVKATTN_BUILD_TESTS=OFF -DVKATTN_BUILD_TOOLS=OFF >/dev/null
-cmake --build build-fuzz --parallel 2 --target fuzz_npy fuzz_attention_args
+cmake --build build-fuzz --parallel 2 --target fuzz_npy fuzz_safetensors fuzz_attention_args
 t1=$(date +%s)
 echo "fuzz: build $((t1 - t0)) s"
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
@@ -23,15 +23,15 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsa
 export VKATTN_FUZZ_PIPELINE_CACHE="$PWD/build-fuzz/pipeline-cache"
 mkdir -p build-fuzz/artifacts "$VKATTN_FUZZ_PIPELINE_CACHE"
 status=0
-for target in fuzz_npy:npy fuzz_attention_args:attention_args; do
+for target in fuzz_npy:npy fuzz_safetensors:safetensors fuzz_attention_args:attention_args; do
   name="${target%%:*}"; corpus="tests/fuzz/corpus/${target##*:}"
   work="build-fuzz/corpus-${name}"
   rm -rf "$work"; mkdir -p "$work"; cp "$corpus"/* "$work"/
   log="build-fuzz/$name.log"
   # The attention target: no leak check. lavapipe's JIT-compiled shader code allocates with realloc and
   # never frees, and its frames have no module name, so no suppression can match them. Each pipeline
-  # keeps ~16 MB of JIT code and the fuzzer reaches dozens of variants: 6 GB. The parser target keeps
-  # leak checking on (nothing of the driver is loaded).
+  # keeps ~16 MB of JIT code and the fuzzer reaches dozens of variants: 6 GB. The parser targets (npy,
+  # safetensors) keep leak checking on (nothing of the driver is loaded).
   # -timeout=300 per input: an input that needs new pipelines compiles each (1-2 s on an idle lavapipe,
   # many times that on a loaded 2-core machine); 60 s was hit by a seed input on a busy machine.
   leaks=1; rss=2048

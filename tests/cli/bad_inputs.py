@@ -40,6 +40,34 @@ v = save("v.npy", rng.standard_normal((B, Hkv, Lk, D)).astype(np.float32))
 qkv = ["--q", q, "--k", k, "--v", v]
 good_bytes = open(q, "rb").read()
 
+
+
+def safetensors(name, tensors):
+    """Writes an F32 .safetensors file of {name: ndarray}."""
+    import json
+    import struct
+    header, data = {}, b""
+    for n, a in tensors.items():
+        b = np.ascontiguousarray(a, np.float32).tobytes()
+        header[n] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [len(data), len(data) + len(b)]}
+        data += b
+    h = json.dumps(header).encode()
+    return write(name, struct.pack("<Q", len(h)) + h + data)
+
+
+# Layer inputs: additive weights for the q, k, v above (A = 8), an MHA layer with E = 16.
+A, E = 8, 16
+add_w = safetensors("additive.safetensors", {"w_q": rng.standard_normal((A, D)), "w_k": rng.standard_normal((A, D)),
+                                             "v_a": rng.standard_normal((A,))})
+add_w_no_k = safetensors("additive_no_wk.safetensors", {"w_q": np.zeros((A, D)), "v_a": np.zeros((A,))})
+add_w_bad_q = safetensors("additive_bad_wq.safetensors", {"w_q": np.zeros((A, D + 1)), "w_k": np.zeros((A, D)), "v_a": np.zeros((A,))})
+add_w_wide = safetensors("additive_wide.safetensors", {"w_q": np.zeros((96, D)), "w_k": np.zeros((96, D)), "v_a": np.zeros((96,))})
+mha_w = safetensors("mha.safetensors", {"in_proj_weight": np.zeros((3 * E, E)), "out_proj.weight": np.zeros((E, E))})
+mha_no_out = safetensors("mha_no_out.safetensors", {"in_proj_weight": np.zeros((3 * E, E))})
+mha_trunc = write("mha_trunc.safetensors", open(mha_w, "rb").read()[:-100])
+x = save("x.npy", rng.standard_normal((B, Lq, E)).astype(np.float32))
+additive = ["additive", "--q", q, "--k", k, "--v", v]
+
 # name, arguments after `vkattn`, exit status, text the one error line must contain
 CASES = [
     ("unknown subcommand", ["frobnicate"], 2, "unknown subcommand 'frobnicate'"),
@@ -97,6 +125,59 @@ CASES = [
      "--device: no Vulkan device matches name 'no-such-device'"),
     ("device index out of range", ["run"] + qkv + ["--device", "99"], 2, "--device: no Vulkan device matches index 99"),
     ("unwritable output", ["run"] + qkv + ["--out", "/nonexistent-dir/out.npy"], 2, "/nonexistent-dir/out.npy"),
+    # vkattn linear
+    ("linear feature map", ["linear"] + qkv + ["--feature-map", "cosine"], 2, "--feature-map: cosine not in {elu,identity}"),
+    ("linear rank 3 q", ["linear", "--q", path("q3.npy"), "--k", k, "--v", v], 2,
+     "q: " + path("q3.npy") + " has shape [4, 5, 16]; expected a non-empty rank 4 [B, Hq, Lq, D]"),
+    ("linear k head dim", ["linear", "--q", q, "--k", path("k24.npy"), "--v", v], 2, "k: head dim 24 does not match q's 16"),
+    ("linear f16 k with f32 q", ["linear", "--q", q, "--k", path("k16.npy"), "--v", v], 2, "k: dtype f16 does not match q's f32"),
+    ("linear key length too long", ["linear"] + qkv + ["--key-lengths", "3,10"], 2, "key_lengths[1]: 10 is outside [0, Lk = 9]"),
+    ("linear missing file", ["linear", "--q", q, "--k", path("missing.npy"), "--v", v], 2,
+     path("missing.npy") + ": cannot open (No such file or directory)"),
+    # vkattn additive
+    ("additive missing weights file", additive + ["--weights", path("missing.safetensors")], 2,
+     path("missing.safetensors") + ": cannot open"),
+    ("additive weights not safetensors", additive + ["--weights", path("text.npy")], 2,
+     path("text.npy") + ": header length 7935391400498849128 exceeds the 100 MiB limit"),
+    ("additive missing w_k", additive + ["--weights", add_w_no_k], 2, "additive_no_wk.safetensors: no tensor named 'w_k' (has: v_a, w_q)"),
+    ("additive w_q shape", additive + ["--weights", add_w_bad_q], 2, "w_q: shape [8, 17] must be [8, 16]"),
+    ("additive A over 64", additive + ["--weights", add_w_wide], 1, "w_q: attention width A = 96 exceeds the supported maximum 64"),
+    ("additive score", additive + ["--weights", add_w, "--score", "dot"], 2, "--score: dot not in {bahdanau,general}"),
+    ("additive mask shape", additive + ["--weights", add_w, "--mask", path("mask_bad.npy")], 2,
+     "mask: shape [5, 10] must be [Lq, Lk] = [5, 9]"),
+    ("additive general w missing", additive + ["--weights", add_w, "--score", "general"], 2,
+     "additive.safetensors: no tensor named 'w' (has: v_a, w_k, w_q)"),
+    # vkattn mha
+    ("mha heads do not divide", ["mha", "--weights", mha_w, "--x", x, "--heads", "5"], 2,
+     "mha.safetensors: tensor 'in_proj_weight' has 48 rows, not a multiple of heads + 2 kv_heads = 15"),
+    ("mha kv heads", ["mha", "--weights", mha_w, "--x", x, "--heads", "4", "--kv-heads", "3"], 2,
+     "kv_heads: 3 must be >= 1 and divide heads = 4"),
+    ("mha x width", ["mha", "--weights", mha_w, "--x", save("x12.npy", np.zeros((B, Lq, 12), np.float32)), "--heads", "2"], 2,
+     "x_q: expected [B, Lq, E] with width 16, got shape [2, 5, 12]"),
+    ("mha x rank", ["mha", "--weights", mha_w, "--x", q, "--heads", "2"], 2,
+     "--x: " + q + " has shape [2, 4, 5, 16]; expected a non-empty rank-3 array"),
+    ("mha missing out_proj.weight", ["mha", "--weights", mha_no_out, "--x", x, "--heads", "2"], 2,
+     "mha_no_out.safetensors: no tensor named 'out_proj.weight' (has: in_proj_weight)"),
+    ("mha truncated weights", ["mha", "--weights", mha_trunc, "--x", x, "--heads", "2"], 2,
+     "mha_trunc.safetensors: tensor 'out_proj.weight': truncated"),
+    ("mha missing --heads", ["mha", "--weights", mha_w, "--x", x], 2, "--heads is required"),
+    # vkattn heatmap
+    ("heatmap head out of range", ["heatmap", "--q", q, "--k", k, "--head", "9", "--out", path("h.png")], 2,
+     "--head: 9 is out of range; the weights have H = 4 (valid: 0..3)"),
+    ("heatmap batch out of range", ["heatmap", "--q", q, "--k", k, "--batch", "5", "--out", path("h.png")], 2,
+     "--batch: 5 is out of range; the weights have B = 2 (valid: 0..1)"),
+    ("heatmap random with files", ["heatmap", "--random", "8", "--q", q, "--out", path("h.png")], 2,
+     "--random: makes its own q, k and v; do not combine it with --q, --k, --v or --mask"),
+    ("heatmap without q", ["heatmap", "--k", k, "--out", path("h.png")], 2,
+     "--q: required (give --q and --k, and optionally --v and --mask; or --random L for a demo)"),
+    ("heatmap k head dim", ["heatmap", "--q", q, "--k", path("k24.npy"), "--out", path("h.png")], 2, "k: head dim 24 does not match q's 16"),
+    # vkattn decode
+    ("decode heads not a multiple", ["decode", "--heads", "6", "--kv-heads", "4", "--steps", "1", "--prompt", "4"], 2,
+     "--heads: 6 is not a multiple of --kv-heads 4"),
+    ("decode capacity", ["decode", "--capacity", "10", "--prompt", "16", "--steps", "4"], 2,
+     "--capacity: 10 is less than --prompt + --steps = 20"),
+    ("decode dtype", ["decode", "--dtype", "u8", "--steps", "1", "--prompt", "4"], 2, "--dtype: u8 is not supported (f32 or f16)"),
+    ("decode head dim", ["decode", "--head-dim", "600"], 2, "--head-dim: Value 600 not in range 1 to 512"),
 ]
 
 

@@ -30,6 +30,8 @@ struct Finding : std::runtime_error {
 
 /// Arbitrary bytes through the .npy parser.
 void npy_one_input(const uint8_t* data, size_t size);
+/// Arbitrary bytes through the .safetensors reader and the multi-head attention loader's header checks.
+void safetensors_one_input(const uint8_t* data, size_t size);
 /// Random shapes, strides, dtypes and options through attention_full on `ctx`.
 void attention_args_one_input(Context& ctx, const uint8_t* data, size_t size);
 
