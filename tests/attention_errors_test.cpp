@@ -256,6 +256,23 @@ std::vector<BadInput> attention_bad_inputs() {
         struct Unset { ~Unset() { unsetenv("VKATTN_FUSED_KERNEL"); } } unset;
         attention(ctx, t.q, t.k, t.v);
     }, "VKATTN_FUSED_KERNEL: 'fastest' is not auto, tiled or rowwise");
+    add("kv_splits negative", [&] {
+        Qkv t = make_qkv();
+        AttentionOptions o;
+        o.kv_splits = -1;
+        attention(ctx, t.q, t.k, t.v, o);
+    }, "kv_splits: must be >= 0 (0: chosen from the device, 1: no split), got -1");
+    add("kv_splits cannot run", [&] {
+        // The tiled kernel (what GPUs run) asked for 4 splits of inputs that bind only in pieces (the
+        // test hook shrinks the binding limit to 128 KiB; k is 200 KiB): split-KV needs them whole.
+        ScopedEnv tiled("VKATTN_FUSED_KERNEL", "tiled");
+        ScopedEnv binding("VKATTN_TEST_MAX_BINDING", "131072");
+        Tensor q = ctx.upload(std::vector<float>(8 * 64, 0.25f), {1, 8, 1, 64});
+        Tensor k = ctx.upload(std::vector<float>(2 * 400 * 64, 0.5f), {1, 2, 400, 64});
+        AttentionOptions o;
+        o.kv_splits = 4;
+        attention(ctx, q, k, k, o);
+    }, "kv_splits: 4 splits cannot run here: the inputs do not bind in one piece", ErrorCode::unsupported);
     add("result larger than device memory", [&] {
         // q broadcast through stride-0 views: a 512-element buffer read as 2^31 - 1 rows, so the
         // [1, 1, 2^31 - 1, 512] f32 output (4 TiB) exceeds any device.

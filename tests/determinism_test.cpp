@@ -17,14 +17,6 @@
 namespace vkattn::test {
 namespace {
 
-struct ScopedEnv {
-    const char* name;
-    ScopedEnv(const char* n, const char* value) : name(n) {
-        if (value) setenv(n, value, 1);
-    }
-    ~ScopedEnv() { unsetenv(name); }
-};
-
 struct PathCase {
     std::string name;
     int64_t B, Hq, Hkv, Lq, Lk, D;

@@ -108,6 +108,7 @@ CASES = [
      "mask: shape [5, 10] must be [Lq, Lk] = [5, 9]"),
     ("mask rank 3", ["run"] + qkv + ["--mask", save("mask3.npy", np.ones((2, Lq, Lk), np.float32))], 2,
      "mask: rank 3 shape [2, 5, 9] must be"),
+    ("negative --kv-splits", ["run"] + qkv + ["--kv-splits", "-1"], 2, "--kv-splits: Value -1 not in range 0 to 65535"),
     ("mask dtype", ["run"] + qkv + ["--mask", save("mask_i32.npy", np.ones((Lq, Lk), np.int32))], 2,
      "mask: dtype i32 is not supported"),
     ("scale not a number", ["run"] + qkv + ["--scale", "abc"], 2, "--scale: 'abc' is not a number"),
