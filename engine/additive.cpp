@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "additive_plan.hpp"
 #include "attention_problem.hpp"
 #include "context_state.hpp"
 #include "matmul_engine.hpp"
@@ -30,8 +31,6 @@ void check_param(Context& ctx, const Tensor& t, const char* name, const Shape& s
         fail(std::string(name) + ": dtype " + std::string(dtype_name(t.dtype())) + " does not match q's " + std::string(dtype_name(dt)));
 }
 
-constexpr int kRows = 64;   // query rows per workgroup
-
 }  // namespace
 
 AttentionResult additive_attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AdditiveWeights& w,
@@ -54,10 +53,14 @@ AttentionResult additive_attention(Context& ctx, const Tensor& q, const Tensor& 
     if (w.bias) check_param(ctx, *w.bias, "bias", {A}, q.dtype());
     if (o.path == Path::fused && o.return_weights)
         fail("return_weights: additive attention returns weights from its second pass; leave path automatic");
-    // Wider rows (capacity class 128 and up) hang lavapipe in this kernel (seen at A = 96 and Dv = 80;
-    // not yet understood), so they are refused rather than risked on any device.
-    if (A > 64) throw Error(ErrorCode::unsupported, "w_q: attention width A = " + std::to_string(A) + " exceeds the supported maximum 64");
-    if (v.dim(3) > 64) throw Error(ErrorCode::unsupported, "v: value width Dv = " + std::to_string(v.dim(3)) + " exceeds the supported maximum 64");
+    // The kernel walks A and Dv in chunks at run time (shaders/additive_attention.comp), so this is not a
+    // kernel capacity: it is the engine's head-dim maximum, checked here to name the argument.
+    if (A > kAdditiveMaxWidth)
+        throw Error(ErrorCode::unsupported, "w_q: attention width A = " + std::to_string(A) + " exceeds the supported maximum " +
+                                                std::to_string(kAdditiveMaxWidth));
+    if (v.dim(3) > kAdditiveMaxWidth)
+        throw Error(ErrorCode::unsupported, "v: value width Dv = " + std::to_string(v.dim(3)) + " exceeds the supported maximum " +
+                                                std::to_string(kAdditiveMaxWidth));
     if (w.v_a.strides()[0] != 1) fail("v_a: must be contiguous (stride 1)");
 
     // Projections: qp = q W_qᵀ [B, H, Lq, A], kp = k W_kᵀ + b [B, Hkv, Lk, A], in q's dtype.
@@ -69,23 +72,17 @@ AttentionResult additive_attention(Context& ctx, const Tensor& q, const Tensor& 
     const AttentionProblem p = validate_attention(ctx, rq.out, rk.out, v, vo);  // batches, heads, masks, key_lengths
 
     const DeviceInfo& dev = st.info;
-    const int dcap = head_dim_class(std::max(p.D, p.Dv));
-    // Keys per shared block (the unrolled P.V block is keys x dcap).
-    const int kKeys = 32;
-    const int rows = std::min<int>(kRows, static_cast<int>(std::min(dev.max_workgroup_invocations, dev.max_workgroup_size[0])));
-    if (static_cast<uint64_t>(kKeys * dcap * 4 + dcap * 4) > dev.shared_memory_bytes)
-        throw Error(ErrorCode::unsupported, "v: width " + std::to_string(std::max(p.D, p.Dv)) + " needs more shared memory than this device has");
-    if (has_loop_iteration_limit(dev) && p.Lk / kKeys > 60000)
+    const AdditiveConfig cfg = choose_additive_config(dev);
+    if (has_loop_iteration_limit(dev) && p.Lk / cfg.keys > 60000)
         throw Error(ErrorCode::unsupported, "k: " + std::to_string(p.Lk) + " keys exceed this device's shader loop iteration limit");
     const int64_t slices = p.B * p.Hq;
-    const int64_t row_groups = (p.Lq + rows - 1) / rows;
+    const int64_t row_groups = (p.Lq + cfg.rows_per_group() - 1) / cfg.rows_per_group();
     if (row_groups > dev.max_workgroup_count[0] || slices > dev.max_workgroup_count[1])
         throw Error(ErrorCode::unsupported, "q: " + std::to_string(slices) + " slices x " + std::to_string(p.Lq) + " rows exceed the device's workgroup counts");
 
     AttentionResult result;
     result.path = Path::fused;
-    result.variant = "additive." + std::string(dtype_name(p.dtype)) + "[rows" + std::to_string(rows) + ",keys" + std::to_string(kKeys) +
-                     ",cap" + std::to_string(dcap) + "] + " + rq.variant;
+    result.variant = "additive." + std::string(dtype_name(p.dtype)) + cfg.name() + " + " + rq.variant;
     result.dispatches = rq.dispatches + rk.dispatches;
     const bool need_lse = o.return_lse || o.return_weights;
     Tensor out32 = ctx.empty({p.B, p.Hq, p.Lq, p.Dv}, DType::f32);
@@ -118,7 +115,7 @@ AttentionResult additive_attention(Context& ctx, const Tensor& q, const Tensor& 
     kp.flags = {static_cast<int32_t>(o.causal), p.mask_kind, (key_lengths ? 1 : 0) | (need_lse ? 2 : 0), 0};
     kp.scalars = {1.4426950408889634f, 1.4426950408889634f, 1.0f, 0};
     Dispatch d;
-    d.pipeline = st.pipeline(p.dtype == DType::f16 ? "additive_attention_f16" : "additive_attention_f32", {rows, kKeys, dcap, p.mask_kind ? 1 : 0});
+    d.pipeline = st.pipeline(p.dtype == DType::f16 ? "additive_attention_f16" : "additive_attention_f32", {cfg.rows, cfg.keys, cfg.chunk, p.mask_kind ? 1 : 0, cfg.rows_per_invocation});
     d.bindings[kQ] = bind(rq.out, "q", kp.offsets0[0]);
     d.bindings[kK] = bind(rk.out, "k", kp.offsets0[1]);
     d.bindings[kV] = bind(v, "v", kp.offsets0[2]);

@@ -122,6 +122,31 @@ std::vector<AddCase> additive_cases() {
     c = {};
     c.mask = MaskKind::bool_2d, c.Lq = 130, c.Lk = 33, c.H = 3, c.Hkv = 3;
     v.push_back(c);
+    // Wide rows (the kernel walks A and Dv in chunks of 64 at run time): widths that are and are not
+    // multiples of the chunk and of 4, odd lengths that leave partial key blocks (32) and partial row
+    // groups (256 rows on CPU devices, 64 elsewhere), every mask kind, f32 and f16, weights.
+    c = {};
+    c.Lq = 37, c.Lk = 70, c.A = 96, c.Dv = 80, c.mask = MaskKind::bool_2d, c.weights = true;
+    v.push_back(c);
+    c = {};
+    c.Lq = 33, c.Lk = 41, c.A = 128, c.Dv = 128, c.dtype = DType::f16, c.mask = MaskKind::additive_4d, c.causal = Causal::bottom_right,
+    c.key_lengths = true;
+    v.push_back(c);
+    c = {};
+    c.B = 1, c.H = 2, c.Hkv = 2, c.Lq = 29, c.Lk = 97, c.A = 256, c.Dv = 256, c.causal = Causal::top_left, c.weights = true, c.Dq = 40, c.Dk = 36;
+    v.push_back(c);
+    c = {};
+    c.Lq = 21, c.Lk = 35, c.A = 256, c.Dv = 80, c.dtype = DType::f16, c.mask = MaskKind::bool_4d, c.weights = true, c.bias = false;
+    v.push_back(c);
+    c = {};
+    c.B = 1, c.Lq = 300, c.Lk = 45, c.A = 128, c.Dv = 256, c.mask = MaskKind::additive_2d, c.key_lengths = true, c.H = 2, c.Hkv = 2;
+    v.push_back(c);
+    c = {};
+    c.Lq = 19, c.Lk = 66, c.A = 200, c.Dv = 130, c.dtype = DType::f16, c.causal = Causal::bottom_right;
+    v.push_back(c);
+    c = {};
+    c.B = 1, c.H = 1, c.Hkv = 1, c.Lq = 11, c.Lk = 37, c.A = 512, c.Dv = 512, c.Dq = 6, c.Dk = 7, c.weights = true;  // the maximum
+    v.push_back(c);
     return v;
 }
 INSTANTIATE_TEST_SUITE_P(Shapes, AdditiveSweep, ::testing::ValuesIn(additive_cases()),
@@ -179,14 +204,19 @@ TEST(Additive, BadArgumentsNameTheArgument) {
     o.mask = t({3, 4});
     expect([&] { additive_attention(ctx, q, k, v, w, o); }, "mask: shape [3, 4] must be");
     expect([&] { luong_general_attention(ctx, q, k, v, t({4, 5})); }, "w: shape [4, 5] must be [4, 6]");
-    AdditiveWeights wide{t({96, 4}), t({96, 6}), t({96}), std::nullopt};
-    try {
-        additive_attention(ctx, q, k, v, wide);
-        ADD_FAILURE() << "A = 96 ran";
-    } catch (const Error& e) {
-        EXPECT_EQ(e.code(), ErrorCode::unsupported);
-        EXPECT_NE(e.message().find("w_q: attention width A = 96 exceeds the supported maximum 64"), std::string::npos) << e.message();
-    }
+    // Widths past the supported maximum (512) are refused, naming the argument.
+    const auto expect_unsupported = [&](const std::function<void()>& f, const std::string& part) {
+        try {
+            f();
+            ADD_FAILURE() << "no error; expected one mentioning '" << part << "'";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), ErrorCode::unsupported);
+            EXPECT_NE(e.message().find(part), std::string::npos) << e.message();
+        }
+    };
+    const AdditiveWeights wide{t({513, 4}), t({513, 6}), t({513}), std::nullopt};
+    expect_unsupported([&] { additive_attention(ctx, q, k, v, wide); }, "w_q: attention width A = 513 exceeds the supported maximum 512");
+    expect_unsupported([&] { additive_attention(ctx, q, k, t({2, 1, 5, 513}), w); }, "v: value width Dv = 513 exceeds the supported maximum 512");
     const AttentionResult r = additive_attention(ctx, q, k, v, w);  // the context still works
     for (float x : r.out.download<float>()) EXPECT_NEAR(x, 0.1f, 1e-6);
 }
