@@ -146,12 +146,12 @@ std::vector<BadInput> layer_bad_inputs() {
         w.w_q = Tensor();
         additive_attention(ctx, aq(), ak(), av(), w);
     }, "w_q: expected rank 2 [A, Dq], got an empty tensor");
-    add("additive A over 64", [&] {
-        additive_attention(ctx, aq(), ak(), av(), additive_weights(96));
-    }, "w_q: attention width A = 96 exceeds the supported maximum 64", ErrorCode::unsupported);
-    add("additive Dv over 64", [&] {
-        additive_attention(ctx, aq(), ak(), zeros({2, 1, 13, 80}), additive_weights());
-    }, "v: value width Dv = 80 exceeds the supported maximum 64", ErrorCode::unsupported);
+    add("additive A over 512", [&] {
+        additive_attention(ctx, aq(), ak(), av(), additive_weights(520));
+    }, "w_q: attention width A = 520 exceeds the supported maximum 512", ErrorCode::unsupported);
+    add("additive Dv over 512", [&] {
+        additive_attention(ctx, aq(), ak(), zeros({2, 1, 13, 520}), additive_weights());
+    }, "v: value width Dv = 520 exceeds the supported maximum 512", ErrorCode::unsupported);
     add("additive mask shape", [&] {
         AdditiveOptions o;
         o.mask = zeros({9, 12});

@@ -61,7 +61,7 @@ add_w = safetensors("additive.safetensors", {"w_q": rng.standard_normal((A, D)),
                                              "v_a": rng.standard_normal((A,))})
 add_w_no_k = safetensors("additive_no_wk.safetensors", {"w_q": np.zeros((A, D)), "v_a": np.zeros((A,))})
 add_w_bad_q = safetensors("additive_bad_wq.safetensors", {"w_q": np.zeros((A, D + 1)), "w_k": np.zeros((A, D)), "v_a": np.zeros((A,))})
-add_w_wide = safetensors("additive_wide.safetensors", {"w_q": np.zeros((96, D)), "w_k": np.zeros((96, D)), "v_a": np.zeros((96,))})
+add_w_wide = safetensors("additive_wide.safetensors", {"w_q": np.zeros((520, D)), "w_k": np.zeros((520, D)), "v_a": np.zeros((520,))})
 mha_w = safetensors("mha.safetensors", {"in_proj_weight": np.zeros((3 * E, E)), "out_proj.weight": np.zeros((E, E))})
 mha_no_out = safetensors("mha_no_out.safetensors", {"in_proj_weight": np.zeros((3 * E, E))})
 mha_trunc = write("mha_trunc.safetensors", open(mha_w, "rb").read()[:-100])
@@ -142,7 +142,7 @@ CASES = [
      path("text.npy") + ": header length 7935391400498849128 exceeds the 100 MiB limit"),
     ("additive missing w_k", additive + ["--weights", add_w_no_k], 2, "additive_no_wk.safetensors: no tensor named 'w_k' (has: v_a, w_q)"),
     ("additive w_q shape", additive + ["--weights", add_w_bad_q], 2, "w_q: shape [8, 17] must be [8, 16]"),
-    ("additive A over 64", additive + ["--weights", add_w_wide], 1, "w_q: attention width A = 96 exceeds the supported maximum 64"),
+    ("additive A over 512", additive + ["--weights", add_w_wide], 1, "w_q: attention width A = 520 exceeds the supported maximum 512"),
     ("additive score", additive + ["--weights", add_w, "--score", "dot"], 2, "--score: dot not in {bahdanau,general}"),
     ("additive mask shape", additive + ["--weights", add_w, "--mask", path("mask_bad.npy")], 2,
      "mask: shape [5, 10] must be [Lq, Lk] = [5, 9]"),
