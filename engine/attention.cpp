@@ -112,7 +112,7 @@ KernelParams base_params(const AttentionProblem& p, const AttentionOptions& o, c
                 (o.key_lengths.empty() ? 0 : 1) | (ops.lse.buffer ? 2 : 0) | (p.align_to_key_lengths ? 4 : 0), 0};
     kp.scalars = {p.scale * kLog2e, kLog2e, p.scale, 0};
     kp.ext = {static_cast<int32_t>(p.window_left), static_cast<int32_t>(p.window_right), p.alibi ? static_cast<int32_t>(p.B) : -1, 0};
-    kp.ext_f = {p.softcap, p.softcap > 0 ? 1.0f / p.softcap : 0.0f, 0, 0};
+    kp.ext_f = {p.softcap, 0, 0, 0};
     return kp;
 }
 

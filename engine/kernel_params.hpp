@@ -19,7 +19,7 @@ struct alignas(16) KernelParams {
     std::array<int32_t, 4> flags{};     // causal, mask kind, bits (1 key lengths, 2 lse), element count
     std::array<float, 4> scalars{};     // scale * log2(e), log2(e), scale
     std::array<int32_t, 4> ext{-1, -1, -1, 0};  // window left, window right (-1: none), ALiBi slopes offset in binding 6 (-1: none), first key block (decode)
-    std::array<float, 4> ext_f{};       // softcap (0: off), 1 / softcap
+    std::array<float, 4> ext_f{};       // softcap (0: off); linear attention: its eps
 };
 static_assert(sizeof(KernelParams) == 224, "KernelParams must match the std140 Params block");
 

@@ -23,7 +23,7 @@ layout(std140, set = 0, binding = 0) uniform Params {
     ivec4 flags;      // causal (0 none, 1 top-left, 2 bottom-right), mask kind (0 none, 1 f32, 2 f16, 3 u8), FLAG_* bits, element count (convert)
     vec4 scalars;     // scale * log2(e), log2(e), scale, unused
     ivec4 ext;        // window left (-1: none), window right (-1: none), ALiBi slopes' word offset in binding 6 (-1: none), first key block (decode)
-    vec4 ext_f;       // softcap (0: off), 1 / softcap, unused, unused
+    vec4 ext_f;       // softcap (0: off), unused, unused, unused
 } P;
 
 layout(std430, set = 0, binding = 1) readonly buffer QBuf { uint q_words[]; };
@@ -124,9 +124,24 @@ int key_end_for_row(int b, int i) {
 }
 int key_start_for_row(int b, int i) { return P.ext.x >= 0 ? clamp(i + aligned_shift(b) - P.ext.x, 0, LK()) : 0; }
 
+// tanh to a few ulp of relative error over the whole range. The GLSL builtin is lowered by drivers
+// (Mesa's SPIR-V front end among them) to (e^x - e^-x) / (e^x + e^-x), which cancels near 0: its error
+// is ~1 ulp of 1, not of tanh(x). Soft-capped scores live there (|s| << cap), and cap * tanh(s / cap)
+// then carried an absolute error of ~cap * 1e-7 into every score (cap 50 missed the naive kernel's
+// bound in most seeds; tests/split_kv_test.cpp SoftcapPrecision). Below |x| = 0.25 the odd Taylor
+// series to x^9 (next term < 1e-8 relative); above, (1 - e) / (1 + e) with e = exp(-2|x|) <= 0.61,
+// which loses under two bits. Inf gives +-1, NaN stays NaN.
+float accurate_tanh(float x) {
+    const float a = abs(x), x2 = x * x;
+    const float series = x + x * x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0 + x2 * (-17.0 / 315.0 + x2 * (62.0 / 2835.0))));
+    const float e = exp(-2.0 * a);
+    const float tail = (1.0 - e) / (1.0 + e);
+    return a < 0.25 ? series : (x < 0.0 ? -tail : tail);
+}
+
 // Soft-capping (cap * tanh(s / cap)) and ALiBi (-slope_h * |j - i'|) of a scaled score, in that order.
 // The kernels that run on CPU devices call the two halves under compile-time switches instead.
-float softcap_score(float sc) { return P.ext_f.x * tanh(sc * P.ext_f.y); }
+float softcap_score(float sc) { return P.ext_f.x * accurate_tanh(sc / P.ext_f.x); }
 float alibi_slope(int h) { return intBitsToFloat(key_lengths[P.ext.z + h]); }
 float alibi_bias(float slope, int i_aligned, int j) { return -slope * abs(float(j - i_aligned)); }
 float transform_score(Slice s, int i, int j, float sc) {
