@@ -24,7 +24,8 @@ using AdditiveOptions = AttentionOptions;
 /// q [B, H, Lq, Dq], k [B, Hkv, Lk, Dk], v [B, Hkv, Lk, Dv] (H % Hkv == 0), any strides, one dtype
 /// (f32 or f16). The projections q W_qᵀ and k W_kᵀ + b are computed once (memory O(B (Lq + Lk) A));
 /// the [Lq, Lk, A] tensor of tanh arguments is never formed. Returns out [B, H, Lq, Dv], and lse /
-/// weights [B, H, Lq, Lk] (f32) when asked. Throws Error(invalid_argument) naming the argument.
+/// weights [B, H, Lq, Lk] (f32) when asked. A and Dv are at most 512. Throws Error(invalid_argument)
+/// naming the argument (Error(unsupported) for A or Dv over 512).
 AttentionResult additive_attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AdditiveWeights& weights,
                                    const AdditiveOptions& options = {});
 
