@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <random>
+#include <utility>
 #include <unistd.h>
 
 #include "layers_support.hpp"
@@ -21,19 +22,12 @@
 namespace vkattn::test {
 namespace {
 
-std::vector<uint8_t> bytes_of(const Tensor& t) {
-    if (t.dtype() == DType::f16) {
-        const auto h = t.download<uint16_t>();
-        return {reinterpret_cast<const uint8_t*>(h.data()), reinterpret_cast<const uint8_t*>(h.data() + h.size())};
-    }
-    const auto f = t.download<float>();
-    return {reinterpret_cast<const uint8_t*>(f.data()), reinterpret_cast<const uint8_t*>(f.data() + f.size())};
-}
-
 struct Outputs {
     std::vector<std::vector<uint8_t>> tensors;  // out first, then lse / weights where the path has them
     std::string variant;
-    void add(const Tensor& t) { tensors.push_back(bytes_of(t)); }
+    Outputs() = default;
+    Outputs(const Tensor& out, std::string v) : variant(std::move(v)) { add(out); }  // out alone
+    void add(const Tensor& t) { tensors.push_back(tensor_bytes(t)); }
 };
 
 struct LayerPath {
@@ -57,10 +51,7 @@ LayerPath linear_path(const std::string& name, int64_t B, int64_t Hq, int64_t Hk
                 LinearAttentionOptions o;
                 o.causal = causal;
                 const LinearAttentionResult r = linear_attention_full(ctx, q, k, v, o);
-                Outputs out;
-                out.add(r.out);
-                out.variant = r.variant;
-                return out;
+                return Outputs(r.out, r.variant);
             }};
 }
 
@@ -102,10 +93,7 @@ std::vector<LayerPath> paths() {
                         AttentionOptions o;
                         o.causal = Causal::bottom_right;
                         const AttentionResult r = luong_general_attention(ctx, q, k, v, w, o);
-                        Outputs out;
-                        out.add(r.out);
-                        out.variant = r.variant;
-                        return out;
+                        return Outputs(r.out, r.variant);
                     }});
     list.push_back({"matmul f32 batched", "matmul.f32", 1, [](Context& ctx, uint64_t seed) {
                         std::mt19937_64 gen(seed);
@@ -114,19 +102,13 @@ std::vector<LayerPath> paths() {
                         MatmulOptions o;
                         o.transpose_w = false;
                         const MatmulResult r = matmul_full(ctx, a, w, up(ctx, gen, {67}, DType::f32), o);
-                        Outputs out;
-                        out.add(r.out);
-                        out.variant = r.variant;
-                        return out;
+                        return Outputs(r.out, r.variant);
                     }});
     list.push_back({"matmul f16", "matmul.f16", 1, [](Context& ctx, uint64_t seed) {
                         std::mt19937_64 gen(seed);
                         const Tensor a = up(ctx, gen, {65, 63}, DType::f16), w = up(ctx, gen, {129, 63}, DType::f16);
                         const MatmulResult r = matmul_full(ctx, a, w, up(ctx, gen, {129}, DType::f16));
-                        Outputs out;
-                        out.add(r.out);
-                        out.variant = r.variant;
-                        return out;
+                        return Outputs(r.out, r.variant);
                     }});
     list.push_back({"mha packed self", "matmul.f32", 2, [](Context& ctx, uint64_t seed) {
                         // The layer tests' default: B 2, L 9, E 32, H 4, packed in_proj with biases.
@@ -188,12 +170,7 @@ void expect_identical(const Outputs& a, const Outputs& b, const std::string& wha
 
 TEST(Determinism, EveryLayerPathIsBitwiseIdenticalRunToRunAndAcrossContexts) {
     const bool cpu = context().device().type == DeviceType::cpu;
-    ContextOptions fresh_options;
-    fresh_options.validation = true;
-    fresh_options.poison_allocations = true;
-    fresh_options.use_tuned_tiles = false;
-    fresh_options.pipeline_cache_dir = std::getenv("VKATTN_TEST_CACHE_DIR") ? std::getenv("VKATTN_TEST_CACHE_DIR") : "";
-    Context fresh(fresh_options);
+    Context fresh(test_context_options());
     const auto list = paths();
     EXPECT_EQ(list.size(), 12u);
     for (const LayerPath& p : list) {

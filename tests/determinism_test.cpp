@@ -35,15 +35,6 @@ std::vector<float> randoms(std::mt19937_64& gen, int64_t n) {
     return x;
 }
 
-std::vector<uint8_t> bytes_of(const Tensor& t) {
-    if (t.dtype() == DType::f16) {
-        const auto h = t.download<uint16_t>();
-        return {reinterpret_cast<const uint8_t*>(h.data()), reinterpret_cast<const uint8_t*>(h.data() + h.size())};
-    }
-    const auto f = t.download<float>();
-    return {reinterpret_cast<const uint8_t*>(f.data()), reinterpret_cast<const uint8_t*>(f.data() + f.size())};
-}
-
 struct Outputs {
     std::vector<uint8_t> out, lse, weights;
     std::string variant;
@@ -61,9 +52,9 @@ Outputs run_once(const PathCase& s, uint64_t seed) {
     if (o.mask) o.mask = ctx.upload(m, {s.Lq, s.Lk}, s.dtype);
     const AttentionResult r = attention_full(ctx, q, k, v, o);
     Outputs out;
-    out.out = bytes_of(r.out);
-    if (r.lse) out.lse = bytes_of(*r.lse);
-    if (r.weights) out.weights = bytes_of(*r.weights);
+    out.out = tensor_bytes(r.out);
+    if (r.lse) out.lse = tensor_bytes(*r.lse);
+    if (r.weights) out.weights = tensor_bytes(*r.weights);
     out.variant = r.variant;
     out.dispatches = r.dispatches;
     return out;

@@ -11,16 +11,27 @@
 
 namespace vkattn::test {
 
+ContextOptions test_context_options() {
+    ContextOptions o;
+    o.validation = true;
+    o.poison_allocations = true;
+    o.use_tuned_tiles = false;
+    o.pipeline_cache_dir = std::getenv("VKATTN_TEST_CACHE_DIR") ? std::getenv("VKATTN_TEST_CACHE_DIR") : "";
+    return o;
+}
+
 Context& context() {
-    static Context ctx = [] {
-        ContextOptions o;
-        o.validation = true;
-        o.poison_allocations = true;
-        o.use_tuned_tiles = false;
-        o.pipeline_cache_dir = std::getenv("VKATTN_TEST_CACHE_DIR") ? std::getenv("VKATTN_TEST_CACHE_DIR") : "";
-        return Context(o);
-    }();
+    static Context ctx(test_context_options());
     return ctx;
+}
+
+std::vector<uint8_t> tensor_bytes(const Tensor& t) {
+    if (t.dtype() == DType::f16) {
+        const auto h = t.download<uint16_t>();
+        return {reinterpret_cast<const uint8_t*>(h.data()), reinterpret_cast<const uint8_t*>(h.data() + h.size())};
+    }
+    const auto f = t.download<float>();
+    return {reinterpret_cast<const uint8_t*>(f.data()), reinterpret_cast<const uint8_t*>(f.data() + f.size())};
 }
 
 const char* to_string(MaskKind m) {

@@ -12,8 +12,13 @@
 
 namespace vkattn::test {
 
-/// The process-wide context: validation layer on, allocations poisoned, pipeline cache in memory.
+/// The options of the tests' contexts: validation layer on, allocations poisoned, no tuned tiles, the
+/// pipeline cache in $VKATTN_TEST_CACHE_DIR (else in memory).
+ContextOptions test_context_options();
+/// The process-wide context, made with test_context_options(): pipelines are built once.
 Context& context();
+/// A tensor's bytes as stored (f16 as its 16-bit words), for bitwise comparisons.
+std::vector<uint8_t> tensor_bytes(const Tensor& t);
 
 enum class MaskKind { none, additive_2d, additive_4d, bool_2d, bool_4d };
 const char* to_string(MaskKind m);
