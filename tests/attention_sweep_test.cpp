@@ -6,7 +6,7 @@
 #include <random>
 #include <gtest/gtest.h>
 
-#include "attention_problem.hpp"
+#include "attention/attention_problem.hpp"
 #include "test_support.hpp"
 
 namespace vkattn::test {

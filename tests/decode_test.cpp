@@ -1,4 +1,4 @@
-// Split-KV decoding (engine/attention_decode.cpp): short query blocks against long key ranges on CPU
+// Split-KV decoding (engine/attention/attention_decode.cpp): short query blocks against long key ranges on CPU
 // devices. Every value of Lq, Lk, head layout, D, dtype, causality and mask kind appears with several
 // others (pairs, not the full product); every case must run the decode kernels on a CPU device.
 #include <gtest/gtest.h>
@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "attention_problem.hpp"
+#include "attention/attention_problem.hpp"
 #include "test_support.hpp"
 
 namespace vkattn::test {

@@ -5,10 +5,10 @@
 #include <cstdlib>
 #include <string>
 
-#include "attention_problem.hpp"
-#include "context_state.hpp"
-#include "embedded_shaders.hpp"
-#include "spirv_reflect.hpp"
+#include "attention/attention_problem.hpp"
+#include "runtime/context_state.hpp"
+#include "runtime/embedded_shaders.hpp"
+#include "runtime/spirv_reflect.hpp"
 #include "test_support.hpp"
 #include "vkattn/profile.hpp"
 

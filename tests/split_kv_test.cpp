@@ -1,12 +1,12 @@
-// Split-KV of the tiled fused kernel (engine/attention_split_kv.cpp): the split count heuristic, and
+// Split-KV of the tiled fused kernel (engine/attention/attention_split_kv.cpp): the split count heuristic, and
 // split runs against the double reference on lavapipe with the tiled kernel forced (what GPUs run):
 // forced split counts over odd key ranges, GQA, every mask kind, causality, padding aligned to key
 // lengths (a KV cache), windows, ALiBi, soft-capping, f16, rows that see no key, and the engine's own
 // choice where lavapipe's loop limit needs splits.
 #include <gtest/gtest.h>
 
-#include "attention_problem.hpp"
-#include "attention_split_kv.hpp"
+#include "attention/attention_problem.hpp"
+#include "attention/attention_split_kv.hpp"
 #include "test_support.hpp"
 
 namespace vkattn::test {

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "context_state.hpp"
+#include "runtime/context_state.hpp"
 #include "test_support.hpp"
 
 namespace vkattn::test {

@@ -6,11 +6,11 @@
 #include <fstream>
 #include <set>
 
-#include "attention_problem.hpp"
-#include "context_state.hpp"
-#include "device_tuning.hpp"
+#include "attention/attention_problem.hpp"
+#include "runtime/context_state.hpp"
+#include "tuning/device_tuning.hpp"
 #include "test_support.hpp"
-#include "tuning_table.hpp"
+#include "tuning/tuning_table.hpp"
 
 namespace vkattn::test {
 namespace {

@@ -1,11 +1,11 @@
-// VKATTN_VALIDATION and ContextOptions::validation_checks (engine/validation_options.cpp).
+// VKATTN_VALIDATION and ContextOptions::validation_checks (engine/runtime/validation_options.cpp).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <string>
 
 #include "test_support.hpp"
-#include "validation_options.hpp"
+#include "runtime/validation_options.hpp"
 
 namespace vkattn::test {
 namespace {

@@ -14,8 +14,8 @@
 
 #include <unistd.h>
 
-#include "heatmap_colormap.hpp"
-#include "heatmap_render.hpp"
+#include "draw/heatmap_colormap.hpp"
+#include "draw/heatmap_render.hpp"
 #include "vkattn/error.hpp"
 
 namespace vkattn::cli {

@@ -10,8 +10,8 @@
 #include <cstdlib>
 #include <thread>
 
-#include "fault_injection.hpp"
-#include "object_counters.hpp"
+#include "testing/fault_injection.hpp"
+#include "testing/object_counters.hpp"
 #include "reliability_support.hpp"
 
 namespace vkattn::reliability {

@@ -13,9 +13,9 @@
 #include <cstdint>
 #include <functional>
 
-#include "context_state.hpp"
-#include "fault_injection.hpp"
-#include "object_counters.hpp"
+#include "runtime/context_state.hpp"
+#include "testing/fault_injection.hpp"
+#include "testing/object_counters.hpp"
 #include "reliability_support.hpp"
 
 namespace vkattn::reliability {

@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <random>
 
-#include "object_counters.hpp"
+#include "testing/object_counters.hpp"
 #include "reliability_support.hpp"
 
 namespace vkattn::reliability {

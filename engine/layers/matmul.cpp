@@ -1,0 +1,216 @@
+// vkattn::matmul: validation, tiling per device, one dispatch per K block, optional f16 packing.
+#include <algorithm>
+
+#include "attention/attention_problem.hpp"  // convert_workgroup
+#include "layers/matmul_engine.hpp"
+#include "vkattn/error.hpp"
+#include "vkattn/matmul.hpp"
+
+namespace vkattn {
+namespace detail {
+
+namespace {
+
+[[noreturn]] void fail(const std::string& msg) { throw Error(ErrorCode::invalid_argument, msg); }
+
+constexpr int64_t kMaxIndex = (int64_t{1} << 31) - 1;
+
+uint32_t groups_for(int64_t n, int64_t per) { return static_cast<uint32_t>((n + per - 1) / per); }
+
+void check_operand(Context& ctx, const Tensor& t, const char* name) {
+    if (!t.defined()) fail(std::string(name) + ": tensor is empty");
+    if (t.buffer()->owner.get() != &ctx.state()) fail(std::string(name) + ": tensor belongs to another Context");
+    if (t.dtype() != DType::f32 && t.dtype() != DType::f16)
+        fail(std::string(name) + ": dtype " + std::string(dtype_name(t.dtype())) + " is not supported (f32 or f16)");
+    for (int i = 0; i < t.rank(); ++i)
+        if (t.dim(i) < 1 || t.dim(i) > kMaxIndex)
+            fail(std::string(name) + ": dimension " + std::to_string(i) + " of shape " + to_string(t.shape()) +
+                 " must be in [1, 2^31)");
+}
+
+}  // namespace
+
+MatmulConfig choose_matmul_config(const DeviceInfo& dev) {
+    MatmulConfig c;
+    const int max_wg = static_cast<int>(std::min(dev.max_workgroup_invocations, dev.max_workgroup_size[0]));
+    if (dev.type == DeviceType::cpu) {
+        // lavapipe: the W block copy is shared by every row of the workgroup and the per-row traffic
+        // (A block, accumulator) by the cols x kblock FMAs of each row: large blocks on both axes.
+        c.rows = 128, c.cols = 64, c.kblock = 64;
+    } else {
+        c.rows = 64, c.cols = 32, c.kblock = 64;
+    }
+    while (c.rows > max_wg && c.rows > 8) c.rows /= 2;
+    while (static_cast<uint32_t>(c.cols * c.kblock * 4) > dev.shared_memory_bytes && c.cols > 8) c.cols /= 2;
+    while (static_cast<uint32_t>(c.cols * c.kblock * 4) > dev.shared_memory_bytes && c.kblock > 16) c.kblock /= 2;
+    if (c.rows > max_wg || static_cast<uint32_t>(c.cols * c.kblock * 4) > dev.shared_memory_bytes)
+        throw Error(ErrorCode::unsupported, "matmul: the device's workgroup or shared memory limits are too small");
+    return c;
+}
+
+std::string matmul_variant_name(const MatmulConfig& c, DType dtype) {
+    return "matmul." + std::string(dtype_name(dtype)) + "[rows" + std::to_string(c.rows) + ",n" + std::to_string(c.cols) + ",k" +
+           std::to_string(c.kblock) + "]";
+}
+
+BoundRange bind_elements(const ContextState& st, const DeviceBuffer& buffer, std::size_t elem_size, int64_t lo, int64_t hi,
+                         const std::string& what, int64_t& base) {
+    const uint64_t align = std::max<uint64_t>(st.info.min_storage_offset_alignment, 4);
+    const uint64_t max_range = std::min<uint64_t>(st.info.max_storage_buffer_range, (uint64_t{1} << 31) - 4);
+    const uint64_t first = static_cast<uint64_t>(lo) * elem_size;
+    const uint64_t begin = first / align * align;
+    const uint64_t end = std::min<uint64_t>((static_cast<uint64_t>(hi) + 1) * elem_size, buffer.size);
+    const uint64_t range = (end - begin + 3) / 4 * 4;
+    if (range > max_range || begin + range > buffer.size + 3)
+        throw Error(ErrorCode::unsupported, what + ": spans " + std::to_string(range) + " bytes; this device binds at most " +
+                                                std::to_string(max_range) + " at once");
+    base = static_cast<int64_t>(begin / elem_size);
+    return {buffer.buffer.get(), begin, std::min<uint64_t>(range, buffer.size - begin)};
+}
+
+void append_f16_pack(ContextState& st, const Tensor& src, const Tensor& dst, int64_t count, std::vector<Dispatch>& out) {
+    Dispatch d;
+    const int32_t conv_wg = convert_workgroup(st.info);  // the shader's workgroup size is a specialization constant
+    d.pipeline = st.pipeline("convert_f32_to_f16", {conv_wg});
+    d.params.flags[3] = static_cast<int32_t>(count);
+    d.bindings[kOut] = {src.buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
+    d.bindings[kP] = {dst.buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
+    const uint32_t words = static_cast<uint32_t>((count + 1) / 2);
+    const uint32_t groups = (words + static_cast<uint32_t>(conv_wg) - 1) / static_cast<uint32_t>(conv_wg);
+    const uint32_t gx = std::min(groups, st.info.max_workgroup_count[0]);
+    d.groups = {gx, (groups + gx - 1) / gx, 1};
+    out.push_back(d);
+}
+
+MatmulResult run_matmul(ContextState& st, Context& ctx, const MatmulProblem& p) {
+    const MatmulConfig cfg = choose_matmul_config(st.info);
+    const DeviceInfo& dev = st.info;
+    if (groups_for(p.M, cfg.rows) > dev.max_workgroup_count[0] || groups_for(p.N, cfg.cols) > dev.max_workgroup_count[1] ||
+        p.B1 * p.B2 > static_cast<int64_t>(dev.max_workgroup_count[2]))
+        throw Error(ErrorCode::unsupported, "a: shape [" + std::to_string(p.B1 * p.B2) + " batches, " + std::to_string(p.M) +
+                                                " rows] x " + std::to_string(p.N) + " columns exceeds the device's workgroup counts");
+    const std::size_t es = dtype_size(p.a.dtype());
+
+    // Element spans of A (over all segments), W and the bias.
+    int64_t a_lo = INT64_MAX, a_hi = 0, k_total = 0;
+    const int64_t a_outer = (p.B1 - 1) * p.a_strides[0] + (p.B2 - 1) * p.a_strides[1] + (p.M - 1) * p.a_strides[2];
+    for (const KSegment& s : p.segments) {
+        a_lo = std::min(a_lo, s.a_offset);
+        a_hi = std::max(a_hi, s.a_offset + a_outer + (s.length - 1) * s.a_k_stride);
+        k_total = std::max(k_total, s.w_k0 + s.length);
+    }
+    int64_t a_base = 0, w_base = 0, bias_base = 0;
+    const BoundRange a_range = bind_elements(st, *p.a.buffer(), es, a_lo, a_hi, "a", a_base);
+    const int64_t w_hi = p.w.offset() + (p.N - 1) * p.w.strides()[0] + (k_total - 1) * p.w.strides()[1];
+    const BoundRange w_range = bind_elements(st, *p.w.buffer(), es, p.w.offset(), w_hi, "w", w_base);
+    BoundRange bias_range;
+    if (p.bias)
+        bias_range = bind_elements(st, *p.bias->buffer(), es, p.bias->offset(), p.bias->offset() + (p.N - 1) * p.bias->strides()[0],
+                                   "bias", bias_base);
+    const int64_t y_count = p.B1 * p.B2 * p.M * p.N;
+    if (y_count * 4 > static_cast<int64_t>(std::min<uint64_t>(dev.max_storage_buffer_range, (uint64_t{1} << 31) - 4)))
+        throw Error(ErrorCode::unsupported, "out: " + std::to_string(y_count) + " f32 values exceed one binding on this device");
+    for (int64_t s : {p.a_strides[0], p.a_strides[1], p.a_strides[2], p.w.strides()[0], p.w.strides()[1]})
+        if (s > kMaxIndex) throw Error(ErrorCode::unsupported, "a / w: a stride exceeds int32 indexing");
+
+    MatmulResult result;
+    result.variant = matmul_variant_name(cfg, p.a.dtype());
+    Tensor y32 = ctx.empty({p.B1, p.B2, p.M, p.N}, DType::f32);
+    const VkPipeline pl = st.pipeline(p.a.dtype() == DType::f16 ? "matmul_f16" : "matmul_f32", {cfg.rows, cfg.cols, cfg.kblock});
+
+    KernelParams kp;
+    kp.dims0 = {int32_t(p.B1), int32_t(p.B2), int32_t(p.M), int32_t(p.N)};
+    kp.k_stride = {0, 0, int32_t(p.w.strides()[0]), int32_t(p.w.strides()[1])};
+    kp.o_stride = {int32_t(p.B2 * p.M * p.N), int32_t(p.M * p.N), int32_t(p.N), 1};
+    kp.offsets0[2] = p.bias ? int32_t(p.bias->offset() - bias_base) : 0;
+    kp.offsets0[3] = 0;
+    kp.dims1[2] = p.bias ? 1 : 0;
+    if (p.bias && p.bias->strides()[0] != 1)
+        throw Error(ErrorCode::invalid_argument, "bias: must be contiguous (stride 1), got stride " + std::to_string(p.bias->strides()[0]));
+
+    std::vector<Dispatch> dispatches;
+    bool first = true;
+    for (const KSegment& s : p.segments)
+        for (int64_t k0 = 0; k0 < s.length; k0 += cfg.kblock) {
+            Dispatch d;
+            d.pipeline = pl;
+            d.params = kp;
+            d.params.dims1[0] = int32_t(std::min<int64_t>(cfg.kblock, s.length - k0));
+            d.params.dims1[1] = first ? 1 : 0;
+            d.params.q_stride = {int32_t(p.a_strides[0]), int32_t(p.a_strides[1]), int32_t(p.a_strides[2]), int32_t(s.a_k_stride)};
+            d.params.offsets0[0] = int32_t(s.a_offset + k0 * s.a_k_stride - a_base);
+            d.params.offsets0[1] = int32_t(p.w.offset() + (s.w_k0 + k0) * p.w.strides()[1] - w_base);
+            d.bindings[kQ] = a_range;
+            d.bindings[kK] = w_range;
+            d.bindings[kV] = bias_range;
+            d.bindings[kOut] = {y32.buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
+            d.groups = {groups_for(p.M, cfg.rows), groups_for(p.N, cfg.cols), static_cast<uint32_t>(p.B1 * p.B2)};
+            dispatches.push_back(d);
+            first = false;
+        }
+    if (p.out_dtype == DType::f16) {
+        result.out = ctx.empty({p.B1, p.B2, p.M, p.N}, DType::f16);
+        append_f16_pack(st, y32, result.out, y_count, dispatches);
+    } else {
+        result.out = y32;
+    }
+    result.dispatches = static_cast<uint32_t>(dispatches.size());
+    result.gpu_milliseconds = st.run_dispatches(dispatches, p.measure_time);
+    return result;
+}
+
+}  // namespace detail
+
+MatmulResult matmul_full(Context& ctx, const Tensor& a, const Tensor& w, const std::optional<Tensor>& bias, const MatmulOptions& o) {
+    using namespace detail;
+    ContextState& st = ctx.state();
+    std::lock_guard lock(st.mutex);
+    st.ensure_alive();
+    check_operand(ctx, a, "a");
+    check_operand(ctx, w, "w");
+    if (a.rank() < 2 || a.rank() > 4) fail("a: expected rank 2, 3 or 4 ([M, K], [B, M, K], [B1, B2, M, K]), got shape " + to_string(a.shape()));
+    if (w.rank() != 2)
+        fail("w: expected rank 2 (" + std::string(o.transpose_w ? "[N, K]" : "[K, N]") + "), got shape " + to_string(w.shape()));
+    if (w.dtype() != a.dtype()) fail("w: dtype " + std::string(dtype_name(w.dtype())) + " does not match a's " + std::string(dtype_name(a.dtype())));
+    const int64_t K = a.dim(-1), M = a.dim(-2);
+    const Tensor wt = o.transpose_w ? w : w.transposed(0, 1);  // [N, K]
+    if (wt.dim(1) != K)
+        fail("w: shape " + to_string(w.shape()) + " does not match a's K = " + std::to_string(K) +
+             (o.transpose_w ? " (w is [N, K]; set transpose_w = false for [K, N])" : " (w is [K, N])"));
+    const int64_t N = wt.dim(0);
+    if (bias) {
+        check_operand(ctx, *bias, "bias");
+        if (bias->rank() != 1 || bias->dim(0) != N)
+            fail("bias: shape " + to_string(bias->shape()) + " must be [N] = [" + std::to_string(N) + "]");
+        if (bias->dtype() != a.dtype())
+            fail("bias: dtype " + std::string(dtype_name(bias->dtype())) + " does not match a's " + std::string(dtype_name(a.dtype())));
+    }
+    const DType out_dtype = o.out_dtype.value_or(a.dtype());
+    if (out_dtype != DType::f32 && out_dtype != DType::f16)
+        fail("out_dtype: " + std::string(dtype_name(out_dtype)) + " is not supported (f32 or f16)");
+
+    MatmulProblem p;
+    p.a = a;
+    const Strides& s = a.strides();
+    const int r = a.rank();
+    p.M = M, p.N = N;
+    p.B1 = r == 4 ? a.dim(0) : 1;
+    p.B2 = r >= 3 ? a.dim(r - 3) : 1;
+    p.a_strides = {r == 4 ? s[0] : 0, r >= 3 ? s[r - 3] : 0, s[r - 2]};
+    p.segments = {{a.offset(), s[r - 1], 0, K}};
+    p.w = wt;
+    p.bias = bias;
+    p.out_dtype = out_dtype;
+    p.measure_time = o.measure_time;
+    MatmulResult res = run_matmul(st, ctx, p);
+    Shape out_shape(a.shape().begin(), a.shape().end() - 1);
+    out_shape.push_back(N);
+    res.out = res.out.view(out_shape, contiguous_strides(out_shape));
+    return res;
+}
+
+Tensor matmul(Context& ctx, const Tensor& a, const Tensor& w, const std::optional<Tensor>& bias, const MatmulOptions& o) {
+    return matmul_full(ctx, a, w, bias, o).out;
+}
+
+}  // namespace vkattn

@@ -1,0 +1,62 @@
+#pragma once
+// The matmul engine behind vkattn::matmul and the layers built on it (multi-head attention's
+// projections, additive attention's projections): tiling per device, operand binding, dispatches.
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/context_state.hpp"
+#include "vkattn/matmul.hpp"
+
+namespace vkattn::detail {
+
+/// Tiling of shaders/layers/matmul.comp: specialization constants 0..2.
+struct MatmulConfig {
+    int rows = 128;   ///< rows of A (invocations) per workgroup
+    int cols = 64;    ///< output columns per workgroup (a multiple of 8)
+    int kblock = 64;  ///< values of k per dispatch (a multiple of 16)
+};
+
+/// Tiles for `device`, from its shared memory and workgroup limits.
+MatmulConfig choose_matmul_config(const DeviceInfo& device);
+std::string matmul_variant_name(const MatmulConfig& c, DType dtype);
+
+/// A run of k over which A is uniformly strided: A(.., m, k) at a_offset + k * a_k_stride for
+/// k < length, multiplying W's columns w_k0 + k. A plain [.., M, K] operand is one segment; the
+/// concatenated heads of an attention output ([B, H, L, D] read as [B, L, H*D]) are one per head.
+struct KSegment {
+    int64_t a_offset = 0;
+    int64_t a_k_stride = 1;
+    int64_t w_k0 = 0;
+    int64_t length = 0;
+};
+
+/// One validated matmul: Y[b1, b2, m, n] = sum over segments and k of A · W(n, k) + bias[n].
+struct MatmulProblem {
+    Tensor a;                             ///< buffer and dtype of A (its shape is not used)
+    int64_t B1 = 1, B2 = 1, M = 0, N = 0;
+    std::array<int64_t, 3> a_strides{};   ///< b1, b2, m (elements)
+    std::vector<KSegment> segments;
+    Tensor w;                             ///< viewed as [N, K]
+    std::optional<Tensor> bias;           ///< [N]
+    DType out_dtype = DType::f32;
+    bool measure_time = false;
+};
+
+/// Runs a problem whose shapes were validated; returns Y as a contiguous [B1, B2, M, N] tensor.
+/// Throws Error(unsupported) when an operand's span is larger than one binding.
+MatmulResult run_matmul(ContextState& st, Context& ctx, const MatmulProblem& p);
+
+/// Appends the dispatches that pack `count` f32 values of `src` (from element 0) into f16 `dst`
+/// (from element 0); both must fit one binding.
+void append_f16_pack(ContextState& st, const Tensor& src, const Tensor& dst, int64_t count, std::vector<Dispatch>& out);
+
+/// The range of `buffer` that covers elements [lo, hi] (of `elem_size` bytes), starting at an
+/// offset the device accepts; `base` receives the element index at the range's start. Throws
+/// Error(unsupported) naming `what` when the range is too large for one binding or int32 indices.
+BoundRange bind_elements(const ContextState& st, const DeviceBuffer& buffer, std::size_t elem_size, int64_t lo, int64_t hi,
+                         const std::string& what, int64_t& base);
+
+}  // namespace vkattn::detail

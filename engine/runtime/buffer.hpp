@@ -1,0 +1,38 @@
+#pragma once
+// A device buffer with its own memory; mapped when the memory is host visible.
+#include <vulkan/vulkan.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "runtime/vk_handles.hpp"
+
+namespace vkattn::detail {
+
+struct ContextState;
+
+enum class MemoryKind {
+    device,   ///< device local; host visible too where the device shares memory with the host
+    staging,  ///< host visible and coherent, for transfers and parameters
+};
+
+struct DeviceBuffer {
+    // Declared first so it is destroyed last: the device must outlive its buffers.
+    std::shared_ptr<ContextState> owner;
+    UniqueMemory memory;
+    UniqueBuffer buffer;
+    VkDeviceSize size = 0;
+    VkDeviceSize memory_bytes = 0;  ///< device memory allocated (counted in object_counters and the owner's memory_in_use)
+    void* mapped = nullptr;  ///< non-null when host visible
+
+    DeviceBuffer() = default;
+    DeviceBuffer(const DeviceBuffer&) = delete;
+    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+    ~DeviceBuffer();
+};
+
+/// Creates a buffer of `bytes` (at least 4) usable as storage, uniform and transfer source/target.
+std::shared_ptr<DeviceBuffer> create_buffer(const std::shared_ptr<ContextState>& state, VkDeviceSize bytes,
+                                            MemoryKind kind);
+
+}  // namespace vkattn::detail

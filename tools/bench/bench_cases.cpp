@@ -1,0 +1,170 @@
+#include "bench/bench_cases.hpp"
+
+#include <algorithm>
+
+#include "cli/cli_common.hpp"
+
+namespace vkattn::cli {
+namespace {
+
+std::string num(const char* label, int64_t v) {
+    std::string s = label;
+    s += std::to_string(v);
+    return s;
+}
+
+std::string heads(int64_t hq, int64_t hkv) { return hq == hkv ? num("H", hq) : num("H", hq) + num("/", hkv); }
+
+BenchCase make(std::string kind, std::string name, std::string family, int64_t Hq, int64_t Hkv, int64_t Lq, int64_t Lk,
+               int64_t D, DType dtype, Causal causal, Path path = Path::automatic) {
+    BenchCase c;
+    c.kind = std::move(kind);
+    c.family = std::move(family);
+    ProblemSpec& s = c.spec;
+    s.name = std::move(name);
+    s.B = 1, s.Hq = Hq, s.Hkv = Hkv, s.Lq = Lq, s.Lk = Lk, s.D = D, s.Dv = D;
+    s.dtype = dtype;
+    s.causal = causal;
+    s.path = path;
+    return c;
+}
+
+/// Self-attention over N tokens: "prefill f16 causal H32 N4096 D128" (causal: top-left, i.e. PyTorch's).
+BenchCase prefill(int64_t H, int64_t N, int64_t D, DType dt, bool causal) {
+    const std::string head = std::string("prefill ") + std::string(dtype_name(dt)) + (causal ? " causal" : "");
+    return make("prefill", head + " " + heads(H, H) + num(" N", N) + num(" D", D), head + " " + heads(H, H) + num(" D", D), H,
+                H, N, N, D, dt, causal ? Causal::top_left : Causal::none);
+}
+
+/// Decoding Lq new tokens against a KV cache of Lk (bottom-right causal): "decode f16 Lq1 Lk4096 H32/8 D128".
+BenchCase decode(int64_t Hq, int64_t Hkv, int64_t Lq, int64_t Lk, int64_t D) {
+    const std::string head = num("decode f16 Lq", Lq);
+    return make("decode", head + num(" Lk", Lk) + " " + heads(Hq, Hkv) + num(" D", D), head + " " + heads(Hq, Hkv) + num(" D", D),
+                Hq, Hkv, Lq, Lk, D, DType::f16, Causal::bottom_right);
+}
+
+/// Cross-attention (image tokens attending to a text encoding, as in Stable Diffusion).
+BenchCase cross(int64_t H, int64_t Lq, int64_t Lk, int64_t D, DType dt) {
+    const std::string head = std::string("cross ") + std::string(dtype_name(dt));
+    return make("cross", head + num(" Lq", Lq) + num(" Lk", Lk) + " " + heads(H, H) + num(" D", D),
+                head + " " + heads(H, H) + num(" D", D), H, H, Lq, Lk, D, dt, Causal::none);
+}
+
+/// The explicit path (scores, softmax, P·V; materialises P): "explicit f32 H8 N256 D64".
+BenchCase explicit_path(int64_t H, int64_t N, int64_t D, DType dt) {
+    const std::string head = std::string("explicit ") + std::string(dtype_name(dt));
+    return make("explicit", head + " " + heads(H, H) + num(" N", N) + num(" D", D), head + " " + heads(H, H) + num(" D", D), H,
+                H, N, N, D, dt, Causal::none, Path::explicit_);
+}
+
+/// Local attention: causal with a sliding window of W keys, "local f32 W256 H8 N4096 D64"; the family
+/// is one (dtype, W, H, D), whose time should grow linearly in N (bench prints the slope).
+BenchCase local(int64_t H, int64_t N, int64_t D, DType dt, int64_t W) {
+    const std::string head = std::string("local ") + std::string(dtype_name(dt)) + num(" W", W);
+    BenchCase c = make("local", head + " " + heads(H, H) + num(" N", N) + num(" D", D), head + " " + heads(H, H) + num(" D", D), H,
+                       H, N, N, D, dt, Causal::top_left);
+    c.spec.window = {W, 0};
+    return c;
+}
+
+/// Linear attention (elu + 1): "linear f32 causal H8 N4096 D64"; its family pairs with the softmax
+/// prefill family of the same shapes in the "linear" set (bench_linear.cpp prints the comparison).
+BenchCase linear(int64_t H, int64_t N, int64_t D, DType dt, bool causal) {
+    const std::string head = std::string("linear ") + std::string(dtype_name(dt)) + (causal ? " causal" : "");
+    BenchCase c = make("linear", head + " " + heads(H, H) + num(" N", N) + num(" D", D), head + " " + heads(H, H) + num(" D", D), H,
+                       H, N, N, D, dt, causal ? Causal::top_left : Causal::none);
+    c.spec.linear = true;
+    return c;
+}
+
+/// Linear against softmax attention at the same shapes: B=1, H=8, D=64, f32, N = 512 .. 16384.
+void add_linear(std::vector<BenchCase>& v) {
+    for (bool causal : {false, true})
+        for (int64_t N : {512, 1024, 2048, 4096, 8192, 16384}) {
+            v.push_back(linear(8, N, 64, DType::f32, causal));
+            v.push_back(prefill(8, N, 64, DType::f32, causal));
+        }
+}
+
+void add_local(std::vector<BenchCase>& v) {
+    for (int64_t N : {1024, 2048, 4096, 8192, 16384}) v.push_back(local(8, N, 64, DType::f32, 256));
+}
+
+void add_prefill(std::vector<BenchCase>& v, bool cpu) {
+    for (DType dt : {DType::f32, DType::f16})
+        for (bool causal : {false, true})
+            for (int64_t H : {8, 32})
+                for (int64_t D : {64, 128})
+                    for (int64_t N : {512, 1024, 2048, 4096, 8192, 16384})
+                        if (N < 16384 || !cpu) v.push_back(prefill(H, N, D, dt, causal));
+}
+
+void add_decode(std::vector<BenchCase>& v) {
+    for (int64_t Lq : {1, 4})
+        for (auto [hq, hkv] : {std::pair<int64_t, int64_t>{32, 8}, {64, 8}})
+            for (int64_t D : {64, 128})
+                for (int64_t Lk : {1024, 4096, 7680, 32768}) v.push_back(decode(hq, hkv, Lq, Lk, D));
+}
+
+}  // namespace
+
+const std::vector<std::string>& bench_set_names() {
+    static const std::vector<std::string> names = {"quick", "standard", "prefill", "decode", "memory", "local", "linear"};
+    return names;
+}
+
+std::vector<BenchCase> bench_cases(const std::string& set, bool cpu_device) {
+    std::vector<BenchCase> v;
+    if (set == "quick") {
+        v.push_back(prefill(8, 256, 64, DType::f32, false));
+        v.push_back(prefill(8, 256, 64, DType::f16, false));
+        v.push_back(prefill(8, 256, 64, DType::f16, true));
+        v.push_back(decode(32, 8, 1, 1024, 128));
+        v.push_back(cross(8, 256, 77, 64, DType::f16));
+        v.push_back(explicit_path(8, 128, 64, DType::f32));
+    } else if (set == "prefill") {
+        add_prefill(v, cpu_device);
+    } else if (set == "decode") {
+        add_decode(v);
+    } else if (set == "standard") {
+        add_prefill(v, cpu_device);
+        add_decode(v);
+        v.push_back(cross(8, 4096, 77, 64, DType::f16));
+        for (int64_t N : {128, 256, 512}) v.push_back(explicit_path(8, N, 64, DType::f32));
+        add_local(v);
+    } else if (set == "local") {
+        add_local(v);
+    } else if (set == "linear") {
+        add_linear(v);
+    } else if (set == "memory") {
+        // The long-sequence memory goal: f16 in and out, peak device memory against inputs + outputs.
+        v.push_back(prefill(8, 32768, 64, DType::f16, false));
+    } else {
+        throw UsageError("--shapes: unknown set '" + set + "' (expected quick, standard, prefill, decode, memory, local or linear)");
+    }
+    return v;
+}
+
+std::vector<BenchCase> filter_cases(const std::vector<BenchCase>& cases, const std::vector<std::string>& filters) {
+    if (filters.empty()) return cases;
+    std::vector<BenchCase> out;
+    for (const BenchCase& c : cases)
+        if (std::any_of(filters.begin(), filters.end(),
+                        [&](const std::string& f) { return c.spec.name.find(f) != std::string::npos; }))
+            out.push_back(c);
+    return out;
+}
+
+double attention_bytes(const ProblemSpec& s) {
+    const double q = double(s.B * s.Hq * s.Lq * s.D), k = double(s.B * s.Hkv * s.Lk * s.D),
+                 v = double(s.B * s.Hkv * s.Lk * s.Dv), o = double(s.B * s.Hq * s.Lq * s.Dv);
+    return (q + k + v + o) * double(dtype_size(s.dtype));
+}
+
+bool variant_computes_in_f16(const std::string&) {
+    // Every kernel vkattn has today (fused*, explicit) accumulates in f32, f16 storage included. A kernel
+    // with f16 arithmetic must be recognised here by its variant name so it is held to the fp16 peak.
+    return false;
+}
+
+}  // namespace vkattn::cli

@@ -1,0 +1,96 @@
+// `vkattn run`: attention over .npy files. Reads q, k, v (and an optional mask), runs the engine and
+// writes out (and optionally the weights and the log-sum-exp) as .npy.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <memory>
+
+#include "cli/cli_common.hpp"
+#include "cli/commands.hpp"
+#include "cli/run_inputs.hpp"
+
+namespace vkattn::cli {
+namespace {
+
+struct RunArgs {
+    CommonOptions common;
+    InputArgs inputs;
+    std::string path = "auto";
+    std::string out = "out.npy";
+    std::string weights, lse;
+};
+
+Path parse_path(const std::string& s) {
+    if (s == "fused") return Path::fused;
+    if (s == "explicit") return Path::explicit_;
+    return Path::automatic;
+}
+
+InputPlan plan_run(const RunArgs& a) {
+    InputPlan r = plan_inputs(a.inputs);
+    AttentionOptions& o = r.options;
+    o.path = parse_path(a.path);
+    if (!a.weights.empty() && o.path == Path::fused)
+        throw UsageError("--weights: the weights exist only on the explicit path, but --path fused was given "
+                         "(use --path explicit or auto)");
+    o.return_weights = !a.weights.empty();
+    o.return_lse = !a.lse.empty();
+    o.measure_time = true;
+    return r;
+}
+
+int run_attention(const RunArgs& a) {
+    const InputPlan plan = plan_run(a);
+    const InputFiles files = read_inputs(a.inputs);
+
+    Context ctx = open_context(a.common);
+    const DeviceInputs in = upload_inputs(ctx, files, a.inputs, plan);
+    const Tensor &q = in.q, &k = in.k, &v = in.v;
+    const AttentionOptions& options = in.options;
+
+    if (a.common.verbose) {
+        const AttentionPlan p = plan_attention(ctx, q, k, v, options);
+        std::cerr << "vkattn: plan: " << to_string(p.path) << ", " << p.variant << " (" << p.reason << ")\n";
+    }
+    const AttentionResult r = attention_full(ctx, q, k, v, options);
+
+    const Tensor out = plan.blhd ? r.out.transposed(1, 2) : r.out;  // [B, L, H, Dv]: gathered on the host
+    save_npy(a.out, out);
+    if (r.weights) save_npy(a.weights, *r.weights);
+    if (r.lse) save_npy(a.lse, *r.lse);
+
+    std::cout << a.out << ": " << to_string(out.shape()) << " " << dtype_name(out.dtype()) << " ("
+              << (plan.blhd ? "blhd" : "bhld") << "), path " << to_string(r.path) << ", variant " << r.variant << ", ";
+    if (r.gpu_milliseconds >= 0)
+        std::cout << format_fixed(r.gpu_milliseconds, 3) << " ms GPU";
+    else
+        std::cout << "GPU time n/a (no timestamps)";
+    std::cout << ", " << r.dispatches << " dispatch(es)";
+    if (r.weights) std::cout << "; weights " << to_string(r.weights->shape()) << " -> " << a.weights;
+    if (r.lse) std::cout << "; lse " << to_string(r.lse->shape()) << " -> " << a.lse;
+    std::cout << '\n';
+    if (a.common.verbose)
+        std::cerr << "vkattn: " << ctx.pipeline_count() << " pipeline(s), " << format_fixed(ctx.pipeline_compile_seconds(), 2)
+                  << " s compiling\n";
+    report_validation(ctx, a.common);
+    return kExitOk;
+}
+
+}  // namespace
+
+Command add_run_command(CLI::App& parent) {
+    auto a = std::make_shared<RunArgs>();
+    CLI::App* app = parent.add_subcommand("run", "Compute attention over .npy files: out = softmax(scale * q k^T + mask) v");
+    add_input_options(*app, a->inputs, true);
+    app->add_option("--path", a->path, "Kernel path")->check(CLI::IsMember({"auto", "fused", "explicit"}))->capture_default_str();
+    app->add_option("--out", a->out, "Output .npy, [B, Hq, Lq, Dv] (blhd: [B, Lq, Hq, Dv]) in the compute dtype")
+        ->capture_default_str()
+        ->type_name("FILE");
+    app->add_option("--weights", a->weights, "Also write the attention weights, [B, Hq, Lq, Lk] f32 (explicit path)")
+        ->type_name("FILE");
+    app->add_option("--lse", a->lse, "Also write each row's log-sum-exp, [B, Hq, Lq] f32")->type_name("FILE");
+    add_common_options(*app, a->common);
+    return {app, [a] { return run_attention(*a); }};
+}
+
+}  // namespace vkattn::cli
