@@ -8,6 +8,8 @@
 
 #include "layers_support.hpp"
 #include "test_support.hpp"
+#include "vkattn/reference.hpp"
+#include "vkattn/layers_reference.hpp"
 
 namespace vkattn::test {
 namespace {

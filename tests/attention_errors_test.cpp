@@ -12,6 +12,7 @@
 
 #include "bad_inputs.hpp"
 #include "test_support.hpp"
+#include "vkattn/npy.hpp"
 
 namespace vkattn::test {
 namespace {

@@ -5,7 +5,10 @@
 #include <cstring>
 #include <filesystem>
 
+#include "runtime/access.hpp"
 #include "test_support.hpp"
+#include "testing/test_switches.hpp"
+#include "vkattn/tuning.hpp"
 
 namespace vkattn::test {
 namespace {
@@ -65,7 +68,7 @@ TEST(Tensors, TransposedViewsReadThroughStridesWithoutCopies) {
     Tensor t = ctx.upload(x, {2, 3, 4});
     Tensor tt = t.transposed(1, 2);
     EXPECT_EQ(tt.shape(), (Shape{2, 4, 3}));
-    EXPECT_EQ(tt.buffer(), t.buffer());
+    EXPECT_EQ(detail::buffer_of(tt), detail::buffer_of(t));
     const auto y = tt.download<float>();
     for (int b = 0; b < 2; ++b)
         for (int i = 0; i < 4; ++i)
@@ -79,10 +82,12 @@ TEST(Tensors, NewTensorsArePoisonedInTests) {
 
 TEST(Context, StagingTransfersAndRepeatedRunsAreBitwiseIdentical) {
     ContextOptions o;
-    o.force_staging = true;
     o.validation = true;
     o.pipeline_cache_dir = "none";
     Context staged(o);
+    testing::TestSwitches staging = testing::switches_of(staged);
+    staging.force_staging = true;
+    testing::apply(staged, staging);
     Context& direct = context();
     std::vector<float> q(1 * 2 * 17 * 24), k(1 * 2 * 29 * 24), v(1 * 2 * 29 * 24);
     for (std::size_t i = 0; i < q.size(); ++i) q[i] = std::sin(0.37f * static_cast<float>(i));

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "test_support.hpp"
+#include "vkattn/reference.hpp"
 
 namespace vkattn::test {
 namespace {

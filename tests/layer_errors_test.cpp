@@ -15,6 +15,8 @@
 #include "bad_inputs.hpp"
 #include "layers_support.hpp"
 #include "test_support.hpp"
+#include "vkattn/linear_reference.hpp"
+#include "vkattn/layers_reference.hpp"
 
 namespace vkattn::test {
 namespace {

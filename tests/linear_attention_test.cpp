@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "test_support.hpp"
+#include "vkattn/linear_reference.hpp"
 
 namespace vkattn::test {
 namespace {

@@ -9,6 +9,7 @@
 
 #include "layers_support.hpp"
 #include "test_support.hpp"
+#include "vkattn/layers_reference.hpp"
 
 namespace vkattn::test {
 namespace {

@@ -11,6 +11,8 @@
 
 #include "layers_support.hpp"
 #include "test_support.hpp"
+#include "vkattn/layers_reference.hpp"
+#include "vkattn/npy.hpp"
 
 namespace vkattn::test {
 namespace {

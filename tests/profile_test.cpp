@@ -5,12 +5,14 @@
 #include <cstdlib>
 #include <string>
 
+#include "runtime/access.hpp"
 #include "attention/attention_problem.hpp"
 #include "runtime/context_state.hpp"
 #include "runtime/embedded_shaders.hpp"
 #include "runtime/spirv_reflect.hpp"
 #include "test_support.hpp"
 #include "vkattn/profile.hpp"
+#include "vkattn/tuning.hpp"
 
 namespace vkattn::test {
 namespace {
@@ -22,8 +24,7 @@ const DeviceInfo& probed() { return context().probed_device(); }
 // The profile-less options of the tests' own contexts (validation on, cache as the shared one).
 ContextOptions options_for(const std::string& profile) {
     ContextOptions o;
-    o.validation = true;
-    o.poison_allocations = true;
+    o = test_context_options();  // validation on, poisoned allocations, no tuned tiles
     o.pipeline_cache_dir = std::getenv("VKATTN_TEST_CACHE_DIR") ? std::getenv("VKATTN_TEST_CACHE_DIR") : "";
     o.profile = profile;
     return o;
@@ -192,7 +193,7 @@ TEST(Profiles, AttentionUnderEachProfileMatchesTheReference) {
 
 TEST(PipelineGuard, RefusesPipelinesBeyondTheClampedLimits) {
     Context ctx(options_for("mobile"));
-    detail::ContextState& st = ctx.state();
+    detail::ContextState& st = detail::state_of(ctx);
     const auto expect_refused = [&](const std::string& shader, const std::vector<int32_t>& spec, const std::string& why) {
         SCOPED_TRACE(shader);
         try {

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "runtime/access.hpp"
 #include "runtime/context_state.hpp"
 #include "test_support.hpp"
 
@@ -14,8 +15,7 @@ namespace {
 
 ContextOptions forced(uint32_t size, const std::string& profile = "desktop") {
     ContextOptions o;
-    o.validation = true;
-    o.poison_allocations = true;
+    o = test_context_options();  // validation on, poisoned allocations, no tuned tiles
     o.pipeline_cache_dir = std::getenv("VKATTN_TEST_CACHE_DIR") ? std::getenv("VKATTN_TEST_CACHE_DIR") : "";
     o.subgroup_size = size;
     o.profile = profile;
@@ -24,11 +24,11 @@ ContextOptions forced(uint32_t size, const std::string& profile = "desktop") {
 
 // The subgroup size the probe shader observes in a workgroup of `local` invocations.
 std::vector<int32_t> observed_sizes(Context& ctx, int32_t local) {
-    detail::ContextState& st = ctx.state();
+    detail::ContextState& st = detail::state_of(ctx);
     Tensor out = ctx.empty({local * 2}, DType::i32);
     detail::Dispatch d;
     d.pipeline = st.pipeline("subgroup_size_probe", {local});
-    d.bindings[detail::kOut] = {out.buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
+    d.bindings[detail::kOut] = {detail::buffer_of(out)->buffer.get(), 0, VK_WHOLE_SIZE};
     d.groups = {2, 1, 1};
     st.run_dispatches({d}, false);
     return out.download<int32_t>();

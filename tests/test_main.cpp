@@ -21,6 +21,7 @@ public:
 
 int main(int argc, char** argv) {
     ::testing::InitGoogleTest(&argc, argv);
+    (void)vkattn::test::test_context_options();  // sets the test switches for every context of the suite
     ::testing::AddGlobalTestEnvironment(new ValidationSilence);
     return RUN_ALL_TESTS();
 }

@@ -1,5 +1,8 @@
 #include "test_support.hpp"
 
+#include "testing/test_switches.hpp"
+#include "vkattn/reference.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,8 +17,12 @@ namespace vkattn::test {
 ContextOptions test_context_options() {
     ContextOptions o;
     o.validation = true;
-    o.poison_allocations = true;
-    o.use_tuned_tiles = false;
+    // Poisoned allocations (every unwritten output element shows up as NaN) and no tuned tiles (the
+    // variants must not depend on the machine's history): for every context made from now on.
+    testing::TestSwitches switches;
+    switches.use_tuned_tiles = false;
+    switches.poison_allocations = true;
+    testing::set_default_switches(switches);
     o.pipeline_cache_dir = std::getenv("VKATTN_TEST_CACHE_DIR") ? std::getenv("VKATTN_TEST_CACHE_DIR") : "";
     return o;
 }

@@ -6,18 +6,20 @@
 #include <fstream>
 #include <set>
 
+#include "runtime/access.hpp"
 #include "attention/attention_problem.hpp"
 #include "runtime/context_state.hpp"
 #include "tuning/device_tuning.hpp"
 #include "test_support.hpp"
 #include "tuning/tuning_table.hpp"
+#include "vkattn/tuning.hpp"
 
 namespace vkattn::test {
 namespace {
 
 struct ForceConfig {
     detail::ContextState& st;
-    ForceConfig(Context& ctx, const detail::FusedConfig& c) : st(ctx.state()) {
+    ForceConfig(Context& ctx, const detail::FusedConfig& c) : st(detail::state_of(ctx)) {
         st.forced_fused = std::make_shared<const detail::FusedConfig>(c);
     }
     ~ForceConfig() { st.forced_fused.reset(); }
@@ -114,7 +116,7 @@ TEST(TuningTable, RoundTripsAndThePlannerPrefersEntriesThatFit) {
 
 TEST(Tune, TimesEveryCandidateAndThePlannerUsesTheWinner) {
     Context& ctx = context();
-    detail::ContextState& st = ctx.state();
+    detail::ContextState& st = detail::state_of(ctx);
     const auto saved = st.tuning;
     TuneOptions o;
     o.head_dims = {64};

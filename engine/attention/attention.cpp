@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "runtime/access.hpp"
 #include "attention/attention_decode.hpp"
 #include "attention/attention_problem.hpp"
 #include "attention/attention_split_kv.hpp"
@@ -55,7 +56,7 @@ constexpr float kLog2e = 1.4426950408889634f;
 
 Operand operand_of(const Tensor& t, const char* name, int64_t head_div, bool rows_chunked) {
     Operand op;
-    op.buffer = t.buffer().get();
+    op.buffer = detail::buffer_of(t).get();
     op.name = name;
     op.elem_size = dtype_size(t.dtype());
     op.offset = t.offset();
@@ -69,7 +70,7 @@ Operand operand_of(const Tensor& t, const char* name, int64_t head_div, bool row
 
 Operand mask_operand(const Tensor& m, const AttentionProblem& p) {
     Operand op;
-    op.buffer = m.buffer().get();
+    op.buffer = detail::buffer_of(m).get();
     op.name = "mask";
     op.elem_size = dtype_size(m.dtype());
     op.offset = m.offset();
@@ -82,7 +83,7 @@ Operand mask_operand(const Tensor& m, const AttentionProblem& p) {
 // A contiguous [B, Hq, Lq, cols] f32 tensor as an operand (lse has cols = 1).
 Operand contiguous_operand(const Tensor& t, const char* name, const AttentionProblem& p, int64_t cols) {
     Operand op;
-    op.buffer = t.buffer().get();
+    op.buffer = detail::buffer_of(t).get();
     op.name = name;
     op.elem_size = 4;
     op.strides = {p.Hq * p.Lq * cols, p.Lq * cols, cols, 1};
@@ -215,13 +216,13 @@ uint64_t workspace_budget(const DeviceInfo& dev, uint64_t in_out_bytes) {
 }  // namespace detail
 
 AttentionPlan plan_attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
-    ctx.state().ensure_alive();
+    detail::state_of(ctx).ensure_alive();
     const auto p = detail::validate_attention(ctx, q, k, v, o);
     AttentionPlan plan;
     plan.path = detail::choose_path(o);
     const DeviceInfo& dev = ctx.device();
     if (plan.path == Path::fused) {
-        const detail::ContextState& st = ctx.state();
+        const detail::ContextState& st = detail::state_of(ctx);
         detail::FusedConfig fc = st.forced_fused ? *st.forced_fused
                                                  : detail::choose_fused_config(dev, detail::head_dim_class(std::max(p.D, p.Dv)), p.dtype,
                                                                                st.tuning.get());
@@ -250,7 +251,7 @@ AttentionPlan plan_attention(Context& ctx, const Tensor& q, const Tensor& k, con
 
 AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
     using namespace detail;
-    ContextState& st = ctx.state();
+    ContextState& st = detail::state_of(ctx);
     std::lock_guard lock(st.mutex);
     st.ensure_alive();
     const AttentionProblem p = validate_attention(ctx, q, k, v, o);
@@ -331,7 +332,7 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
     BoundRange key_lengths_range;
     if ((!o.key_lengths.empty() || p.alibi) && !rowwise) {
         key_lengths = ctx.upload_raw(words.data(), words.size() * 4, {static_cast<int64_t>(words.size())}, DType::i32);
-        key_lengths_range = {key_lengths->buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
+        key_lengths_range = {detail::buffer_of(*key_lengths)->buffer.get(), 0, VK_WHOLE_SIZE};
     }
 
     const int64_t max_row_groups = result.path == Path::fused ? dev.max_workgroup_count[0]
@@ -346,7 +347,7 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
     // (Odd Dv: a chunk's first element may sit mid-word in the f16 output; such problems keep a whole f32 output.)
     const bool staged = p.out_dtype == DType::f16 && !decode && !split_kv && !packed && p.Dv % 2 == 0;
     if (staged) {
-        const uint64_t in_out = q.buffer()->size + k.buffer()->size + v.buffer()->size +
+        const uint64_t in_out = detail::buffer_of(q)->size + detail::buffer_of(k)->size + detail::buffer_of(v)->size +
                                 static_cast<uint64_t>(p.B * p.Hq * p.Lq * p.Dv) * 2;
         const int64_t budget = static_cast<int64_t>(std::min<uint64_t>(workspace_budget(dev, in_out), lim.max_range / 4 * 4));
         const int64_t slice_bytes = p.Lq * work_per_row;
@@ -386,14 +387,14 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
         int64_t rows = 0, slices = 0;
         for (const Chunk& c : chunks) rows = std::max(rows, c.row_count), slices = std::max(slices, c.slices);
         out32 = ctx.empty({slices * rows * p.Dv}, DType::f32);
-        ops.o.buffer = out32.buffer().get();
+        ops.o.buffer = detail::buffer_of(out32).get();
         ops.o.name = "out";
         ops.o.elem_size = 4;
         ops.o.strides = {p.Hq * rows * p.Dv, rows * p.Dv, p.Dv, 1};
         ops.o.rows = rows;
         ops.o.cols = p.Dv;
         ops.o.chunk_local = true;
-        if (out32.buffer()->size > lim.max_range)
+        if (detail::buffer_of(out32)->size > lim.max_range)
             throw Error(ErrorCode::vulkan_error, "internal: the f32 working buffer does not fit one binding");
     }
 
@@ -403,14 +404,14 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
         int64_t most = 0;
         for (const Chunk& c : chunks) most = std::max(most, c.slices * c.row_count * scratch_per_row);
         scratch = ctx.empty({most}, DType::f32);
-        scratch_range = {scratch->buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
+        scratch_range = {detail::buffer_of(*scratch)->buffer.get(), 0, VK_WHOLE_SIZE};
     }
     if ((packed || split_kv) && chunks.size() != 1)
         throw Error(ErrorCode::vulkan_error, "internal: a packed or split problem was split into chunks");
     if (decode || split_kv) {
         if (chunks.size() != 1) throw Error(ErrorCode::vulkan_error, "internal: split-KV problem split into chunks");
         scratch = ctx.empty({decode ? dc.scratch_floats : ks.scratch_floats}, DType::f32);
-        scratch_range = {scratch->buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
+        scratch_range = {detail::buffer_of(*scratch)->buffer.get(), 0, VK_WHOLE_SIZE};
     }
 
     // The rowwise kernel runs one dispatch per key block over a work list of (local slice, row tile)
@@ -420,7 +421,7 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
         for (std::size_t ci = 0; ci < chunks.size(); ++ci)
             plan_rowwise_chunk(p, o, fc, chunks[ci], ci, dev.max_workgroup_count[0], words, rowwise_work);
         key_lengths = ctx.upload_raw(words.data(), words.size() * 4, {static_cast<int64_t>(words.size())}, DType::i32);
-        key_lengths_range = {key_lengths->buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
+        key_lengths_range = {detail::buffer_of(*key_lengths)->buffer.get(), 0, VK_WHOLE_SIZE};
     }
 
     const std::string suffix = p.dtype == DType::f16 ? "_f16" : "_f32";

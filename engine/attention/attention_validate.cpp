@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "runtime/access.hpp"
 #include "attention/attention_problem.hpp"
 #include "runtime/context_state.hpp"
 #include "vkattn/error.hpp"
@@ -16,7 +17,7 @@ constexpr int64_t kMaxExtent = (int64_t{1} << 31) - 1;
 
 void check_tensor(Context& ctx, const Tensor& t, const char* name, const char* layout) {
     if (!t.defined()) fail(std::string(name) + ": tensor is empty");
-    if (t.buffer()->owner.get() != &ctx.state())
+    if (detail::buffer_of(t)->owner.get() != &detail::state_of(ctx))
         fail(std::string(name) + ": tensor belongs to another Context");
     if (t.rank() != 4)
         fail(std::string(name) + ": expected rank 4 " + layout + ", got shape " + to_string(t.shape()));
@@ -41,7 +42,7 @@ int mask_kind_of(DType t) {
 
 void validate_mask(Context& ctx, const Tensor& m, AttentionProblem& p) {
     if (!m.defined()) fail("mask: tensor is empty");
-    if (m.buffer()->owner.get() != &ctx.state()) fail("mask: tensor belongs to another Context");
+    if (detail::buffer_of(m)->owner.get() != &detail::state_of(ctx)) fail("mask: tensor belongs to another Context");
     p.mask_kind = mask_kind_of(m.dtype());
     if (p.mask_kind == 0)
         fail("mask: dtype " + std::string(dtype_name(m.dtype())) + " is not supported (f32 or f16 additive, u8 boolean)");

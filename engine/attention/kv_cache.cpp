@@ -1,4 +1,5 @@
 // KvCache: device storage, in-place appends (one submission of buffer copies), attention against it.
+#include "runtime/access.hpp"
 #include "vkattn/kv_cache.hpp"
 
 #include "runtime/buffer.hpp"
@@ -84,9 +85,9 @@ void KvCache::append(const Tensor& k_new, const Tensor& v_new, std::span<const i
     };
     const std::vector<VkBufferCopy> kr = regions(k_new, keys_, o.head_dim), vr = regions(v_new, values_, o.value_dim);
     if (!kr.empty()) {
-        ctx_->state().submit_and_wait([&](VkCommandBuffer cmd) {
-            vkCmdCopyBuffer(cmd, k_new.buffer()->buffer.get(), keys_.buffer()->buffer.get(), static_cast<uint32_t>(kr.size()), kr.data());
-            vkCmdCopyBuffer(cmd, v_new.buffer()->buffer.get(), values_.buffer()->buffer.get(), static_cast<uint32_t>(vr.size()), vr.data());
+        detail::state_of(*ctx_).submit_and_wait([&](VkCommandBuffer cmd) {
+            vkCmdCopyBuffer(cmd, detail::buffer_of(k_new)->buffer.get(), detail::buffer_of(keys_)->buffer.get(), static_cast<uint32_t>(kr.size()), kr.data());
+            vkCmdCopyBuffer(cmd, detail::buffer_of(v_new)->buffer.get(), detail::buffer_of(values_)->buffer.get(), static_cast<uint32_t>(vr.size()), vr.data());
         });
     }
     lengths_ = std::move(next);  // only once the copies succeeded
@@ -96,7 +97,7 @@ AttentionResult attend(Context& ctx, const Tensor& q, const KvCache& cache, Atte
     if (!o.key_lengths.empty()) fail("key_lengths: attend() takes them from the cache; leave options.key_lengths empty");
     if (o.causal == Causal::top_left)
         fail("causal: attend() is always causal with bottom-right alignment to each batch's length; top_left was given");
-    if (cache.keys().buffer()->owner.get() != &ctx.state()) fail("cache: belongs to another Context");
+    if (detail::buffer_of(cache.keys())->owner.get() != &detail::state_of(ctx)) fail("cache: belongs to another Context");
     if (q.rank() == 4 && q.dim(0) != cache.options().batch)
         fail("q: batch " + s(q.dim(0)) + " does not match the cache's " + s(cache.options().batch));
     o.key_lengths = cache.lengths();

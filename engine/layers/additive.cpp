@@ -1,5 +1,6 @@
 // Additive (Bahdanau) and Luong-general attention: projections by the matmul engine, then either the
 // additive score kernel (shaders/layers/additive_attention.comp) or the dot-product engine.
+#include "runtime/access.hpp"
 #include "vkattn/additive.hpp"
 
 #include <algorithm>
@@ -19,13 +20,13 @@ namespace {
 
 void check_input(Context& ctx, const Tensor& t, const char* name, const char* layout) {
     if (!t.defined()) fail(std::string(name) + ": tensor is empty");
-    if (t.buffer()->owner.get() != &ctx.state()) fail(std::string(name) + ": tensor belongs to another Context");
+    if (detail::buffer_of(t)->owner.get() != &detail::state_of(ctx)) fail(std::string(name) + ": tensor belongs to another Context");
     if (t.rank() != 4) fail(std::string(name) + ": expected rank 4 " + layout + ", got shape " + to_string(t.shape()));
 }
 
 void check_param(Context& ctx, const Tensor& t, const char* name, const Shape& s, DType dt) {
     if (!t.defined()) fail(std::string(name) + ": tensor is empty");
-    if (t.buffer()->owner.get() != &ctx.state()) fail(std::string(name) + ": tensor belongs to another Context");
+    if (detail::buffer_of(t)->owner.get() != &detail::state_of(ctx)) fail(std::string(name) + ": tensor belongs to another Context");
     if (t.shape() != s) fail(std::string(name) + ": shape " + to_string(t.shape()) + " must be " + to_string(s));
     if (t.dtype() != dt)
         fail(std::string(name) + ": dtype " + std::string(dtype_name(t.dtype())) + " does not match q's " + std::string(dtype_name(dt)));
@@ -36,7 +37,7 @@ void check_param(Context& ctx, const Tensor& t, const char* name, const Shape& s
 AttentionResult additive_attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AdditiveWeights& w,
                                    const AdditiveOptions& o) {
     using namespace detail;
-    ContextState& st = ctx.state();
+    ContextState& st = detail::state_of(ctx);
     std::lock_guard lock(st.mutex);
     st.ensure_alive();
     check_input(ctx, q, "q", "[B, H, Lq, Dq]");
@@ -95,7 +96,7 @@ AttentionResult additive_attention(Context& ctx, const Tensor& q, const Tensor& 
         int64_t hi = t.offset();
         for (int i = 0; i < t.rank(); ++i) hi += (t.dim(i) - 1) * t.strides()[static_cast<std::size_t>(i)];
         int64_t base = 0;
-        const BoundRange r = bind_elements(st, *t.buffer(), dtype_size(t.dtype()), t.offset(), hi, name, base);
+        const BoundRange r = bind_elements(st, *detail::buffer_of(t), dtype_size(t.dtype()), t.offset(), hi, name, base);
         offset = static_cast<int32_t>(t.offset() - base);
         return r;
     };
@@ -123,17 +124,17 @@ AttentionResult additive_attention(Context& ctx, const Tensor& q, const Tensor& 
     if (o.mask) {
         int64_t hi = o.mask->offset(), base = 0;
         for (int i = 0; i < o.mask->rank(); ++i) hi += (o.mask->dim(i) - 1) * o.mask->strides()[static_cast<std::size_t>(i)];
-        d.bindings[kMask] = bind_elements(st, *o.mask->buffer(), dtype_size(o.mask->dtype()), o.mask->offset(), hi, "mask", base);
+        d.bindings[kMask] = bind_elements(st, *detail::buffer_of(*o.mask), dtype_size(o.mask->dtype()), o.mask->offset(), hi, "mask", base);
         kp.offsets1[0] = static_cast<int32_t>(o.mask->offset() - base);
     }
-    if (key_lengths) d.bindings[kKeyLengths] = {key_lengths->buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
+    if (key_lengths) d.bindings[kKeyLengths] = {detail::buffer_of(*key_lengths)->buffer.get(), 0, VK_WHOLE_SIZE};
     if (need_lse) d.bindings[kLse] = bind(lse, "lse", kp.offsets1[1]);
     int32_t va_offset = 0;
     d.bindings[kAux] = bind(w.v_a, "v_a", va_offset);
     Tensor va_copy;  // the kernel reads v_a from the start of its binding: copy a view that starts elsewhere
     if (va_offset != 0) {
         va_copy = ctx.upload(w.v_a.download<float>(), {A}, w.v_a.dtype());
-        d.bindings[kAux] = {va_copy.buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
+        d.bindings[kAux] = {detail::buffer_of(va_copy)->buffer.get(), 0, VK_WHOLE_SIZE};
     }
     d.params = kp;
     d.groups = {static_cast<uint32_t>(row_groups), static_cast<uint32_t>(slices), 1};
@@ -159,7 +160,7 @@ AttentionResult additive_attention(Context& ctx, const Tensor& q, const Tensor& 
 
 AttentionResult luong_general_attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& w,
                                         const AttentionOptions& o) {
-    std::lock_guard lock(ctx.state().mutex);
+    std::lock_guard lock(detail::state_of(ctx).mutex);
     check_input(ctx, q, "q", "[B, H, Lq, Dq]");
     check_input(ctx, k, "k", "[B, Hkv, Lk, Dk]");
     if (!w.defined() || w.rank() != 2) fail("w: expected rank 2 [Dq, Dk], got " + (w.defined() ? to_string(w.shape()) : std::string("an empty tensor")));

@@ -4,6 +4,7 @@
 // intra-chunk term); f16 output is packed by the shared convert pass.
 #include <string>
 
+#include "runtime/access.hpp"
 #include "attention/attention_problem.hpp"
 #include "attention/chunking.hpp"
 #include "runtime/context_state.hpp"
@@ -18,7 +19,7 @@ namespace {
 
 // The whole buffer of `t` as one binding; the kernels index it with int32 element indices.
 BoundRange whole_binding(const Tensor& t, const char* name, const DeviceInfo& dev) {
-    const DeviceBuffer& buf = *t.buffer();
+    const DeviceBuffer& buf = *detail::buffer_of(t);
     const uint64_t elems = buf.size / dtype_size(t.dtype());
     if (buf.size > dev.max_storage_buffer_range || elems > static_cast<uint64_t>(INT32_MAX))
         throw Error(ErrorCode::unsupported, std::string(name) + ": its buffer (" + std::to_string(buf.size) +
@@ -79,7 +80,7 @@ LinearProblem validate_linear(Context& ctx, const Tensor& q, const Tensor& k, co
 LinearAttentionResult linear_attention_full(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
                                             const LinearAttentionOptions& o) {
     using namespace detail;
-    ContextState& st = ctx.state();
+    ContextState& st = detail::state_of(ctx);
     std::lock_guard lock(st.mutex);
     st.ensure_alive();
     const LinearProblem p = validate_linear(ctx, q, k, v, o);
@@ -104,9 +105,9 @@ LinearAttentionResult linear_attention_full(Context& ctx, const Tensor& q, const
     base.bindings[kQ] = qb;
     base.bindings[kK] = kb;
     base.bindings[kV] = vb;
-    base.bindings[kOut] = {out32.buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
-    if (lengths) base.bindings[kKeyLengths] = {lengths->buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
-    base.bindings[kP] = {states.buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
+    base.bindings[kOut] = {detail::buffer_of(out32)->buffer.get(), 0, VK_WHOLE_SIZE};
+    if (lengths) base.bindings[kKeyLengths] = {detail::buffer_of(*lengths)->buffer.get(), 0, VK_WHOLE_SIZE};
+    base.bindings[kP] = {detail::buffer_of(states)->buffer.get(), 0, VK_WHOLE_SIZE};
 
     const std::string suffix = p.dtype == DType::f16 ? "_f16" : "_f32";
     std::vector<Dispatch> dispatches;

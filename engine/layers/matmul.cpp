@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "attention/attention_problem.hpp"  // convert_workgroup
+#include "runtime/access.hpp"
 #include "layers/matmul_engine.hpp"
 #include "vkattn/error.hpp"
 #include "vkattn/matmul.hpp"
@@ -19,7 +20,7 @@ uint32_t groups_for(int64_t n, int64_t per) { return static_cast<uint32_t>((n + 
 
 void check_operand(Context& ctx, const Tensor& t, const char* name) {
     if (!t.defined()) fail(std::string(name) + ": tensor is empty");
-    if (t.buffer()->owner.get() != &ctx.state()) fail(std::string(name) + ": tensor belongs to another Context");
+    if (detail::buffer_of(t)->owner.get() != &detail::state_of(ctx)) fail(std::string(name) + ": tensor belongs to another Context");
     if (t.dtype() != DType::f32 && t.dtype() != DType::f16)
         fail(std::string(name) + ": dtype " + std::string(dtype_name(t.dtype())) + " is not supported (f32 or f16)");
     for (int i = 0; i < t.rank(); ++i)
@@ -73,8 +74,8 @@ void append_f16_pack(ContextState& st, const Tensor& src, const Tensor& dst, int
     const int32_t conv_wg = convert_workgroup(st.info);  // the shader's workgroup size is a specialization constant
     d.pipeline = st.pipeline("convert_f32_to_f16", {conv_wg});
     d.params.flags[3] = static_cast<int32_t>(count);
-    d.bindings[kOut] = {src.buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
-    d.bindings[kP] = {dst.buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
+    d.bindings[kOut] = {detail::buffer_of(src)->buffer.get(), 0, VK_WHOLE_SIZE};
+    d.bindings[kP] = {detail::buffer_of(dst)->buffer.get(), 0, VK_WHOLE_SIZE};
     const uint32_t words = static_cast<uint32_t>((count + 1) / 2);
     const uint32_t groups = (words + static_cast<uint32_t>(conv_wg) - 1) / static_cast<uint32_t>(conv_wg);
     const uint32_t gx = std::min(groups, st.info.max_workgroup_count[0]);
@@ -100,12 +101,12 @@ MatmulResult run_matmul(ContextState& st, Context& ctx, const MatmulProblem& p) 
         k_total = std::max(k_total, s.w_k0 + s.length);
     }
     int64_t a_base = 0, w_base = 0, bias_base = 0;
-    const BoundRange a_range = bind_elements(st, *p.a.buffer(), es, a_lo, a_hi, "a", a_base);
+    const BoundRange a_range = bind_elements(st, *detail::buffer_of(p.a), es, a_lo, a_hi, "a", a_base);
     const int64_t w_hi = p.w.offset() + (p.N - 1) * p.w.strides()[0] + (k_total - 1) * p.w.strides()[1];
-    const BoundRange w_range = bind_elements(st, *p.w.buffer(), es, p.w.offset(), w_hi, "w", w_base);
+    const BoundRange w_range = bind_elements(st, *detail::buffer_of(p.w), es, p.w.offset(), w_hi, "w", w_base);
     BoundRange bias_range;
     if (p.bias)
-        bias_range = bind_elements(st, *p.bias->buffer(), es, p.bias->offset(), p.bias->offset() + (p.N - 1) * p.bias->strides()[0],
+        bias_range = bind_elements(st, *detail::buffer_of(*p.bias), es, p.bias->offset(), p.bias->offset() + (p.N - 1) * p.bias->strides()[0],
                                    "bias", bias_base);
     const int64_t y_count = p.B1 * p.B2 * p.M * p.N;
     if (y_count * 4 > static_cast<int64_t>(std::min<uint64_t>(dev.max_storage_buffer_range, (uint64_t{1} << 31) - 4)))
@@ -143,7 +144,7 @@ MatmulResult run_matmul(ContextState& st, Context& ctx, const MatmulProblem& p) 
             d.bindings[kQ] = a_range;
             d.bindings[kK] = w_range;
             d.bindings[kV] = bias_range;
-            d.bindings[kOut] = {y32.buffer()->buffer.get(), 0, VK_WHOLE_SIZE};
+            d.bindings[kOut] = {detail::buffer_of(y32)->buffer.get(), 0, VK_WHOLE_SIZE};
             d.groups = {groups_for(p.M, cfg.rows), groups_for(p.N, cfg.cols), static_cast<uint32_t>(p.B1 * p.B2)};
             dispatches.push_back(d);
             first = false;
@@ -163,7 +164,7 @@ MatmulResult run_matmul(ContextState& st, Context& ctx, const MatmulProblem& p) 
 
 MatmulResult matmul_full(Context& ctx, const Tensor& a, const Tensor& w, const std::optional<Tensor>& bias, const MatmulOptions& o) {
     using namespace detail;
-    ContextState& st = ctx.state();
+    ContextState& st = detail::state_of(ctx);
     std::lock_guard lock(st.mutex);
     st.ensure_alive();
     check_operand(ctx, a, "a");

@@ -1,6 +1,7 @@
 // Multi-head attention layer: projections by the matmul engine, heads as strided views of the
 // projection outputs (no copies), vkattn::attention_full per head, and the output projection reading
 // the attention output's heads in place (one K segment per head).
+#include "runtime/access.hpp"
 #include "vkattn/mha.hpp"
 
 #include "runtime/context_state.hpp"
@@ -46,7 +47,7 @@ void validate_mha_weights(Context& ctx, const MhaWeights& w) {
     if (D < 1 || E < 1 || w.kdim < 1 || w.vdim < 1) fail("weights: embed_dim, head_dim, kdim and vdim must be >= 1");
     const auto check = [&](const Tensor& t, const Shape& s, const char* name) {
         if (!t.defined()) fail(std::string(name) + ": tensor is empty");
-        if (t.buffer()->owner.get() != &ctx.state()) fail(std::string(name) + ": tensor belongs to another Context");
+        if (detail::buffer_of(t)->owner.get() != &detail::state_of(ctx)) fail(std::string(name) + ": tensor belongs to another Context");
         expect_shape(t, s, name);
         if (t.dtype() != w.w_q.dtype())
             fail(std::string(name) + ": dtype " + std::string(dtype_name(t.dtype())) + " differs from w_q's " +
@@ -169,14 +170,14 @@ MhaWeights load_mha_weights(Context& ctx, const std::string& path, const MhaLoad
 MhaResult multi_head_attention(Context& ctx, const MhaWeights& w, const Tensor& x_q, const std::optional<Tensor>& x_k_in,
                                const std::optional<Tensor>& x_v_in, const MhaOptions& o) {
     using namespace detail;
-    ContextState& st = ctx.state();
+    ContextState& st = detail::state_of(ctx);
     std::lock_guard lock(st.mutex);
     st.ensure_alive();
     validate_mha_weights(ctx, w);
     const DType dt = w.w_q.dtype();
     const auto check_input = [&](const Tensor& x, const char* name, int64_t width, const char* layout) {
         if (!x.defined()) fail(std::string(name) + ": tensor is empty");
-        if (x.buffer()->owner.get() != &ctx.state()) fail(std::string(name) + ": tensor belongs to another Context");
+        if (detail::buffer_of(x)->owner.get() != &detail::state_of(ctx)) fail(std::string(name) + ": tensor belongs to another Context");
         if (x.rank() != 3 || x.dim(2) != width)
             fail(std::string(name) + ": expected " + layout + " with width " + std::to_string(width) + ", got shape " + to_string(x.shape()));
         if (x.dtype() != dt)

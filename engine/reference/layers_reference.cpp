@@ -7,6 +7,7 @@
 #include <string>
 
 #include "vkattn/error.hpp"
+#include "vkattn/reference.hpp"
 
 namespace vkattn {
 

@@ -1,8 +1,7 @@
 #include "runtime/buffer.hpp"
 
 #include "runtime/context_state.hpp"
-#include "testing/fault_injection.hpp"
-#include "testing/object_counters.hpp"
+#include "runtime/test_seams.hpp"
 #include "runtime/vk_check.hpp"
 #include "vkattn/error.hpp"
 

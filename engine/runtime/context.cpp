@@ -4,10 +4,11 @@
 #include <cstring>
 #include <iostream>
 
+#include "runtime/access.hpp"
 #include "runtime/context_state.hpp"
 #include "tuning/tuning_table.hpp"
 #include "runtime/device_probe.hpp"
-#include "testing/fault_injection.hpp"
+#include "runtime/test_seams.hpp"
 #include "runtime/validation_options.hpp"
 #include "runtime/vk_check.hpp"
 #include "vkattn/context.hpp"
@@ -50,6 +51,7 @@ ContextState::~ContextState() {
 
 void ContextState::initialise(ContextOptions opts) {
     options = std::move(opts);
+    test_switches = default_test_switches();
     const ValidationRequest validation = resolve_validation(options.validation, options.validation_checks);
     options.validation = validation.enabled;
     options.validation_checks = validation.checks;
@@ -159,7 +161,7 @@ void ContextState::initialise(ContextOptions opts) {
         timestamp_pool = UniqueQueryPool(dev, qp);
     }
     pipeline_cache = std::make_unique<PipelineCache>(dev, info, options.pipeline_cache_dir);
-    tuning = std::make_shared<TuningTable>(options.use_tuned_tiles ? load_tuning_table(info, options.pipeline_cache_dir) : TuningTable{});
+    tuning = std::make_shared<TuningTable>(test_switches.use_tuned_tiles ? load_tuning_table(info, options.pipeline_cache_dir) : TuningTable{});
     if (options.verbose && !tuning->entries.empty())
         log("vkattn: tuned tiles from " + tuning->path + " (" + std::to_string(tuning->entries.size()) + " entries, vkattn tune " +
             tuning->measured_at + ")");
@@ -207,7 +209,7 @@ uint32_t ContextState::memory_type(uint32_t type_bits, MemoryKind kind) const {
     } else {
         // On shared-memory devices host-visible device memory avoids staging copies; on discrete GPUs
         // that memory is the small BAR window, so plain device-local memory is preferred there.
-        if (unified && !options.force_staging) wanted.push_back(VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | host);
+        if (unified && !test_switches.force_staging) wanted.push_back(VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | host);
         wanted.push_back(VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
         wanted.push_back(0);
     }
@@ -287,7 +289,7 @@ void ContextState::copy_buffer(VkBuffer src, VkDeviceSize src_offset, VkBuffer d
 
 void ContextState::write_bytes(DeviceBuffer& dst, VkDeviceSize offset, const void* data, VkDeviceSize bytes) {
     if (bytes == 0) return;
-    if (dst.mapped && !options.force_staging) {
+    if (dst.mapped && !test_switches.force_staging) {
         std::lock_guard lock(mutex);
         ensure_alive();
         std::memcpy(static_cast<char*>(dst.mapped) + offset, data, bytes);
@@ -300,7 +302,7 @@ void ContextState::write_bytes(DeviceBuffer& dst, VkDeviceSize offset, const voi
 
 void ContextState::read_bytes(const DeviceBuffer& src, VkDeviceSize offset, void* data, VkDeviceSize bytes) {
     if (bytes == 0) return;
-    if (src.mapped && !options.force_staging) {
+    if (src.mapped && !test_switches.force_staging) {
         std::lock_guard lock(mutex);
         ensure_alive();
         std::memcpy(data, static_cast<const char*>(src.mapped) + offset, bytes);
@@ -317,7 +319,7 @@ void ContextState::fill_buffer(DeviceBuffer& dst, uint32_t pattern) {
 
 }  // namespace detail
 
-Context::Context(ContextOptions options) : state_(std::make_shared<detail::ContextState>()) {
+Context::Context(ContextOptions options) : state_(std::make_shared<Context::State>()) {
     state_->initialise(std::move(options));
     state_->dummy = detail::create_buffer(state_, 256, detail::MemoryKind::device);
 }
@@ -332,7 +334,6 @@ Context& Context::operator=(Context&&) noexcept = default;
 
 const DeviceInfo& Context::device() const { return state_->info; }
 const DeviceInfo& Context::probed_device() const { return state_->probed; }
-detail::ContextState& Context::state() { return *state_; }
 void detail::ContextState::note_allocation(uint64_t bytes) {
     const uint64_t now = memory_in_use += bytes;
     uint64_t peak = memory_peak.load();

@@ -16,6 +16,7 @@
 #include "runtime/instance.hpp"
 #include "runtime/kernel_params.hpp"
 #include "runtime/pipeline_cache.hpp"
+#include "runtime/test_seams.hpp"
 #include "runtime/vk_handles.hpp"
 #include "vkattn/context.hpp"
 
@@ -41,6 +42,7 @@ struct FusedConfig;
 
 struct ContextState : std::enable_shared_from_this<ContextState> {
     ContextOptions options;
+    TestSwitches test_switches;  // default_test_switches() at creation; testing::apply changes them
     std::function<void(const std::string&)> log;
     std::unique_ptr<Instance> instance;
     VkPhysicalDevice physical = VK_NULL_HANDLE;

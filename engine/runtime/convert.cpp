@@ -1,4 +1,5 @@
 // Packing f32 results into f16 tensors (convert.hpp).
+#include "runtime/access.hpp"
 #include "runtime/convert.hpp"
 
 #include "attention/attention_problem.hpp"
@@ -21,11 +22,11 @@ void append_convert(ContextState& st, const ChunkLimits& lim, const Tensor& src,
         Dispatch d;
         d.pipeline = conv;
         d.params.flags[3] = static_cast<int32_t>(n);
-        d.bindings[kOut] = {src.buffer()->buffer.get(), static_cast<VkDeviceSize>(e0 * 4), static_cast<VkDeviceSize>(n * 4)};
+        d.bindings[kOut] = {detail::buffer_of(src)->buffer.get(), static_cast<VkDeviceSize>(e0 * 4), static_cast<VkDeviceSize>(n * 4)};
         const VkDeviceSize first_byte = static_cast<VkDeviceSize>(dst_first + e0) * 2;
         const VkDeviceSize begin = first_byte / lim.alignment * lim.alignment;
-        const VkDeviceSize end = std::min<VkDeviceSize>(first_byte + static_cast<VkDeviceSize>(n + 1) / 2 * 4, dst.buffer()->size);
-        d.bindings[kP] = {dst.buffer()->buffer.get(), begin, end - begin};
+        const VkDeviceSize end = std::min<VkDeviceSize>(first_byte + static_cast<VkDeviceSize>(n + 1) / 2 * 4, detail::buffer_of(dst)->size);
+        d.bindings[kP] = {detail::buffer_of(dst)->buffer.get(), begin, end - begin};
         d.params.offsets1[2] = static_cast<int32_t>((first_byte - begin) / 4);
         const uint32_t words = static_cast<uint32_t>((n + 1) / 2);
         const uint32_t groups = (words + static_cast<uint32_t>(conv_wg) - 1) / static_cast<uint32_t>(conv_wg);

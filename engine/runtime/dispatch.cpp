@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "runtime/context_state.hpp"
-#include "testing/fault_injection.hpp"
+#include "runtime/test_seams.hpp"
 #include "runtime/vk_check.hpp"
 
 namespace vkattn::detail {

@@ -3,8 +3,7 @@
 #include <cstring>
 #include <vector>
 
-#include "testing/fault_injection.hpp"
-#include "testing/object_counters.hpp"
+#include "runtime/test_seams.hpp"
 #include "runtime/vk_check.hpp"
 #include "vkattn/error.hpp"
 

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <vector>
 
-#include "testing/fault_injection.hpp"
+#include "runtime/test_seams.hpp"
 #include "runtime/vk_check.hpp"
 
 namespace vkattn::detail {

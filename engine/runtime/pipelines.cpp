@@ -4,7 +4,7 @@
 #include <string_view>
 
 #include "runtime/context_state.hpp"
-#include "testing/fault_injection.hpp"
+#include "runtime/test_seams.hpp"
 #include "runtime/embedded_shaders.hpp"
 #include "runtime/spirv_reflect.hpp"
 #include "runtime/vk_check.hpp"

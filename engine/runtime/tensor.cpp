@@ -2,6 +2,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "runtime/access.hpp"
 #include "runtime/context_state.hpp"
 #include "vkattn/context.hpp"
 #include "vkattn/error.hpp"
@@ -96,7 +97,7 @@ Tensor Tensor::view(const Shape& shape, const Strides& strides, int64_t offset_e
             throw Error(ErrorCode::invalid_argument, "view: stride " + std::to_string(i) + " (" + std::to_string(strides[i]) +
                                                          ") of shape " + to_string(shape) + " overflows the element index");
     }
-    const int64_t capacity = static_cast<int64_t>(buffer_->size / dtype_size(dtype_));
+    const int64_t capacity = static_cast<int64_t>(buffer_->buffer->size / dtype_size(dtype_));
     if (last >= capacity)
         throw Error(ErrorCode::invalid_argument, "view: shape " + to_string(shape) + " with these strides reaches element " +
                                                      std::to_string(last) + " of a buffer of " + std::to_string(capacity));
@@ -105,11 +106,6 @@ Tensor Tensor::view(const Shape& shape, const Strides& strides, int64_t offset_e
     t.strides_ = strides;
     t.offset_ = offset_elements;
     return t;
-}
-
-void Tensor::fill_bytes(uint32_t pattern) const {
-    if (!buffer_) throw Error(ErrorCode::invalid_argument, "fill_bytes: tensor is empty");
-    buffer_->owner->fill_buffer(*buffer_, pattern);
 }
 
 template <typename T>
@@ -127,7 +123,7 @@ std::vector<T> Tensor::download() const {
     int64_t last = offset_;
     for (int i = 0; i < rank(); ++i) last += strides_[i] * (shape_[i] - 1);
     std::vector<uint8_t> raw(static_cast<std::size_t>(last - offset_ + 1) * es);
-    buffer_->owner->read_bytes(*buffer_, static_cast<VkDeviceSize>(offset_) * es, raw.data(), raw.size());
+    buffer_->buffer->owner->read_bytes(*buffer_->buffer, static_cast<VkDeviceSize>(offset_) * es, raw.data(), raw.size());
     std::vector<T> out(static_cast<std::size_t>(numel()));
     for_each_element(shape_, strides_, 0, [&](int64_t li, int64_t off) {
         const uint8_t* p = raw.data() + off * es;
@@ -154,12 +150,9 @@ template std::vector<uint8_t> Tensor::download<uint8_t>() const;
 Tensor Context::empty(const Shape& shape, DType dtype) {
     check_shape(shape, "empty");
     const int64_t n = checked_numel(shape, "empty");
-    Tensor t;
-    t.buffer_ = detail::create_buffer(state_, static_cast<VkDeviceSize>(n) * dtype_size(dtype), detail::MemoryKind::device);
-    t.shape_ = shape;
-    t.strides_ = contiguous_strides(shape);
-    t.dtype_ = dtype;
-    if (state_->options.poison_allocations) state_->fill_buffer(*t.buffer_, kPoisonPattern);
+    Tensor t = TensorAccess::make(
+        detail::create_buffer(state_, static_cast<VkDeviceSize>(n) * dtype_size(dtype), detail::MemoryKind::device), shape, dtype);
+    if (state_->test_switches.poison_allocations) state_->fill_buffer(*detail::buffer_of(t), kPoisonPattern);
     return t;
 }
 
@@ -185,7 +178,7 @@ Tensor Context::upload_raw(const void* data, std::size_t bytes, const Shape& sha
         throw Error(ErrorCode::invalid_argument, "upload_raw: shape " + to_string(shape) + " of " + std::string(dtype_name(dtype)) +
                                                      " needs " + std::to_string(want) + " bytes, got " + std::to_string(bytes));
     Tensor t = empty(shape, dtype);
-    state_->write_bytes(*t.buffer_, 0, data, bytes);
+    state_->write_bytes(*detail::buffer_of(t), 0, data, bytes);
     return t;
 }
 

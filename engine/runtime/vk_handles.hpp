@@ -6,7 +6,7 @@
 
 #include <utility>
 
-#include "testing/object_counters.hpp"
+#include "runtime/test_seams.hpp"
 
 namespace vkattn::detail {
 

@@ -9,23 +9,7 @@
 namespace vkattn::detail::fault {
 namespace {
 
-struct SiteState {
-    std::atomic<uint64_t> calls{0};
-    std::atomic<uint64_t> fail_at{0};  // 0: not armed; else the value of `calls` that fails
-    std::atomic<int> result{VK_SUCCESS};
-};
-
-std::array<SiteState, kSiteCount> g_sites;
-std::atomic<bool> g_armed{false};  // fast path: false while no site is armed
-std::atomic<uint64_t> g_injected{0};
-std::once_flag g_env_once;
-
-SiteState& state(Site s) { return g_sites[static_cast<std::size_t>(s)]; }
-
-void read_environment() {
-    const char* spec = std::getenv("VKATTN_FAULT");
-    if (spec && *spec) arm_from_spec(spec);
-}
+SiteState& state(Site s) { return site_state(s); }
 
 }  // namespace
 
@@ -61,39 +45,27 @@ VkResult default_result(Site site) noexcept {
     }
 }
 
-VkResult inject(Site site) {
-    std::call_once(g_env_once, read_environment);
-    SiteState& s = state(site);
-    const uint64_t n = s.calls.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (!g_armed.load(std::memory_order_acquire)) return VK_SUCCESS;
-    uint64_t target = n;
-    // Exactly one caller wins the armed call, even with several threads at the same site.
-    if (!s.fail_at.compare_exchange_strong(target, 0, std::memory_order_acq_rel)) return VK_SUCCESS;
-    g_injected.fetch_add(1, std::memory_order_relaxed);
-    return static_cast<VkResult>(s.result.load(std::memory_order_relaxed));
-}
-
 void arm(Site site, uint64_t nth, VkResult result) {
     if (nth == 0) throw Error(ErrorCode::invalid_argument, std::string("fault: call number for ") + site_name(site) + " must be >= 1");
     if (result == VK_SUCCESS) throw Error(ErrorCode::invalid_argument, "fault: an injected result must be an error");
     SiteState& s = state(site);
     s.result.store(result, std::memory_order_relaxed);
     s.fail_at.store(s.calls.load(std::memory_order_relaxed) + nth, std::memory_order_release);
-    g_armed.store(true, std::memory_order_release);
+    any_armed().store(true, std::memory_order_release);
 }
 
 void disarm() noexcept {
-    for (SiteState& s : g_sites) s.fail_at.store(0, std::memory_order_release);
-    g_armed.store(false, std::memory_order_release);
+    for (Site s : kAllSites) state(s).fail_at.store(0, std::memory_order_release);
+    any_armed().store(false, std::memory_order_release);
 }
 
 uint64_t calls(Site site) noexcept { return state(site).calls.load(std::memory_order_relaxed); }
 
 void reset_calls() noexcept {
-    for (SiteState& s : g_sites) s.calls.store(0, std::memory_order_relaxed);
+    for (Site s : kAllSites) state(s).calls.store(0, std::memory_order_relaxed);
 }
 
-uint64_t injected() noexcept { return g_injected.load(std::memory_order_relaxed); }
+uint64_t injected() noexcept { return injected_count().load(std::memory_order_relaxed); }
 
 void arm_from_spec(const std::string& spec) {
     std::size_t pos = 0;
@@ -118,6 +90,11 @@ void arm_from_spec(const std::string& spec) {
                         "alloc, buffer, map, shader, pipeline, dpool, dset, cmdbuf, submit, lost, init, cache");
         pos = end + 1;
     }
+}
+
+void arm_from_environment() {
+    const char* spec = std::getenv("VKATTN_FAULT");
+    if (spec && *spec) arm_from_spec(spec);
 }
 
 }  // namespace vkattn::detail::fault

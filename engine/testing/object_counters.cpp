@@ -1,13 +1,6 @@
 #include "testing/object_counters.hpp"
 
 namespace vkattn::detail {
-namespace {
-
-std::array<std::atomic<int64_t>, kObjectKindCount> g_objects{};
-std::atomic<int64_t> g_device_bytes{0};
-
-}  // namespace
-
 const char* object_kind_name(ObjectKind kind) noexcept {
     switch (kind) {
         case ObjectKind::instance: return "instance";
@@ -28,12 +21,6 @@ const char* object_kind_name(ObjectKind kind) noexcept {
     return "unknown";
 }
 
-void count_object(ObjectKind kind, int delta) noexcept {
-    g_objects[static_cast<std::size_t>(kind)].fetch_add(delta, std::memory_order_relaxed);
-}
-
-void count_device_bytes(int64_t delta) noexcept { g_device_bytes.fetch_add(delta, std::memory_order_relaxed); }
-
 int64_t LiveObjects::total_objects() const {
     int64_t n = 0;
     for (int64_t c : objects) n += c;
@@ -52,8 +39,8 @@ std::string LiveObjects::to_string() const {
 
 LiveObjects live_objects() noexcept {
     LiveObjects s;
-    for (std::size_t k = 0; k < kObjectKindCount; ++k) s.objects[k] = g_objects[k].load(std::memory_order_relaxed);
-    s.device_memory_bytes = g_device_bytes.load(std::memory_order_relaxed);
+    for (std::size_t k = 0; k < kObjectKindCount; ++k) s.objects[k] = object_count(static_cast<ObjectKind>(k));
+    s.device_memory_bytes = device_bytes_count();
     return s;
 }
 

@@ -2,6 +2,7 @@
 // bandwidth from the roofline_*.comp microbenchmarks, timed with GPU timestamps. The work of a run
 // grows until it lasts at least min_run_ms, then `repeats` runs give the median. Results are cached
 // per device (pipeline cache UUID + driver version) next to the pipeline cache.
+#include "runtime/access.hpp"
 #include "vkattn/roofline.hpp"
 
 #include <algorithm>
@@ -242,7 +243,7 @@ void write_cache(const std::string& path, const DeviceInfo& info, const Roofline
 }  // namespace
 
 RooflineFigures measure_roofline(Context& ctx, const RooflineOptions& options) {
-    ContextState& s = ctx.state();
+    ContextState& s = detail::state_of(ctx);
     s.ensure_alive();
     const std::string path = cache_path(s, options);
     if (!path.empty() && !options.remeasure)

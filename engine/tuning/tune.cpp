@@ -1,5 +1,6 @@
 // vkattn::tune: times every candidate tiling of the fused kernel on the device and caches the winner
 // per (kernel, dtype, head-dim class) for this device and driver (tuning_table.hpp).
+#include "runtime/access.hpp"
 #include "vkattn/tuning.hpp"
 
 #include <algorithm>
@@ -38,7 +39,7 @@ double median_of(std::vector<double> v) {
 
 TuneReport tune(Context& ctx, const TuneOptions& o) {
     using namespace detail;
-    ContextState& st = ctx.state();
+    ContextState& st = detail::state_of(ctx);
     std::lock_guard lock(st.mutex);  // nothing else runs on this context while a candidate is forced
     st.ensure_alive();
     const DeviceInfo& dev = st.info;

@@ -118,7 +118,4 @@ AttentionPlan plan_attention(Context& ctx, const Tensor& q, const Tensor& k, con
 }  // namespace vkattn
 
 namespace vkattn {
-/// The kernel variants the planner would use on `device`, one line each (head-dim class -> tiles),
-/// or the reason a class is unsupported there. Used by `vkattn devices`.
-std::vector<std::string> kernel_variants(const DeviceInfo& device);
 }  // namespace vkattn

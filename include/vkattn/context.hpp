@@ -46,16 +46,8 @@ struct ContextOptions {
     /// Directory for the persistent pipeline cache. Empty: $XDG_CACHE_HOME/vkattn or ~/.cache/vkattn.
     /// "none" disables it.
     std::string pipeline_cache_dir;
-    /// Plan with the tiles `vkattn tune` cached for this device and driver, when there are any.
-    /// (The test suite turns this off so that its variants do not depend on the machine's history.)
-    bool use_tuned_tiles = true;
     /// Receives log lines and validation messages. Default: stderr.
     std::function<void(const std::string&)> on_message;
-    /// Always copy through a staging buffer, even on host-visible device memory (tests both paths).
-    bool force_staging = false;
-    /// Fill every new tensor with NaN bits (0x7FC07FC0: NaN as f32 and as both f16 halves) before use,
-    /// so that any output element a kernel fails to write shows up. Tests turn this on.
-    bool poison_allocations = false;
 };
 
 /// The engine's entry point. Not copyable; movable. Operations on one Context are
@@ -93,11 +85,10 @@ public:
     std::size_t pipeline_count() const;
     double pipeline_compile_seconds() const;
 
-    /// Internal engine state (used by operations in this library).
-    detail::ContextState& state();
-
 private:
-    std::shared_ptr<detail::ContextState> state_;
+    friend struct ContextAccess;  // the library's own operations reach the state through it
+    struct State;                 // defined inside the library
+    std::shared_ptr<State> state_;
 };
 
 }  // namespace vkattn

@@ -13,10 +13,6 @@
 namespace vkattn {
 
 class Context;
-namespace detail {
-struct DeviceBuffer;
-struct ContextState;
-}  // namespace detail
 
 /// Sizes of each dimension, outermost first.
 using Shape = std::vector<int64_t>;
@@ -56,16 +52,11 @@ public:
     template <typename T>
     std::vector<T> download() const;
 
-    /// Overwrites the whole underlying buffer with one 32-bit pattern (test poisoning).
-    void fill_bytes(uint32_t pattern) const;
-
-    /// Internal: the buffer and the context it belongs to.
-    const std::shared_ptr<detail::DeviceBuffer>& buffer() const { return buffer_; }
-
 private:
     friend class Context;
-    friend struct detail::ContextState;
-    std::shared_ptr<detail::DeviceBuffer> buffer_;
+    friend struct TensorAccess;  // the library's own operations reach the buffer through it
+    struct Memory;               // the device buffer, defined inside the library
+    std::shared_ptr<Memory> buffer_;
     Shape shape_;
     Strides strides_;
     int64_t offset_ = 0;

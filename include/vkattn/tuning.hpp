@@ -52,4 +52,8 @@ TuneReport tune(Context& ctx, const TuneOptions& options = {});
 /// empty when it was never tuned; what `vkattn devices` lists.
 std::vector<std::string> tuned_variants(const DeviceInfo& device, const std::string& cache_dir = "");
 
+/// The kernel variants the planner would use on `device`, one line each (head-dim class -> tiles),
+/// or the reason a class is unsupported there. Used by `vkattn devices`.
+std::vector<std::string> kernel_variants(const DeviceInfo& device);
+
 }  // namespace vkattn

@@ -1,23 +1,22 @@
 #pragma once
 /// \file vkattn.hpp
-/// Umbrella header: everything a user of vkattn needs.
+/// Umbrella header: the core API — context, device, tensor, dtype, error, attention, the KV cache
+/// and the layers (matmul, multi-head, additive, linear attention).
+///
+/// Included explicitly by those who want them, not from here:
+///   vkattn/reference.hpp, vkattn/linear_reference.hpp, vkattn/layers_reference.hpp  CPU references
+///   vkattn/npy.hpp, vkattn/safetensors.hpp                                           file formats
+///   vkattn/roofline.hpp, vkattn/tuning.hpp                                           measurement, tuning
+///   vkattn/profile.hpp                                                               limits profiles
+#include "vkattn/additive.hpp"
 #include "vkattn/attention.hpp"
 #include "vkattn/context.hpp"
 #include "vkattn/device.hpp"
-#include "vkattn/linear_attention.hpp"
-#include "vkattn/linear_reference.hpp"
 #include "vkattn/dtype.hpp"
 #include "vkattn/error.hpp"
-#include "vkattn/npy.hpp"
-#include "vkattn/profile.hpp"
-#include "vkattn/reference.hpp"
+#include "vkattn/kv_cache.hpp"
+#include "vkattn/linear_attention.hpp"
+#include "vkattn/matmul.hpp"
+#include "vkattn/mha.hpp"
 #include "vkattn/tensor.hpp"
 #include "vkattn/version.hpp"
-#include "vkattn/roofline.hpp"
-#include "vkattn/tuning.hpp"
-#include "vkattn/kv_cache.hpp"
-#include "vkattn/matmul.hpp"
-#include "vkattn/safetensors.hpp"
-#include "vkattn/mha.hpp"
-#include "vkattn/additive.hpp"
-#include "vkattn/layers_reference.hpp"

@@ -1,4 +1,5 @@
 // The README's API example, built against the installed package; exits non-zero on a wrong answer.
+#include <vkattn/reference.hpp>  // the CPU reference is not part of the core header
 #include <vkattn/vkattn.hpp>
 
 #include <cmath>

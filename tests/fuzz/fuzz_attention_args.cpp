@@ -6,6 +6,7 @@
 // Also compiled into vkattn_tests (VKATTN_FUZZ_REPLAY), where tests/fuzz_replay_test.cpp replays the
 // seed corpus and every committed regression input through the same function.
 #include "fuzz_targets.hpp"
+#include "vkattn/reference.hpp"
 
 #include <vkattn/vkattn.hpp>
 

@@ -2,6 +2,7 @@
 // byte count matches its shape and dtype, or throw vkattn::Error(io_error) -- never crash or read
 // out of bounds. Also replayed by the test suite (fuzz_targets.hpp).
 #include "fuzz_targets.hpp"
+#include "vkattn/npy.hpp"
 
 #include <vkattn/error.hpp>
 #include <vkattn/npy.hpp>

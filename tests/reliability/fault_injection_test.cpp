@@ -13,9 +13,11 @@
 #include <cstdint>
 #include <functional>
 
+#include "runtime/access.hpp"
 #include "runtime/context_state.hpp"
 #include "testing/fault_injection.hpp"
 #include "testing/object_counters.hpp"
+#include "testing/test_switches.hpp"
 #include "reliability_support.hpp"
 
 namespace vkattn::reliability {
@@ -218,12 +220,12 @@ TEST_F(FaultInjection, RefusedPipelineCacheFileFallsBackToAnEmptyCache) {
     { Context writes_the_file(options); }
     {
         Context ctx(options);
-        if (!ctx.state().pipeline_cache->loaded_from_disk()) GTEST_SKIP() << "the driver wrote no pipeline cache data to reload";
+        if (!detail::state_of(ctx).pipeline_cache->loaded_from_disk()) GTEST_SKIP() << "the driver wrote no pipeline cache data to reload";
     }
     fault::arm(Site::cache, 1);
     Context ctx(options);
     fault::disarm();
-    EXPECT_FALSE(ctx.state().pipeline_cache->loaded_from_disk());
+    EXPECT_FALSE(detail::state_of(ctx).pipeline_cache->loaded_from_disk());
     EXPECT_TRUE(run_ops(ctx, {mixed_run()[0]}, kSeed).empty());
     print_tally("cache file refused", Site::cache, 1, 1);
 }
@@ -344,7 +346,7 @@ bool expect_lost_everywhere(Context& ctx, const Tensor& keep, const std::string&
     expect_lost("empty", [&] { ctx.empty({4}, DType::f32); });
     expect_lost("upload", [&] { ctx.upload(ones, {16}); });
     expect_lost("download", [&] { keep.download<float>(); });
-    expect_lost("fill_bytes", [&] { keep.fill_bytes(0); });
+    expect_lost("fill_bytes", [&] { testing::fill_bytes(keep, 0); });
     expect_lost("attention", [&] { attention(ctx, keep, keep, keep); });
     expect_lost("plan_attention", [&] { plan_attention(ctx, keep, keep, keep); });
     expect_lost("the mixed run", [&] { run_ops(ctx, mixed_run(), kSeed); });
@@ -392,7 +394,7 @@ TEST_F(FaultInjection, DeviceLostAtEverySubmitAndFenceWait) {
             for (uint64_t n = 1; n <= at(p.warm, site); ++n) {
                 const std::string where = std::string(fault::site_name(site)) + "=VK_ERROR_DEVICE_LOST:" + std::to_string(n);
                 const bool right = lose_device(ctx, keep, site, n, where);
-                ctx.state().revive_after_injected_loss();
+                detail::state_of(ctx).revive_after_injected_loss();
                 const auto failures = run_ops(ctx, mixed_run(), kSeed + 6000 + n);
                 EXPECT_TRUE(failures.empty()) << where << ", revived: " << failures[0];
                 survived += right && failures.empty();
@@ -413,7 +415,7 @@ TEST_F(FaultInjection, DeviceLostAtEverySubmitAndFenceWait) {
             const Tensor keep = ctx.upload(std::vector<float>(16, 1.0f), {1, 1, 1, 16});
             EXPECT_TRUE(lose_device(ctx, keep, site, n, where));
             try {
-                ctx.state().revive_after_injected_loss();
+                detail::state_of(ctx).revive_after_injected_loss();
             } catch (...) {
                 ADD_FAILURE() << "an injected loss could not be revived";
             }

@@ -1,4 +1,5 @@
 #include "mixed_ops.hpp"
+#include "vkattn/reference.hpp"
 
 #include <algorithm>
 #include <cmath>

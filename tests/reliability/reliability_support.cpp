@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <unistd.h>
 
+#include "testing/test_switches.hpp"
+
 namespace vkattn::reliability {
 
 void MessageLog::add(const std::string& line) {
@@ -26,8 +28,12 @@ bool validation_wanted() {
 ContextOptions reliability_options(MessageLog& log, bool force_staging) {
     ContextOptions o;
     o.validation = validation_wanted();
-    o.poison_allocations = true;
-    o.force_staging = force_staging;
+    // Poisoned allocations, and staged or mapped transfers: for the contexts made from now on (the
+    // caller makes its context right after).
+    testing::TestSwitches switches;
+    switches.poison_allocations = true;
+    switches.force_staging = force_staging;
+    testing::set_default_switches(switches);
     o.on_message = [&log](const std::string& line) { log.add(line); };
     return o;
 }

@@ -7,6 +7,8 @@
 #include <ostream>
 
 #include "cli/cli_common.hpp"
+#include "vkattn/reference.hpp"
+#include "vkattn/linear_reference.hpp"
 
 namespace vkattn::cli {
 namespace {

@@ -7,6 +7,7 @@
 
 #include "bench/bench_linear.hpp"
 #include "cli/cli_common.hpp"
+#include "vkattn/reference.hpp"
 
 namespace vkattn::cli {
 namespace {

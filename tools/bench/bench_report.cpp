@@ -8,6 +8,7 @@
 #include <ostream>
 
 #include "cli/cli_common.hpp"
+#include "vkattn/roofline.hpp"
 
 namespace vkattn::cli {
 namespace {

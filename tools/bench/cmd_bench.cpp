@@ -16,6 +16,7 @@
 #include "bench/bench_report.hpp"
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
+#include "vkattn/roofline.hpp"
 
 namespace vkattn::cli {
 namespace {

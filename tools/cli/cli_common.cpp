@@ -1,4 +1,5 @@
 #include "cli/cli_common.hpp"
+#include "vkattn/profile.hpp"
 
 #include <CLI/CLI.hpp>
 

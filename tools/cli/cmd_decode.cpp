@@ -12,6 +12,7 @@
 
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
+#include "vkattn/reference.hpp"
 
 namespace vkattn::cli {
 

@@ -10,6 +10,7 @@
 #include "cli/cli_common.hpp"
 #include "vkattn/profile.hpp"
 #include "cli/commands.hpp"
+#include "vkattn/tuning.hpp"
 
 namespace vkattn::cli {
 namespace {

@@ -12,6 +12,7 @@
 #include "draw/heatmap_render.hpp"
 #include "cli/problem.hpp"
 #include "cli/run_inputs.hpp"
+#include "vkattn/npy.hpp"
 
 namespace vkattn::cli {
 namespace {

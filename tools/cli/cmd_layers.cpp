@@ -7,6 +7,7 @@
 
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
+#include "vkattn/npy.hpp"
 
 namespace vkattn::cli {
 namespace {

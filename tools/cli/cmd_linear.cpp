@@ -11,6 +11,8 @@
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
 #include "cli/npy_io.hpp"
+#include "vkattn/linear_reference.hpp"
+#include "vkattn/npy.hpp"
 
 namespace vkattn::cli {
 namespace {

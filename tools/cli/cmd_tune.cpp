@@ -8,6 +8,7 @@
 
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
+#include "vkattn/tuning.hpp"
 
 namespace vkattn::cli {
 

@@ -11,6 +11,7 @@
 
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
+#include "testing/fault_injection.hpp"
 
 namespace {
 
@@ -65,6 +66,8 @@ int main(int argc, char** argv) {
     }
 
     try {
+        // VKATTN_FAULT=site:N makes the N-th call at a Vulkan site fail (docs/faults.md).
+        vkattn::detail::fault::arm_from_environment();
         for (const Command& c : commands)
             if (c.app->parsed()) return c.run();
         return fail("no subcommand given", kExitUsage);

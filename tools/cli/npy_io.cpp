@@ -1,4 +1,5 @@
 #include "cli/npy_io.hpp"
+#include "vkattn/npy.hpp"
 
 #include <cstring>
 

@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 
+#include "vkattn/npy.hpp"
 #include "vkattn/vkattn.hpp"
 
 namespace vkattn::cli {

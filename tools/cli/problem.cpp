@@ -6,6 +6,7 @@
 #include <random>
 
 #include "cli/cli_common.hpp"
+#include "vkattn/reference.hpp"
 
 namespace vkattn::cli {
 

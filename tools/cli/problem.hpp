@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "vkattn/reference.hpp"
 #include "vkattn/vkattn.hpp"
 
 namespace vkattn::cli {

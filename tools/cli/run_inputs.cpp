@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "cli/cli_common.hpp"
+#include "vkattn/npy.hpp"
 
 namespace vkattn::cli {
 namespace {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/npy_io.hpp"  // upload_npy, save_npy
+#include "vkattn/npy.hpp"
 #include "vkattn/vkattn.hpp"
 
 namespace CLI {
