@@ -1,21 +1,28 @@
 // The heatmap renderer without the command line or a device: the PNG it writes is decoded again with
-// libpng, and in every heatmap row the brightest pixel must lie in the cell of that row's largest weight.
+// cairo, and in every heatmap row the brightest pixel must lie in the cell of that row's largest weight.
+#include <cairo.h>
 #include <gtest/gtest.h>
-#include <png.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include <unistd.h>
 
+#include "draw/cairo_handles.hpp"
 #include "draw/heatmap_colormap.hpp"
 #include "draw/heatmap_render.hpp"
+#include "draw/picture_file.hpp"
+#include "draw/utf8.hpp"
 #include "vkattn/error.hpp"
 
 namespace vkattn::cli {
@@ -30,16 +37,28 @@ struct Image {
     }
 };
 
+/// The PNG at `path` decoded by cairo's PNG reader into 8-bit RGB.
 Image read_png(const std::string& path) {
-    png_image image{};
-    image.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&image, path.c_str())) {
-        ADD_FAILURE() << "cannot read " << path << ": " << image.message;
+    const CairoSurface s(cairo_image_surface_create_from_png(path.c_str()));
+    if (cairo_surface_status(s.get()) != CAIRO_STATUS_SUCCESS) {
+        ADD_FAILURE() << "cannot read " << path << ": " << cairo_status_to_string(cairo_surface_status(s.get()));
         return {};
     }
-    image.format = PNG_FORMAT_RGB;
-    Image out{static_cast<int>(image.width), static_cast<int>(image.height), std::vector<uint8_t>(PNG_IMAGE_SIZE(image))};
-    if (!png_image_finish_read(&image, nullptr, out.rgb.data(), 0, nullptr)) ADD_FAILURE() << "cannot decode " << path;
+    const cairo_format_t format = cairo_image_surface_get_format(s.get());
+    if (format != CAIRO_FORMAT_RGB24 && format != CAIRO_FORMAT_ARGB32) {
+        ADD_FAILURE() << path << ": unexpected pixel format " << format;
+        return {};
+    }
+    Image out{cairo_image_surface_get_width(s.get()), cairo_image_surface_get_height(s.get()), {}};
+    const unsigned char* data = cairo_image_surface_get_data(s.get());
+    const int stride = cairo_image_surface_get_stride(s.get());
+    for (int y = 0; y < out.height; ++y)
+        for (int x = 0; x < out.width; ++x) {
+            uint32_t px;  // native-endian 0xAARRGGBB; the pictures are opaque, so no un-premultiplying
+            std::memcpy(&px, data + static_cast<std::size_t>(y) * static_cast<std::size_t>(stride) + 4 * static_cast<std::size_t>(x), 4);
+            out.rgb.push_back(static_cast<uint8_t>(px >> 16)), out.rgb.push_back(static_cast<uint8_t>(px >> 8)),
+                out.rgb.push_back(static_cast<uint8_t>(px));
+        }
     return out;
 }
 
@@ -156,8 +175,8 @@ TEST(HeatmapRender, SingleHeadBrightestPixelIsTheRowMaximum) {
     const std::string path = temp_path("single.png");
     const RenderedHeatmap r = write_heatmap(w, req, path);
     const Image img = read_png(path);
-    EXPECT_EQ(img.width, r.canvas.width());
-    EXPECT_EQ(img.height, r.canvas.height());
+    EXPECT_EQ(img.width, r.drawing.width());
+    EXPECT_EQ(img.height, r.drawing.height());
     ASSERT_EQ(r.panels.size(), 1u);
     EXPECT_EQ(r.panels[0].cell, 560 / 13);  // a single panel spans about 560 pixels
     expect_brightest_is_max(img, r.panels[0], head_matrix(w, 1, 2), "head 2");
@@ -171,8 +190,8 @@ TEST(HeatmapRender, GridBrightestPixelIsTheRowMaximumInEveryHead) {
     const std::string path = temp_path("grid.png");
     const RenderedHeatmap r = write_heatmap(w, req, path);
     const Image img = read_png(path);
-    EXPECT_EQ(img.width, r.canvas.width());
-    EXPECT_EQ(img.height, r.canvas.height());
+    EXPECT_EQ(img.width, r.drawing.width());
+    EXPECT_EQ(img.height, r.drawing.height());
     ASSERT_EQ(r.panels.size(), 5u);
     EXPECT_EQ(r.panels[1].y0, r.panels[0].y0);  // 3 columns: heads 0-2 side by side, 3-4 below
     EXPECT_GT(r.panels[3].y0, r.panels[0].y0);
@@ -199,8 +218,8 @@ TEST(HeatmapRender, MeanBrightestPixelIsTheRowMaximumOfTheMean) {
     const std::string path = temp_path("mean.png");
     const RenderedHeatmap r = write_heatmap(w, req, path);
     const Image img = read_png(path);
-    EXPECT_EQ(img.width, r.canvas.width());
-    EXPECT_EQ(img.height, r.canvas.height());
+    EXPECT_EQ(img.width, r.drawing.width());
+    EXPECT_EQ(img.height, r.drawing.height());
     ASSERT_EQ(r.panels.size(), 1u);
     expect_brightest_is_max(img, r.panels[0], mean_over_heads(w, 0), "mean");
     std::filesystem::remove(path);
@@ -213,7 +232,7 @@ TEST(HeatmapRender, ColourBarRunsFromVmaxAtTheTopToZeroAtTheBottom) {
     EXPECT_DOUBLE_EQ(f.vmax, *std::max_element(w.values.begin(), w.values.end()));
     const RenderedHeatmap r = render_heatmap(f);
     const std::string path = temp_path("bar.png");
-    r.canvas.write_png(path);
+    write_picture(r.drawing, path);
     const Image img = read_png(path);
     const BarPlacement& b = r.bar;
     EXPECT_GE(b.y1 - b.y0 + 1, 160);
@@ -248,7 +267,7 @@ TEST(HeatmapRender, LongSequencesAreAveragedAndLabelsThinned) {
     const Matrix pooled = average_pool(m, f.row_bins, f.col_bins);
     const RenderedHeatmap r = render_heatmap(f);
     const std::string path = temp_path("pooled.png");
-    r.canvas.write_png(path);
+    write_picture(r.drawing, path);
     const Image img = read_png(path);
     const PanelPlacement& p = r.panels[0];
     EXPECT_EQ(p.rows, 64);
