@@ -8,7 +8,9 @@ packages=(
   mesa-vulkan-drivers                   # lavapipe: the CPU Vulkan device used when there is no GPU
   vulkan-validationlayers               # the tests run with VK_LAYER_KHRONOS_validation
   libgtest-dev libcli11-dev             # tests, command line
-  libpng-dev                            # vkattn bench plot writes PNG
+  pkg-config                            # finds cairo and fontconfig for tools/CMakeLists.txt
+  libcairo2-dev libfontconfig-dev       # pictures (heatmap, bench plot): cairo draws and writes PNG/SVG,
+  fonts-dejavu-core                     #   fontconfig finds "DejaVu Sans", the font of every label
   nlohmann-json3-dev                    # JSON header of .safetensors weight files
   python3-numpy                         # .npy round-trip check in the test suite
 )

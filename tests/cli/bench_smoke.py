@@ -47,6 +47,13 @@ if os.path.exists(js):
     run(["bench", "plot", js, "--out", png])
     if not os.path.exists(png) or open(png, "rb").read(8) != b"\x89PNG\r\n\x1a\n":
         failures.append("bench plot did not write a PNG")
+    svg = os.path.join(d, "p.svg")  # the extension of --out chooses the format
+    run(["bench", "plot", js, "--out", svg])
+    head = open(svg, "rb").read() if os.path.exists(svg) else b""
+    if not head.startswith(b"<?xml") or b"<svg" not in head or not head.rstrip().endswith(b"</svg>"):
+        failures.append(f"bench plot did not write an SVG: {head[:80]!r}")
+    expect_one_line_error(["bench", "plot", js, "--out", os.path.join(d, "p.jpg")],
+                          "--out: '" + os.path.join(d, "p.jpg") + "' has the extension .jpg")
 else:
     failures.append("bench wrote no JSON")
 

@@ -3,7 +3,8 @@
 (a small PNG reader on zlib) and, in every pixel row of each heatmap panel, the brightest pixel must be in the
 column of that row's largest weight (numpy's float64 reference) for a single head, the grid of heads and the
 mean over heads. Also checks the image size, the --npy weights, downsampling, token labels, the random demo,
-and that bad arguments give one clear line on stderr and exit status 2.
+SVG output with accented (UTF-8) token labels whose glyphs must all be in the SVG, and that bad arguments
+give one clear line on stderr and exit status 2.
 Usage: heatmap_cli.py <path to vkattn>"""
 import os
 import re
@@ -11,7 +12,9 @@ import struct
 import subprocess
 import sys
 import tempfile
+import xml.etree.ElementTree as ET
 import zlib
+from collections import Counter
 
 import numpy as np
 
@@ -132,6 +135,85 @@ def check_image(name, p, png):
     return img
 
 
+SVG_NS = "{http://www.w3.org/2000/svg}"
+XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+
+
+def svg_glyphs(path):
+    """The glyphs an SVG written by cairo draws: a Counter of glyph outlines (the path data of each
+    <symbol id="glyphF-N"> that a <use> places), one entry per glyph drawn."""
+    root = ET.parse(path).getroot()
+    outlines = {}
+    for sym in root.iter(SVG_NS + "symbol"):
+        if sym.get("id", "").startswith("glyph"):
+            outlines[sym.get("id")] = " ".join(p.get("d", "").strip() for p in sym.iter(SVG_NS + "path"))
+    used = Counter()
+    for use in root.iter(SVG_NS + "use"):
+        ref = use.get(XLINK_HREF, "").lstrip("#")
+        if ref in outlines:
+            used[outlines[ref]] += 1
+    return used
+
+
+def contours(outline):
+    """The closed contours ("M ... Z") of a glyph outline."""
+    return [("M" + c).strip() for c in outline.split("M")[1:] if "Z" in c]
+
+
+def top_of(contour):
+    """The smallest y (the highest point on screen) of a contour's coordinates."""
+    nums = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", contour)]
+    return min(nums[1::2])
+
+
+def check_svg_accents(d, path):
+    """`vkattn heatmap --out x.svg` with accented labels: a valid SVG of the reported size, whose glyphs are
+    those of the labels. The same weights are drawn with the query token "économie" and with "economie";
+    the two SVGs must draw the same number of glyphs and differ by exactly one: where one draws "e" the
+    other draws a glyph made of that "e"'s contours plus at least one more above them (the accent). A label
+    dropped, cut, or drawn with "?", U+FFFD or the font's missing-glyph box fails this."""
+    w = np.array([[0.70, 0.20, 0.10], [0.15, 0.15, 0.70], [0.10, 0.75, 0.15]], dtype=np.float32)
+    np.save(path("fr.npy"), w)
+    open(path("en.txt"), "w", encoding="utf-8").write("the\nEuropean\neconomy\n")
+    docs = {}
+    for name, first in (("accent", "économie"), ("plain", "economie")):
+        open(path(f"fr_{name}.txt"), "w", encoding="utf-8").write(f"l'\n{first}\neuropéenne\n")
+        p = run_ok(f"svg {name}", ["--weights-npy", path("fr.npy"), "--query-tokens", path(f"fr_{name}.txt"),
+                                   "--key-tokens", path("en.txt"), "--title", "English → French: l’économie",
+                                   "--out", path(f"fr_{name}.svg")])
+        if not p:
+            return
+        raw = open(path(f"fr_{name}.svg"), "rb").read()
+        if not raw.startswith(b"<?xml") or b"<svg" not in raw:
+            fail(f"svg {name}: not an SVG document: {raw[:80]!r}")
+            return
+        try:
+            root = ET.fromstring(raw)
+        except ET.ParseError as e:
+            fail(f"svg {name}: not well-formed XML: {e}")
+            return
+        m = re.search(r"\((\d+) x (\d+) px", p.stdout)
+        size = (root.get("width"), root.get("height"))
+        if root.tag != SVG_NS + "svg" or not m or size != (m.group(1) + "px", m.group(2) + "px"):
+            fail(f"svg {name}: root {root.tag} of size {size}, the tool reported {p.stdout.strip()!r}")
+            return
+        docs[name] = svg_glyphs(path(f"fr_{name}.svg"))
+    a, b = docs["accent"], docs["plain"]
+    only_a, only_b = list((a - b).elements()), list((b - a).elements())
+    if sum(a.values()) != sum(b.values()) or len(only_a) != 1 or len(only_b) != 1:
+        fail(f"svg: {sum(a.values())} glyphs with \"économie\", {sum(b.values())} with \"economie\"; "
+             f"{len(only_a)} and {len(only_b)} differ (want equal counts, one glyph each)")
+        return
+    accent, e = contours(only_a[0]), contours(only_b[0])
+    extra = [c for c in accent if c not in e]
+    if not e or any(c not in accent for c in e) or not extra or not all(top_of(c) < min(map(top_of, e)) for c in extra):
+        fail(f"svg: the glyph drawn for \"é\" is not the \"e\" plus an accent above it ({len(accent)} contours, "
+             f"{len(e)} of \"e\", {len(extra)} more)")
+        return
+    print(f"svg: valid {size[0]} x {size[1]} SVG; {sum(a.values())} glyphs drawn, \"é\" drawn as the \"e\" "
+          f"({len(e)} contours) plus {len(extra)} accent contour(s) above it")
+
+
 def clear_maxima(w):
     """The largest weight of each row beats the second largest by 0.02 (unambiguous after 8-bit colours)."""
     s = np.sort(w, axis=-1)
@@ -243,6 +325,9 @@ def main():
         if len(panels_of(p.stderr)) != 2:
             fail(f"random: want 2 panels, got {p.stderr.strip()}")
 
+    # SVG output, labels in French.
+    check_svg_accents(d, path)
+
     # Bad arguments: exit status 2 and one line naming the problem.
     open(path("q8.txt"), "w").write("".join(f"q{i}\n" for i in range(8)))
     base = ["--q", path("q.npy"), "--k", path("k.npy"), "--out", path("bad.png")]
@@ -265,8 +350,15 @@ def main():
         (["--weights-npy", path("missing.npy"), "--out", path("bad.png")], "--weights-npy: " + path("missing.npy")),
         (["--weights-npy", path("vec.npy"), "--out", path("bad.png")], "--weights-npy: " + path("vec.npy") + " has shape [5]"),
         (["--q", path("q.npy"), "--k", path("k.npy"), "--out", os.path.join(d, "no", "dir", "x.png")],
-         "cannot write '" + os.path.join(d, "no", "dir", "x.png") + "'"),
+         "--out: cannot write '" + os.path.join(d, "no", "dir", "x.png") + "': No such file or directory"),
+        (["--weights-npy", path("w.npy"), "--out", path("x.jpg")],
+         f"--out: '{path('x.jpg')}' has the extension .jpg; the extension chooses the format: .png or .svg"),
+        (["--random", "8", "--out", path("noext")],
+         f"--out: '{path('noext')}' has no extension; the extension chooses the format: .png or .svg"),
+        (["--weights-npy", path("w.npy"), "--max-cells", "0", "--query-tokens", path("latin1.txt"), "--out", path("bad.png")],
+         "--query-tokens: line 3 is not valid UTF-8 (byte 4 of the line); labels are drawn as UTF-8 text, save the file as UTF-8"),
     ]
+    open(path("latin1.txt"), "wb").write(b"".join(b"q%d\n" % i for i in range(Lq)).replace(b"q2", b"caf\xe9"))
     np.save(path("vec.npy"), np.ones(5, dtype=np.float32))
     for args, needle in bad:
         p = heatmap(args)

@@ -1,21 +1,30 @@
 // The heatmap renderer without the command line or a device: the PNG it writes is decoded again with
-// libpng, and in every heatmap row the brightest pixel must lie in the cell of that row's largest weight.
+// cairo, and in every heatmap row the brightest pixel must lie in the cell of that row's largest weight.
+// Also: UTF-8 labels are drawn as written (every code point with its own glyph of DejaVu Sans, accents
+// visible where they belong), the SVG output, and the picture-format and label errors.
+#include <cairo.h>
 #include <gtest/gtest.h>
-#include <png.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include <unistd.h>
 
+#include "draw/cairo_handles.hpp"
 #include "draw/heatmap_colormap.hpp"
 #include "draw/heatmap_render.hpp"
+#include "draw/picture_file.hpp"
+#include "draw/utf8.hpp"
 #include "vkattn/error.hpp"
 
 namespace vkattn::cli {
@@ -30,16 +39,28 @@ struct Image {
     }
 };
 
+/// The PNG at `path` decoded by cairo's PNG reader into 8-bit RGB.
 Image read_png(const std::string& path) {
-    png_image image{};
-    image.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&image, path.c_str())) {
-        ADD_FAILURE() << "cannot read " << path << ": " << image.message;
+    const CairoSurface s(cairo_image_surface_create_from_png(path.c_str()));
+    if (cairo_surface_status(s.get()) != CAIRO_STATUS_SUCCESS) {
+        ADD_FAILURE() << "cannot read " << path << ": " << cairo_status_to_string(cairo_surface_status(s.get()));
         return {};
     }
-    image.format = PNG_FORMAT_RGB;
-    Image out{static_cast<int>(image.width), static_cast<int>(image.height), std::vector<uint8_t>(PNG_IMAGE_SIZE(image))};
-    if (!png_image_finish_read(&image, nullptr, out.rgb.data(), 0, nullptr)) ADD_FAILURE() << "cannot decode " << path;
+    const cairo_format_t format = cairo_image_surface_get_format(s.get());
+    if (format != CAIRO_FORMAT_RGB24 && format != CAIRO_FORMAT_ARGB32) {
+        ADD_FAILURE() << path << ": unexpected pixel format " << format;
+        return {};
+    }
+    Image out{cairo_image_surface_get_width(s.get()), cairo_image_surface_get_height(s.get()), {}};
+    const unsigned char* data = cairo_image_surface_get_data(s.get());
+    const int stride = cairo_image_surface_get_stride(s.get());
+    for (int y = 0; y < out.height; ++y)
+        for (int x = 0; x < out.width; ++x) {
+            uint32_t px;  // native-endian 0xAARRGGBB; the pictures are opaque, so no un-premultiplying
+            std::memcpy(&px, data + static_cast<std::size_t>(y) * static_cast<std::size_t>(stride) + 4 * static_cast<std::size_t>(x), 4);
+            out.rgb.push_back(static_cast<uint8_t>(px >> 16)), out.rgb.push_back(static_cast<uint8_t>(px >> 8)),
+                out.rgb.push_back(static_cast<uint8_t>(px));
+        }
     return out;
 }
 
@@ -156,8 +177,8 @@ TEST(HeatmapRender, SingleHeadBrightestPixelIsTheRowMaximum) {
     const std::string path = temp_path("single.png");
     const RenderedHeatmap r = write_heatmap(w, req, path);
     const Image img = read_png(path);
-    EXPECT_EQ(img.width, r.canvas.width());
-    EXPECT_EQ(img.height, r.canvas.height());
+    EXPECT_EQ(img.width, r.drawing.width());
+    EXPECT_EQ(img.height, r.drawing.height());
     ASSERT_EQ(r.panels.size(), 1u);
     EXPECT_EQ(r.panels[0].cell, 560 / 13);  // a single panel spans about 560 pixels
     expect_brightest_is_max(img, r.panels[0], head_matrix(w, 1, 2), "head 2");
@@ -171,8 +192,8 @@ TEST(HeatmapRender, GridBrightestPixelIsTheRowMaximumInEveryHead) {
     const std::string path = temp_path("grid.png");
     const RenderedHeatmap r = write_heatmap(w, req, path);
     const Image img = read_png(path);
-    EXPECT_EQ(img.width, r.canvas.width());
-    EXPECT_EQ(img.height, r.canvas.height());
+    EXPECT_EQ(img.width, r.drawing.width());
+    EXPECT_EQ(img.height, r.drawing.height());
     ASSERT_EQ(r.panels.size(), 5u);
     EXPECT_EQ(r.panels[1].y0, r.panels[0].y0);  // 3 columns: heads 0-2 side by side, 3-4 below
     EXPECT_GT(r.panels[3].y0, r.panels[0].y0);
@@ -199,8 +220,8 @@ TEST(HeatmapRender, MeanBrightestPixelIsTheRowMaximumOfTheMean) {
     const std::string path = temp_path("mean.png");
     const RenderedHeatmap r = write_heatmap(w, req, path);
     const Image img = read_png(path);
-    EXPECT_EQ(img.width, r.canvas.width());
-    EXPECT_EQ(img.height, r.canvas.height());
+    EXPECT_EQ(img.width, r.drawing.width());
+    EXPECT_EQ(img.height, r.drawing.height());
     ASSERT_EQ(r.panels.size(), 1u);
     expect_brightest_is_max(img, r.panels[0], mean_over_heads(w, 0), "mean");
     std::filesystem::remove(path);
@@ -213,7 +234,7 @@ TEST(HeatmapRender, ColourBarRunsFromVmaxAtTheTopToZeroAtTheBottom) {
     EXPECT_DOUBLE_EQ(f.vmax, *std::max_element(w.values.begin(), w.values.end()));
     const RenderedHeatmap r = render_heatmap(f);
     const std::string path = temp_path("bar.png");
-    r.canvas.write_png(path);
+    write_picture(r.drawing, path);
     const Image img = read_png(path);
     const BarPlacement& b = r.bar;
     EXPECT_GE(b.y1 - b.y0 + 1, 160);
@@ -248,7 +269,7 @@ TEST(HeatmapRender, LongSequencesAreAveragedAndLabelsThinned) {
     const Matrix pooled = average_pool(m, f.row_bins, f.col_bins);
     const RenderedHeatmap r = render_heatmap(f);
     const std::string path = temp_path("pooled.png");
-    r.canvas.write_png(path);
+    write_picture(r.drawing, path);
     const Image img = read_png(path);
     const PanelPlacement& p = r.panels[0];
     EXPECT_EQ(p.rows, 64);
@@ -271,6 +292,202 @@ Error error_of(F&& f) {
     }
     ADD_FAILURE() << "no error thrown";
     return Error(ErrorCode::vulkan_error, "");
+}
+
+// ---- UTF-8 labels -------------------------------------------------------------------------------
+
+/// The tokens of the English -> French example; each must be drawn with one real glyph per character.
+const std::vector<std::string> kAccented = {"économie", "européenne", "naïve", "Straße", "–", "l'", "façade", "Œuvre"};
+
+TEST(HeatmapLabels, Utf8DecodingAndCutting) {
+    EXPECT_EQ(decode_utf8("é–ß"), (std::vector<char32_t>{U'é', U'–', U'ß'}));
+    EXPECT_EQ(utf8_length("économie"), 8u);
+    EXPECT_EQ(utf8_prefix("économie", 1), "é");
+    EXPECT_EQ(utf8_prefix("économie", 20), "économie");
+    EXPECT_EQ(first_invalid_utf8("ok é"), std::nullopt);
+    EXPECT_EQ(first_invalid_utf8("caf\xe9!"), std::optional<std::size_t>(3));   // Latin-1 é
+    EXPECT_EQ(first_invalid_utf8("\xc3"), std::optional<std::size_t>(0));       // cut sequence
+    EXPECT_EQ(first_invalid_utf8("a\xc0\xaf"), std::optional<std::size_t>(1));  // overlong '/'
+    EXPECT_EQ(first_invalid_utf8("\xed\xa0\x80"), std::optional<std::size_t>(0));  // a surrogate
+    EXPECT_EQ(error_of([] { decode_utf8("x\xff", "label"); }).message(), "label: not valid UTF-8 at byte 1");
+}
+
+TEST(HeatmapLabels, LongLabelsAreCutAtCharacterBoundaries) {
+    EXPECT_EQ(fit_label("économie"), "économie");
+    EXPECT_EQ(fit_label("abcdefghijklmn"), "abcdefghijklmn");  // 14 characters: kept
+    EXPECT_EQ(fit_label("abcdefghijklmno"), "abcdefghijklm~");
+    // 14 characters but 20 bytes: kept whole (the limit counts characters, not bytes).
+    const std::string accented = "éééééééééééééé";
+    ASSERT_EQ(accented.size(), 28u);
+    EXPECT_EQ(fit_label(accented), accented);
+    // Longer: 13 characters and "~", each é whole.
+    const std::string cut = fit_label("économie-européenne");
+    EXPECT_EQ(cut, "économie-euro~");
+    EXPECT_EQ(first_invalid_utf8(cut), std::nullopt);
+    EXPECT_EQ(utf8_length(cut), kMaxLabelChars);
+    EXPECT_EQ(fit_label("ßßßßßßßßßßßßßßßß"), "ßßßßßßßßßßßßß~");
+}
+
+// (a) The glyphs each label is drawn with: one per character of the label, the same characters (nothing
+// dropped, nothing replaced by '?' or U+FFFD) and every one a real glyph of the font (not index 0,
+// .notdef). Different characters get different glyphs, so "é" is not drawn as "e".
+TEST(HeatmapLabels, EveryCharacterHasItsOwnRealGlyph) {
+    std::map<char32_t, unsigned long> glyph_of;
+    for (const std::string& label : kAccented) {
+        const std::vector<TextGlyph> glyphs = label_glyphs(label);
+        const std::vector<char32_t> want = decode_utf8(label);
+        ASSERT_EQ(glyphs.size(), want.size()) << label;
+        for (std::size_t i = 0; i < glyphs.size(); ++i) {
+            EXPECT_EQ(glyphs[i].code_point, want[i]) << label << ": character " << i << " is drawn as another";
+            EXPECT_NE(glyphs[i].code_point, U'\uFFFD') << label;
+            EXPECT_NE(glyphs[i].index, 0u) << label << ": character " << i << " (U+" << std::hex
+                                           << static_cast<uint32_t>(want[i]) << ") has no glyph in " << kFontFamily;
+            const auto [it, fresh] = glyph_of.emplace(glyphs[i].code_point, glyphs[i].index);
+            EXPECT_EQ(it->second, glyphs[i].index) << label << ": one character, two glyphs";
+        }
+    }
+    std::map<unsigned long, char32_t> char_of;
+    for (const auto& [cp, index] : glyph_of) {
+        const auto [it, fresh] = char_of.emplace(index, cp);
+        EXPECT_TRUE(fresh) << "U+" << std::hex << static_cast<uint32_t>(cp) << " and U+" << static_cast<uint32_t>(it->second)
+                           << " share glyph " << std::dec << index;
+    }
+    EXPECT_NE(label_glyphs("é")[0].index, label_glyphs("e")[0].index);
+    EXPECT_NE(label_glyphs("é")[0].index, label_glyphs("?")[0].index);
+}
+
+/// The ink (pixels darker than luminance 160) inside x0..x1, y0..y1 (inclusive): its bounding box, or
+/// an empty box (x0 > x1) when there is none.
+struct Box {
+    int x0 = 1, y0 = 1, x1 = 0, y1 = 0;
+    bool empty() const { return x0 > x1; }
+};
+Box ink(const Image& img, int x0, int y0, int x1, int y1) {
+    Box b{INT32_MAX, INT32_MAX, INT32_MIN, INT32_MIN};
+    for (int y = std::max(0, y0); y <= std::min(y1, img.height - 1); ++y)
+        for (int x = std::max(0, x0); x <= std::min(x1, img.width - 1); ++x)
+            if (luminance(img.at(x, y)) < 160)
+                b.x0 = std::min(b.x0, x), b.y0 = std::min(b.y0, y), b.x1 = std::max(b.x1, x), b.y1 = std::max(b.y1, y);
+    return b.x0 > b.x1 ? Box{} : b;
+}
+
+/// A 3 x 3 heatmap whose first query and first key are `first` ("économie" or "economie").
+struct LabelledPicture {
+    RenderedHeatmap r;
+    Image img;
+};
+LabelledPicture labelled(const std::string& first, const std::string& name) {
+    const AttentionWeights w = make_weights({0.7f, 0.2f, 0.1f, 0.1f, 0.8f, 0.1f, 0.2f, 0.2f, 0.6f}, {1, 1, 3, 3});
+    HeatmapRequest req;
+    req.query_tokens = {first, "européenne", "l'"};
+    req.key_tokens = {first, "européenne", "l'"};
+    const std::string path = temp_path(name);
+    LabelledPicture out{write_heatmap(w, req, path), read_png(path)};
+    std::filesystem::remove(path);
+    return out;
+}
+
+// (b) The picture itself: "économie" and "economie" give pictures that differ only where the first letter
+// of the two labels is, and there "économie" has ink above the "e" (the accent), on the row label (to the
+// left of the cells) and on the rotated column label (below them). The label region is not blank: the
+// ink spans the whole label.
+TEST(HeatmapLabels, AccentsAreDrawnWhereTheLabelIs) {
+    // é and e have the same advance in DejaVu Sans, so both pictures have the same layout.
+    ASSERT_DOUBLE_EQ(text_width("économie", 14), text_width("economie", 14));
+    const LabelledPicture a = labelled("économie", "accent.png"), b = labelled("economie", "plain.png");
+    ASSERT_EQ(a.img.width, b.img.width);
+    ASSERT_EQ(a.img.height, b.img.height);
+    ASSERT_EQ(a.r.panels[0].x0, b.r.panels[0].x0);
+    ASSERT_EQ(a.r.panels[0].y0, b.r.panels[0].y0);
+    const PanelPlacement& p = a.r.panels[0];
+    ASSERT_GE(p.cell, 18) << "large labels expected";
+    const double w_all = text_width("économie", 14), w_rest = text_width("conomie", 14);
+    const int cells_y1 = p.y0 + 3 * p.cell - 1;
+
+    // Where the row label "économie" is: right-aligned 8 pixels left of the cells, in row 0's band; its
+    // first letter spans [end - w_all, end - w_rest]. The column label reads upwards from below the cells
+    // in column 0's band, its first letter lowest.
+    const int row_end = p.x0 - 8, row_first_x0 = static_cast<int>(row_end - w_all) - 1,
+              row_first_x1 = static_cast<int>(std::ceil(row_end - w_rest)) + 1;
+    const int col_end = cells_y1 + 8, col_first_y0 = static_cast<int>(col_end + w_rest) - 1,
+              col_first_y1 = static_cast<int>(std::ceil(col_end + w_all)) + 1;
+
+    int differing = 0;
+    for (int y = 0; y < a.img.height; ++y)
+        for (int x = 0; x < a.img.width; ++x) {
+            if (str(a.img.at(x, y)) == str(b.img.at(x, y))) continue;
+            ++differing;
+            const bool in_row_label = x >= row_first_x0 && x <= row_first_x1 && y >= p.y0 && y < p.y0 + p.cell;
+            const bool in_col_label = y >= col_first_y0 && y <= col_first_y1 && x >= p.x0 && x < p.x0 + p.cell;
+            EXPECT_TRUE(in_row_label || in_col_label) << "pixel " << x << "," << y << " differs outside the first letters";
+        }
+    EXPECT_GT(differing, 10) << "\"économie\" and \"economie\" are drawn alike";
+
+    // Row label: ink over the whole label width, and above the "e" of "economie" where the accent is.
+    const Box row = ink(a.img, 0, p.y0, p.x0 - 2, p.y0 + p.cell - 1);
+    ASSERT_FALSE(row.empty()) << "no row label drawn";
+    EXPECT_NEAR(row.x0, row_end - w_all, 2.5) << "the row label does not start where \"économie\" would";
+    EXPECT_NEAR(row.x1, row_end, 2.5);
+    const Box e_row = ink(b.img, row_first_x0, p.y0, row_first_x1, p.y0 + p.cell - 1);
+    const Box accent_row = ink(a.img, row_first_x0, p.y0, row_first_x1, e_row.y0 - 2);
+    ASSERT_FALSE(e_row.empty());
+    EXPECT_FALSE(accent_row.empty()) << "no accent above the e of the row label";
+
+    // Column label: ink along the whole label, and to the left of the "e" (above it, the text turned).
+    const Box col = ink(a.img, p.x0, cells_y1 + 2, p.x0 + p.cell - 1, a.img.height - 1);
+    ASSERT_FALSE(col.empty()) << "no column label drawn";
+    EXPECT_NEAR(col.y0, col_end, 2.5);
+    EXPECT_NEAR(col.y1, col_end + w_all, 2.5) << "the column label does not end where \"économie\" would";
+    const Box e_col = ink(b.img, p.x0, col_first_y0, p.x0 + p.cell - 1, col_first_y1);
+    const Box accent_col = ink(a.img, p.x0, col_first_y0, e_col.x0 - 2, col_first_y1);
+    ASSERT_FALSE(e_col.empty());
+    EXPECT_FALSE(accent_col.empty()) << "no accent beside the e of the column label";
+}
+
+TEST(HeatmapLabels, TokensAndTitleMustBeUtf8) {
+    const AttentionWeights w = spiky_weights(1, 1, 2, 2, 4);
+    HeatmapRequest req;
+    req.query_tokens = {"ok", "caf\xe9"};
+    EXPECT_EQ(error_of([&] { build_figure(w, req); }).message(),
+              "--query-tokens: line 2 is not valid UTF-8 (byte 4 of the line); labels are drawn as UTF-8 text, save the file as UTF-8");
+    req = {};
+    req.title = "\xff";
+    EXPECT_EQ(error_of([&] { build_figure(w, req); }).message(), "--title: not valid UTF-8 (byte 1); the title is drawn as UTF-8 text");
+}
+
+// ---- SVG and the output format -----------------------------------------------------------------------
+
+std::string slurp(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+TEST(HeatmapOutput, TheExtensionChoosesPngOrSvg) {
+    const AttentionWeights w = spiky_weights(1, 2, 4, 5, 8);
+    HeatmapRequest req;
+    req.key_tokens = {"l'", "économie", "européenne", "–", "Straße"};
+    const std::string png = temp_path("out.PNG"), svg = temp_path("out.svg");
+    const RenderedHeatmap a = write_heatmap(w, req, png);
+    const RenderedHeatmap b = write_heatmap(w, req, svg);
+    EXPECT_EQ(slurp(png).substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+    const std::string doc = slurp(svg);
+    EXPECT_EQ(doc.rfind("<?xml", 0), 0u) << doc.substr(0, 80);
+    EXPECT_NE(doc.find("<svg"), std::string::npos);
+    const std::string size = "width=\"" + std::to_string(b.drawing.width()) + "px\" height=\"" + std::to_string(b.drawing.height()) + "px\"";
+    EXPECT_NE(doc.find(size), std::string::npos) << "no " << size << " in " << doc.substr(0, 300);
+    EXPECT_NE(doc.find("</svg>"), std::string::npos) << "the SVG is cut short";
+    EXPECT_NE(doc.find("<symbol"), std::string::npos) << "no glyphs in the SVG";
+    EXPECT_EQ(a.drawing.width(), b.drawing.width());
+    std::filesystem::remove(png), std::filesystem::remove(svg);
+
+    EXPECT_EQ(picture_format("a/b.svg"), PictureFormat::svg);
+    EXPECT_EQ(picture_format("x.Png"), PictureFormat::png);
+    Error e = error_of([&] { write_heatmap(w, req, "plot.jpg"); });
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+    EXPECT_EQ(e.message(), "--out: 'plot.jpg' has the extension .jpg; the extension chooses the format: .png or .svg");
+    EXPECT_EQ(error_of([] { picture_format("dir.svg/plot", "--out"); }).message(),
+              "--out: 'dir.svg/plot' has no extension; the extension chooses the format: .png or .svg");
+    EXPECT_FALSE(std::filesystem::exists("plot.jpg"));
 }
 
 TEST(HeatmapErrors, MessagesNameTheArgument) {

@@ -1,5 +1,6 @@
-// `vkattn bench plot a.json ... --out plot.png`: prefill throughput (GFLOP/s) against the sequence length
-// N, one line per device (marker) and (dtype, head dim) (colour), dashed when causal.
+// `vkattn bench plot a.json ... --out plot.png|plot.svg`: prefill throughput (GFLOP/s) against the
+// sequence length N, one line per device (marker) and (dtype, head dim) (colour), dashed when causal.
+// Drawn with cairo (draw/drawing.hpp); the extension of --out chooses PNG or SVG.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -13,7 +14,10 @@
 #include "bench/bench_commands.hpp"
 #include "bench/bench_files.hpp"
 #include "cli/cli_common.hpp"
-#include "draw/plot_canvas.hpp"
+#include "draw/drawing.hpp"
+#include "draw/picture_file.hpp"
+#include "draw/text_font.hpp"
+#include "draw/utf8.hpp"
 
 namespace vkattn::cli {
 namespace {
@@ -53,7 +57,13 @@ std::string n_label(double n) {
     return n >= 1024 ? std::to_string(static_cast<int64_t>(n) / 1024) + "k" : std::to_string(static_cast<int64_t>(n));
 }
 
+/// Font sizes (em, pixels) of the title and of all other text.
+constexpr double kTitleSize = 22, kTextSize = 15;
+/// The longest device name in the legend, in characters; longer names keep 27 and end in "~".
+constexpr std::size_t kMaxNameChars = 28;
+
 int run_plot(const PlotArgs& a) {
+    picture_format(a.out, "--out");  // a bad extension fails before the files are read
     std::vector<BenchFile> files;
     for (const std::string& p : a.files) files.push_back(load_bench_file(p, "plot"));
     const int64_t heads_arg = a.heads.empty() ? 0 : parse_integer(a.heads, "--heads", 1, 1 << 20);
@@ -100,7 +110,7 @@ int run_plot(const PlotArgs& a) {
     }
     const double x_lo = std::log2(nmin) - 0.35, x_hi = std::log2(nmax) + 0.35;
 
-    Canvas c(1400, 860, kWhite);
+    Drawing c(1400, 860, kWhite);
     const int left = 110, top = 70, right = 1000, bottom = 760;
     const auto px = [&](double n) { return left + (std::log2(n) - x_lo) / (x_hi - x_lo) * (right - left); };
     const auto py = [&](double y) {
@@ -122,14 +132,14 @@ int run_plot(const PlotArgs& a) {
         c.line(left, y, right, y, kGrid);
         c.line(left - 6, y, left, y, kBlack);
         const std::string t = y_label(v);
-        c.text(left - 10 - Canvas::text_width(t, 2), static_cast<int>(y) - Canvas::text_height(2) / 2 + 1, t, kBlack, 2);
+        c.text(left - 10 - text_width(t, kTextSize), y - text_height(kTextSize) / 2, t, kBlack, kTextSize);
     }
     for (double n = std::exp2(std::ceil(x_lo)); std::log2(n) <= x_hi; n *= 2) {
         const double x = px(n);
         c.line(x, top, x, bottom, kGrid);
         c.line(x, bottom, x, bottom + 6, kBlack);
         const std::string t = n_label(n);
-        c.text(static_cast<int>(x) - Canvas::text_width(t, 2) / 2, bottom + 12, t, kBlack, 2);
+        c.text(x - text_width(t, kTextSize) / 2, bottom + 10, t, kBlack, kTextSize);
     }
     c.line(left, top, left, bottom, kBlack, 2);
     c.line(left, bottom, right, bottom, kBlack, 2);
@@ -137,20 +147,20 @@ int run_plot(const PlotArgs& a) {
     c.line(right, top, right, bottom, kBlack);
 
     const std::string title = "vkattn prefill throughput (B=1, H=" + std::to_string(heads) + ")";
-    c.text((left + right - Canvas::text_width(title, 3)) / 2, 22, title, kBlack, 3);
+    c.text((left + right - text_width(title, kTitleSize)) / 2, 20, title, kBlack, kTitleSize);
     const std::string xl = "sequence length N = Lq = Lk (log scale)";
-    c.text((left + right - Canvas::text_width(xl, 2)) / 2, bottom + 44, xl, kBlack, 2);
+    c.text((left + right - text_width(xl, kTextSize)) / 2, bottom + 42, xl, kBlack, kTextSize);
     const std::string yl = std::string("GFLOP/s") + (log_y ? " (log scale)" : "");
-    c.text_up(18, (top + bottom + Canvas::text_width(yl, 2)) / 2, yl, kBlack, 2);
+    c.text_up(18, (top + bottom + text_width(yl, kTextSize)) / 2, yl, kBlack, kTextSize);
 
     // The data: lines first, then markers on top.
     for (auto& [key, points] : series) {
         std::sort(points.begin(), points.end(), [](const Point& p, const Point& q) { return p.n < q.n; });
         const Rgb col = kPalette[colours[std::get<1>(key)]];
         const bool causal = std::get<2>(key);
-        for (std::size_t i = 1; i < points.size(); ++i)
-            c.line(px(points[i - 1].n), py(points[i - 1].gflops), px(points[i].n), py(points[i].gflops), col, 3,
-                   causal ? 12 : 0);
+        std::vector<std::pair<double, double>> path;
+        for (const Point& p : points) path.emplace_back(px(p.n), py(p.gflops));
+        c.polyline(path, col, 3, causal ? 12 : 0);
     }
     for (const auto& [key, points] : series)
         for (const Point& p : points)
@@ -160,26 +170,27 @@ int run_plot(const PlotArgs& a) {
     // Legend: devices (markers), then colours and line styles.
     int y = top;
     const int lx = right + 30;
-    c.text(lx, y, "devices (marker):", kBlack, 2), y += 26;
+    c.text(lx, y, "devices (marker):", kBlack, kTextSize), y += 26;
     for (std::size_t fi = 0; fi < files.size(); ++fi) {
-        c.marker(lx + 12, y + 7, kMarkers[fi % std::size(kMarkers)], 6, kGray);
+        c.marker(lx + 12, y + 8, kMarkers[fi % std::size(kMarkers)], 6, kGray);
         std::string name = tag(fi) + " " + short_device_name(files[fi].device);
-        if (name.size() > 28) name = name.substr(0, 27) + "~";
-        c.text(lx + 30, y, name, kBlack, 2), y += 24;
+        if (first_invalid_utf8(name)) name = tag(fi) + " (device name not UTF-8)";
+        if (utf8_length(name) > kMaxNameChars) name = utf8_prefix(name, kMaxNameChars - 1) + "~";
+        c.text(lx + 30, y, name, kBlack, kTextSize), y += 24;
     }
     y += 14;
-    c.text(lx, y, "dtype, head dim (colour):", kBlack, 2), y += 26;
+    c.text(lx, y, "dtype, head dim (colour):", kBlack, kTextSize), y += 26;
     for (const auto& [key, index] : colours) {
-        c.line(lx, y + 7, lx + 24, y + 7, kPalette[index], 4);
-        c.text(lx + 30, y, std::get<2>(key) + " D" + std::to_string(std::get<1>(key)), kBlack, 2), y += 24;
+        c.line(lx, y + 8, lx + 24, y + 8, kPalette[index], 4);
+        c.text(lx + 30, y, std::get<2>(key) + " D" + std::to_string(std::get<1>(key)), kBlack, kTextSize), y += 24;
     }
     y += 14;
-    c.line(lx, y + 7, lx + 24, y + 7, kGray, 3), c.text(lx + 30, y, "not causal", kBlack, 2), y += 24;
-    c.line(lx, y + 7, lx + 24, y + 7, kGray, 3, 8), c.text(lx + 30, y, "causal (top-left)", kBlack, 2), y += 40;
-    c.text(lx, y, "f16: stored f16,", kGray, 2), y += 22;
-    c.text(lx, y, "computed in f32", kGray, 2);
+    c.line(lx, y + 8, lx + 24, y + 8, kGray, 3), c.text(lx + 30, y, "not causal", kBlack, kTextSize), y += 24;
+    c.line(lx, y + 8, lx + 24, y + 8, kGray, 3, 8), c.text(lx + 30, y, "causal (top-left)", kBlack, kTextSize), y += 40;
+    c.text(lx, y, "f16: stored f16,", kGray, kTextSize), y += 22;
+    c.text(lx, y, "computed in f32", kGray, kTextSize);
 
-    c.write_png(a.out);
+    write_picture(c, a.out, "--out");
     std::size_t points = 0;
     for (const auto& [key, p] : series) points += p.size();
     std::cout << "plot: wrote " << a.out << " (" << series.size() << " series, " << points << " points, H=" << heads
@@ -191,9 +202,11 @@ int run_plot(const PlotArgs& a) {
 
 Command add_bench_plot_command(CLI::App& bench) {
     auto a = std::make_shared<PlotArgs>();
-    CLI::App* app = bench.add_subcommand("plot", "Plot prefill GFLOP/s against N from bench JSON files as a PNG");
+    CLI::App* app = bench.add_subcommand("plot", "Plot prefill GFLOP/s against N from bench JSON files as a PNG or SVG");
     app->add_option("files", a->files, "Files written by `vkattn bench --json`")->required()->type_name("FILE.json");
-    app->add_option("--out", a->out, "The PNG to write")->required()->type_name("FILE.png");
+    app->add_option("--out", a->out, "The picture to write; the extension chooses the format (.png or .svg)")
+        ->required()
+        ->type_name("FILE.png|FILE.svg");
     app->add_option("--heads", a->heads, "Plot the cases with this many query heads (default: the most measured)")
         ->type_name("H");
     app->add_option("--y-scale", a->y_scale, "auto (log when the values span more than 20x), linear or log")

@@ -1,7 +1,8 @@
 // `vkattn heatmap`: runs attention (the explicit path, which returns the weights) over .npy inputs or a
 // random demo problem, or reads weights any other attention command wrote (--weights-npy: `additive
-// --weights-out`, `mha --weights-out`, `run --weights`), and draws the weights of one batch as a PNG:
-// one head, every head in a grid, or the mean over heads; optionally also writes the raw weights as .npy.
+// --weights-out`, `mha --weights-out`, `run --weights`), and draws the weights of one batch as a PNG or an
+// SVG (by the extension of --out): one head, every head in a grid, or the mean over heads; optionally also
+// writes the raw weights as .npy.
 #include <CLI/CLI.hpp>
 
 #include <iostream>
@@ -10,6 +11,7 @@
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
 #include "draw/heatmap_render.hpp"
+#include "draw/picture_file.hpp"
 #include "cli/problem.hpp"
 #include "cli/run_inputs.hpp"
 #include "vkattn/npy.hpp"
@@ -73,6 +75,7 @@ AttentionWeights read_weights_npy(const std::string& path) {
 
 int run_heatmap(const HeatmapArgs& a) {
     const InputArgs& in = a.inputs;
+    picture_format(a.out, "--out");  // .png or .svg, checked before anything is read or computed
     if (!a.weights_npy.empty()) {
         // Nothing to compute: draw what another command wrote (no device is opened).
         if (!a.random.empty() || !in.q.empty() || !in.k.empty() || !in.v.empty() || !in.mask.empty())
@@ -83,7 +86,7 @@ int run_heatmap(const HeatmapArgs& a) {
         check_request(request, {w.B, w.H, w.Lq, w.Lk});
         if (!a.npy.empty()) throw UsageError("--npy: the weights already are in " + a.weights_npy);
         const RenderedHeatmap img = write_heatmap(w, request, a.out);
-        std::cout << "heatmap: wrote " << a.out << " (" << img.canvas.width() << " x " << img.canvas.height() << " px, "
+        std::cout << "heatmap: wrote " << a.out << " (" << img.drawing.width() << " x " << img.drawing.height() << " px, "
                   << img.panels.size() << " panel(s) of " << img.panels[0].rows << " x " << img.panels[0].cols
                   << " cells) from " << a.weights_npy << " [" << w.B << ", " << w.H << ", " << w.Lq << ", " << w.Lk << "]\n";
         return kExitOk;
@@ -131,7 +134,7 @@ int run_heatmap(const HeatmapArgs& a) {
     if (!a.npy.empty()) save_npy(a.npy, *r.weights);
     const RenderedHeatmap img = write_heatmap(download_weights(*r.weights), request, a.out);
 
-    std::cout << "heatmap: wrote " << a.out << " (" << img.canvas.width() << " x " << img.canvas.height() << " px, "
+    std::cout << "heatmap: wrote " << a.out << " (" << img.drawing.width() << " x " << img.drawing.height() << " px, "
               << img.panels.size() << " panel(s) of " << img.panels[0].rows << " x " << img.panels[0].cols
               << " cells) from weights " << to_string(r.weights->shape());
     if (!a.npy.empty()) std::cout << "; weights -> " << a.npy;
@@ -155,7 +158,7 @@ int run_heatmap(const HeatmapArgs& a) {
 Command add_heatmap_command(CLI::App& parent) {
     auto a = std::make_shared<HeatmapArgs>();
     CLI::App* app = parent.add_subcommand(
-        "heatmap", "Draw attention weights as a PNG heatmap (one head, a grid of heads, or their mean) with a colour bar");
+        "heatmap", "Draw attention weights as a PNG or SVG heatmap (one head, a grid of heads, or their mean) with a colour bar");
     add_input_options(*app, a->inputs, false);
     app->add_option("--random", a->random, "Instead of files: random q, k, v with Lq = Lk = L (B 1, D 64)")->type_name("L");
     app->add_option("--heads", a->heads, "Heads of the --random problem (default 4)")->type_name("H");
@@ -164,7 +167,9 @@ Command add_heatmap_command(CLI::App& parent) {
                     "Instead of computing: draw weights another command wrote ([B, H, Lq, Lk], [B, Lq, Lk] or [Lq, Lk] f32/f16), "
                     "e.g. `vkattn additive --weights-out` or `vkattn mha --weights-out`")
         ->type_name("FILE.npy");
-    app->add_option("--out", a->out, "The PNG to write")->required()->type_name("FILE.png");
+    app->add_option("--out", a->out, "The picture to write; the extension chooses the format (.png or .svg)")
+        ->required()
+        ->type_name("FILE.png|FILE.svg");
     app->add_option("--npy", a->npy, "Also write all the weights, [B, Hq, Lq, Lk] f32")->type_name("FILE.npy");
     app->add_option("--batch", a->batch, "The batch to draw")->capture_default_str()->type_name("B");
     CLI::Option* head = app->add_option("--head", a->head, "Draw this head (the default, head 0)")->type_name("H");
@@ -172,9 +177,9 @@ Command add_heatmap_command(CLI::App& parent) {
     CLI::Option* mean = app->add_flag("--mean", a->mean, "Draw the mean over heads");
     head->excludes(grid)->excludes(mean);
     grid->excludes(mean);
-    app->add_option("--query-tokens", a->query_tokens, "Row labels: a text file with one token per line (Lq lines)")
+    app->add_option("--query-tokens", a->query_tokens, "Row labels: a UTF-8 text file with one token per line (Lq lines)")
         ->type_name("FILE");
-    app->add_option("--key-tokens", a->key_tokens, "Column labels: a text file with one token per line (Lk lines)")
+    app->add_option("--key-tokens", a->key_tokens, "Column labels: a UTF-8 text file with one token per line (Lk lines)")
         ->type_name("FILE");
     app->add_option("--title", a->title, "Title (default: \"dot-product attention weights\")")->type_name("TEXT");
     app->add_option("--max-cells", a->max_cells,

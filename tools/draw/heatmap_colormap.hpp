@@ -1,7 +1,7 @@
 #pragma once
 // The viridis colormap (perceptually uniform, lightness rising monotonically from dark purple to yellow)
 // for `vkattn heatmap`.
-#include "draw/plot_canvas.hpp"
+#include "draw/drawing.hpp"
 
 namespace vkattn::cli {
 

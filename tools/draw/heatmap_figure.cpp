@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "draw/heatmap_render.hpp"
+#include "draw/picture_file.hpp"
+#include "draw/utf8.hpp"
 #include "vkattn/error.hpp"
 
 namespace vkattn::cli {
@@ -14,6 +16,10 @@ namespace {
 std::string count_text(int64_t n, const char* what) { return std::to_string(n) + " " + what + (n == 1 ? "" : "s"); }
 
 void check_tokens(const std::vector<std::string>& tokens, int64_t length, const std::string& option, const char* axis) {
+    for (std::size_t i = 0; i < tokens.size(); ++i)
+        if (const auto at = first_invalid_utf8(tokens[i]))
+            bad(option + ": line " + std::to_string(i + 1) + " is not valid UTF-8 (byte " + std::to_string(*at + 1) +
+                " of the line); labels are drawn as UTF-8 text, save the file as UTF-8");
     if (tokens.empty() || static_cast<int64_t>(tokens.size()) == length) return;
     bad(option + ": " + count_text(static_cast<int64_t>(tokens.size()), "token") + " (lines), but the weights have " + axis +
         " = " + std::to_string(length) + "; give one token per line");
@@ -43,6 +49,8 @@ void check_request(const HeatmapRequest& r, const Shape& shape) {
     if (r.max_cells < 0) bad("--max-cells: " + std::to_string(r.max_cells) + " must be >= 0 (0: no downsampling)");
     check_tokens(r.query_tokens, Lq, r.query_option, "Lq");
     check_tokens(r.key_tokens, Lk, r.key_option, "Lk");
+    if (const auto at = first_invalid_utf8(r.title))
+        bad("--title: not valid UTF-8 (byte " + std::to_string(*at + 1) + "); the title is drawn as UTF-8 text");
 }
 
 HeatmapFigure build_figure(const AttentionWeights& w, const HeatmapRequest& r) {
@@ -87,14 +95,15 @@ HeatmapFigure build_figure(const AttentionWeights& w, const HeatmapRequest& r) {
     return f;
 }
 
-RenderedHeatmap write_heatmap(const AttentionWeights& weights, const HeatmapRequest& request, const std::string& png_path) {
+RenderedHeatmap write_heatmap(const AttentionWeights& weights, const HeatmapRequest& request, const std::string& out_path) {
+    picture_format(out_path, request.out_option);  // a bad extension fails before any drawing
     RenderedHeatmap r = render_heatmap(build_figure(weights, request));
-    r.canvas.write_png(png_path);
+    write_picture(r.drawing, out_path, request.out_option);
     return r;
 }
 
-RenderedHeatmap write_heatmap(const Tensor& weights, const HeatmapRequest& request, const std::string& png_path) {
-    return write_heatmap(download_weights(weights), request, png_path);
+RenderedHeatmap write_heatmap(const Tensor& weights, const HeatmapRequest& request, const std::string& out_path) {
+    return write_heatmap(download_weights(weights), request, out_path);
 }
 
 }  // namespace vkattn::cli

@@ -1,7 +1,7 @@
 #pragma once
 // What `vkattn heatmap` draws, decided from the weights and the request: the panels (one head, every head
 // in a grid, or the mean over heads of one batch), the pooling, the axis labels, the title and the colour
-// range; and the whole path from weights to a PNG for any attention kind that returns weights.
+// range; and the whole path from weights to a PNG or SVG file for any attention kind that returns weights.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -27,6 +27,7 @@ struct HeatmapRequest {
     std::optional<double> vmax;                    ///< top of the colour scale; default: the largest value shown
     std::string query_option = "--query-tokens";   ///< argument names used in error messages
     std::string key_option = "--key-tokens";
+    std::string out_option = "--out";
 };
 
 struct HeatmapPanel {
@@ -44,17 +45,20 @@ struct HeatmapFigure {
 };
 
 /// Checks the request against weights of shape [B, H, Lq, Lk] (batch and head in range, token counts
-/// equal to Lq and Lk, max_cells >= 0). Throws Error(invalid_argument) naming the argument.
+/// equal to Lq and Lk, tokens and title valid UTF-8, max_cells >= 0). Throws Error(invalid_argument)
+/// naming the argument.
 void check_request(const HeatmapRequest& request, const Shape& weights_shape);
 
 /// Checks the request against the weights (batch and head in range, token counts equal to Lq and Lk,
 /// max_cells and vmax sane) and builds the figure. Throws Error(invalid_argument) naming the argument.
 HeatmapFigure build_figure(const AttentionWeights& weights, const HeatmapRequest& request);
 
-/// build_figure + render + write: the PNG of `weights` [B, H, Lq, Lk]. Returns the rendering (with
-/// where every panel and the colour bar went). Throws Error(io_error) naming `png_path` when unwritable.
-RenderedHeatmap write_heatmap(const AttentionWeights& weights, const HeatmapRequest& request, const std::string& png_path);
+/// build_figure + render + write: the picture of `weights` [B, H, Lq, Lk] as PNG or SVG, chosen by the
+/// extension of `out_path` (draw/picture_file.hpp). Returns the rendering (with where every panel and the
+/// colour bar went). Throws Error(invalid_argument) for another extension and Error(io_error) naming
+/// `out_path` when it cannot be written.
+RenderedHeatmap write_heatmap(const AttentionWeights& weights, const HeatmapRequest& request, const std::string& out_path);
 /// The same from a device tensor [B, H, Lq, Lk] (e.g. AttentionResult::weights).
-RenderedHeatmap write_heatmap(const Tensor& weights, const HeatmapRequest& request, const std::string& png_path);
+RenderedHeatmap write_heatmap(const Tensor& weights, const HeatmapRequest& request, const std::string& out_path);
 
 }  // namespace vkattn::cli
