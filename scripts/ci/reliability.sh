@@ -29,7 +29,9 @@ for step in "${steps[@]}"; do
   echo "==== reliability: $step"
   t0=$(date +%s)
   bash "$script"
-  summary+=("$step $(( $(date +%s) - t0 )) s")
+  summary+=("$(printf '%-12s %5d s' "$step" $(( $(date +%s) - t0 )))")
 done
+# .ci/run prints these with its own step times.
+if [ -n "${VKATTN_CI_STEP_TIMES:-}" ]; then printf '%s\n' "${summary[@]}" >"$VKATTN_CI_STEP_TIMES"; fi
 echo "==== reliability: all steps passed"
 printf '  %s\n' "${summary[@]}"
