@@ -34,6 +34,8 @@ struct BenchArgs {
     bool remeasure = false;
 };
 
+// The report's date, in the format of the engine's cache files (engine/runtime/clock.cpp). A copy on
+// purpose: the tools link only the public API, and a clock is no part of an attention library's API.
 std::string utc_now() {
     const std::time_t t = std::time(nullptr);
     std::tm tm{};
