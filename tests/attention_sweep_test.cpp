@@ -211,20 +211,44 @@ INSTANTIATE_TEST_SUITE_P(LongKeys, Sweep, ::testing::ValuesIn(long_key_cases()),
 // kernel here keeps it compared with the reference in CI, on every fused case whose key range stays
 // inside lavapipe's loop-iteration limit.
 class TiledKernel : public ::testing::TestWithParam<Case> {};
+// Key tiles of `keys` keys that split-KV would cut (choose_kv_split_config, attention_split_kv.cpp):
+// from the earliest window start, tile-aligned, to the last query row's key end. Key lengths are left
+// out: the last batch always has all Lk keys (test_support.cpp), so the range is the same.
+int64_t visible_key_tiles(const Case& c, int keys) {
+    detail::AttentionProblem p;
+    p.B = c.B, p.Hq = c.Hq, p.Hkv = c.Hkv, p.Lq = c.Lq, p.Lk = c.Lk, p.D = c.D, p.Dv = c.Dv ? c.Dv : c.D;
+    p.window_left = c.window.left, p.window_right = c.window.right;
+    AttentionOptions o;
+    o.causal = c.causal;
+    const int64_t end = detail::key_end_for_row(p, o, 0, c.Lq - 1);
+    const int64_t begin = detail::key_start_for_row(p, 0, 0) / keys * keys;
+    return end > begin ? (end - begin + keys - 1) / keys : 0;
+}
 TEST_P(TiledKernel, MatchesReference) {
     ScopedEnv force("VKATTN_FUSED_KERNEL", "tiled");
     const Case& c = GetParam();
     const DeviceInfo& dev = context().device();
     const detail::FusedConfig tiles = detail::choose_tiled_config(dev, detail::head_dim_class(std::max(c.D, c.Dv ? c.Dv : c.D)));
-    if (detail::has_loop_iteration_limit(dev) && detail::tiled_loop_iterations(tiles, c.D, c.Dv ? c.Dv : c.D, c.Lk) > 60000) {
+    const int64_t Dv = c.Dv ? c.Dv : c.D;
+    if (detail::has_loop_iteration_limit(dev) && detail::tiled_loop_iterations(tiles, c.D, Dv, c.Lk) > 60000) {
         // Small tiles (a limits profile's shared memory, VKATTN_PROFILE) need more loop iterations
-        // than lavapipe runs: the planner splits the keys (split-KV) until one split fits, or
-        // refuses; it never drops keys.
+        // than lavapipe runs: the planner splits the keys (split-KV) until one split fits, and refuses
+        // when even a split of a single key tile would not fit, or when the visible key range (causal,
+        // window) is under two tiles, so that there is nothing to split: it then checks all Lk keys
+        // against the limit (attention.cpp), although the kernel would loop over the visible ones only.
+        // Which of the two happens is computed here, and only that one passes; it never drops keys.
+        const bool one_tile_too_long = detail::tiled_loop_iterations(tiles, c.D, Dv, tiles.keys) > 60000;
+        const int64_t tiles_to_split = visible_key_tiles(c, tiles.keys);
+        const bool refused = one_tile_too_long || tiles_to_split < 2;
         try {
             const Outcome r = run_case(c, fresh_seed());
+            EXPECT_FALSE(refused) << "ran although refusal was expected (one tile too long: " << one_tile_too_long
+                                  << ", visible key tiles: " << tiles_to_split << "): " << r.variant;
             EXPECT_TRUE(r.passed) << r.message;
             EXPECT_NE(r.variant.find("+split-kv["), std::string::npos) << "ran past the loop limit unsplit: " << r.variant;
         } catch (const Error& e) {
+            EXPECT_TRUE(refused) << "refused although " << tiles_to_split << " visible key tiles can be split into tiles of "
+                                 << tiles.keys << " keys that fit the loop limit: " << e.message();
             EXPECT_EQ(e.code(), ErrorCode::unsupported);
             EXPECT_NE(e.message().find("keys would exceed"), std::string::npos) << e.message();
         }
@@ -240,6 +264,13 @@ std::vector<Case> tiled_cases() {
     for (const auto& list : {shape_cases(), head_dim_cases(), mask_cases(), special_cases(), score_mod_cases()})
         for (const Case& c : list)
             if (c.path == Path::fused && c.Lk <= 1024) cases.push_back(c);
+    // Under the mobile and small-shared profiles the loop-limit branch above is taken by the shapes'
+    // B3_H6x1_L3x799_D256_f16 top-left case, which sees 3 keys and is refused; the same shape
+    // bottom-right sees all 799 keys and must run split.
+    Case split;
+    split.B = 3, split.Hq = 6, split.Hkv = 1, split.Lq = 3, split.Lk = 799, split.D = 256, split.dtype = DType::f16;
+    split.causal = Causal::bottom_right;
+    cases.push_back(split);
     return cases;
 }
 INSTANTIATE_TEST_SUITE_P(Tiled, TiledKernel, ::testing::ValuesIn(tiled_cases()), case_name);

@@ -9,6 +9,7 @@
 #include <random>
 #include <sstream>
 
+#include "common/attention_data.hpp"
 #include "test_support.hpp"
 #include "vkattn/linear_reference.hpp"
 
@@ -40,19 +41,8 @@ struct LinearCase {
 };
 void PrintTo(const LinearCase& c, std::ostream* os) { *os << c.name(); }
 
-// [B, H, L, X] -> [B, L, H, X]
-std::vector<float> to_blhd(const std::vector<float>& x, int64_t B, int64_t H, int64_t L, int64_t X) {
-    std::vector<float> y(x.size());
-    for (int64_t b = 0; b < B; ++b)
-        for (int64_t h = 0; h < H; ++h)
-            for (int64_t l = 0; l < L; ++l)
-                for (int64_t e = 0; e < X; ++e) y[((b * L + l) * H + h) * X + e] = x[((b * H + h) * L + l) * X + e];
-    return y;
-}
-
 Tensor upload(const std::vector<float>& x, int64_t B, int64_t H, int64_t L, int64_t X, DType dt, bool blhd) {
-    if (!blhd) return context().upload(x, {B, H, L, X}, dt);
-    return context().upload(to_blhd(x, B, H, L, X), {B, L, H, X}, dt).transposed(1, 2);
+    return upload_qkv(context(), x, B, H, L, X, dt, blhd);
 }
 
 // Rows compared by a sampled check: the first and last, both sides of every 64-key chunk edge in the
@@ -122,12 +112,9 @@ void run_linear_case(const LinearCase& c, uint64_t seed) {
                 got.insert(got.end(), all.begin() + (bh * c.Lq + i) * c.Dv, all.begin() + (bh * c.Lq + i + 1) * c.Dv);
     }
     ASSERT_EQ(got.size(), ref.size());
-    double err = 0, naive_err = 0, max_ref = 0;
-    for (std::size_t i = 0; i < ref.size(); ++i) {
-        err = std::max(err, std::fabs(double(got[i]) - ref[i]));
-        naive_err = std::max(naive_err, std::fabs(double(naive[i]) - ref[i]));
-        max_ref = std::max(max_ref, std::fabs(double(ref[i])));
-    }
+    // No element is skipped: a non-finite reference must be matched exactly (it never is non-finite here).
+    ASSERT_EQ(nonfinite_mismatch("out", got, ref), "") << res.variant;
+    const double err = max_abs_diff_finite(got, ref), naive_err = max_abs_diff_finite(naive, ref), max_ref = max_abs(ref);
     if (c.dtype == DType::f32 && out_dtype == DType::f32) {
         EXPECT_LE(err, 1e-5 * max_ref) << res.variant << ": max|out-ref| " << err << ", max|ref| " << max_ref;
     } else {

@@ -1,5 +1,6 @@
 #include "test_support.hpp"
 
+#include "common/attention_data.hpp"
 #include "testing/test_switches.hpp"
 #include "vkattn/reference.hpp"
 
@@ -94,21 +95,6 @@ std::vector<float> random_values(std::mt19937_64& gen, std::size_t n, float scal
     return x;
 }
 
-// [B, H, L, D] host data -> [B, L, H, D]
-std::vector<float> to_blhd(const std::vector<float>& x, int64_t B, int64_t H, int64_t L, int64_t D) {
-    std::vector<float> y(x.size());
-    for (int64_t b = 0; b < B; ++b)
-        for (int64_t h = 0; h < H; ++h)
-            for (int64_t l = 0; l < L; ++l)
-                for (int64_t d = 0; d < D; ++d) y[((b * L + l) * H + h) * D + d] = x[((b * H + h) * L + l) * D + d];
-    return y;
-}
-
-Tensor upload_qkv(Context& ctx, const std::vector<float>& x, int64_t B, int64_t H, int64_t L, int64_t D, const Case& c) {
-    if (!c.blhd) return ctx.upload(x, {B, H, L, D}, c.dtype);
-    return ctx.upload(to_blhd(x, B, H, L, D), {B, L, H, D}, c.dtype).transposed(1, 2);
-}
-
 void make_mask(Context& ctx, const Case& c, std::mt19937_64& gen, Inputs& in) {
     HostAttentionProblem& p = in.host;
     if (c.mask == MaskKind::none && !c.fully_masked_rows) return;
@@ -155,47 +141,11 @@ Inputs make_inputs(Context& ctx, const Case& c, uint64_t seed) {
         p.key_lengths[p.B - 1] = static_cast<int32_t>(p.Lk);               // and one with all of them
         if (p.B > 2) p.key_lengths[1] = std::max<int32_t>(1, p.key_lengths[1]);
     }
-    in.q = upload_qkv(ctx, p.q, p.B, p.Hq, p.Lq, p.D, c);
-    in.k = upload_qkv(ctx, p.k, p.B, p.Hkv, p.Lk, p.D, c);
-    in.v = upload_qkv(ctx, p.v, p.B, p.Hkv, p.Lk, p.Dv, c);
+    in.q = upload_qkv(ctx, p.q, p.B, p.Hq, p.Lq, p.D, c.dtype, c.blhd);
+    in.k = upload_qkv(ctx, p.k, p.B, p.Hkv, p.Lk, p.D, c.dtype, c.blhd);
+    in.v = upload_qkv(ctx, p.v, p.B, p.Hkv, p.Lk, p.Dv, c.dtype, c.blhd);
     make_mask(ctx, c, gen, in);
     return in;
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-    double m = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(static_cast<double>(a[i]) - b[i]));
-    return m;
-}
-
-double max_abs(const std::vector<float>& a) {
-    double m = 0;
-    for (float x : a) m = std::max(m, std::fabs(static_cast<double>(x)));
-    return m;
-}
-
-// First index holding NaN or Inf where the reference is finite, or -1.
-int64_t first_non_finite(const std::vector<float>& got, const std::vector<float>& ref) {
-    for (std::size_t i = 0; i < got.size(); ++i)
-        if (!std::isfinite(got[i]) && std::isfinite(ref[i])) return static_cast<int64_t>(i);
-    return -1;
-}
-
-bool check_lse(const std::vector<float>& got, const std::vector<float>& ref, std::string& why) {
-    for (std::size_t i = 0; i < got.size(); ++i) {
-        if (std::isnan(got[i])) { why = "lse[" + std::to_string(i) + "] is NaN"; return false; }
-        if (std::isinf(ref[i])) {
-            if (!(std::isinf(got[i]) && got[i] < 0)) { why = "lse[" + std::to_string(i) + "] of a fully masked row is " + std::to_string(got[i]) + ", not -inf"; return false; }
-            continue;
-        }
-        // The lse is a sum of exponentials of f32 scores: relative f32 accuracy, scaled by its size.
-        const double tol = 2e-5 * (1.0 + std::fabs(ref[i]));
-        if (std::fabs(static_cast<double>(got[i]) - ref[i]) > tol) {
-            why = "lse[" + std::to_string(i) + "] = " + std::to_string(got[i]) + ", reference " + std::to_string(ref[i]);
-            return false;
-        }
-    }
-    return true;
 }
 
 }  // namespace
@@ -230,12 +180,12 @@ Outcome run_case(Context& ctx, const Case& c, uint64_t seed) {
     std::ostringstream msg;
     msg << c.name() << " seed " << seed << " variant " << res.variant << ": ";
 
-    if (int64_t bad = first_non_finite(out, ref.out); bad >= 0) {
-        r.message = msg.str() + "out[" + std::to_string(bad) + "] = " + std::to_string(out[bad]) + " (unwritten or overflow)";
+    if (std::string bad = nonfinite_mismatch("out", out, ref.out); !bad.empty()) {
+        r.message = msg.str() + bad;
         return r;
     }
-    r.max_abs = max_abs_diff(out, ref.out);
-    r.bound = 2 * max_abs_diff(naive.out, ref.out) + 1e-6;
+    r.max_abs = max_abs_diff_finite(out, ref.out);
+    r.bound = 2 * max_abs_diff_finite(naive.out, ref.out) + 1e-6;
     r.relative = r.max_abs / std::max(max_abs(ref.out), 1e-30);
     if (!(r.max_abs <= r.bound)) {
         r.message = msg.str() + "max|out-ref| = " + std::to_string(r.max_abs) + " exceeds 2*max|naive-ref|+1e-6 = " + std::to_string(r.bound);
@@ -245,18 +195,17 @@ Outcome run_case(Context& ctx, const Case& c, uint64_t seed) {
         r.message = msg.str() + "relative error " + std::to_string(r.relative) + " exceeds 1e-5";
         return r;
     }
-    std::string why;
-    if (!check_lse(lse, ref.lse, why)) {
+    if (std::string why = check_lse(lse, ref.lse); !why.empty()) {
         r.message = msg.str() + why;
         return r;
     }
     if (opt.return_weights) {
         const std::vector<float> w = res.weights->download<float>();
-        if (int64_t bad = first_non_finite(w, ref.weights); bad >= 0) {
-            r.message = msg.str() + "weights[" + std::to_string(bad) + "] is not finite";
+        if (std::string bad = nonfinite_mismatch("weights", w, ref.weights); !bad.empty()) {
+            r.message = msg.str() + bad;
             return r;
         }
-        const double werr = max_abs_diff(w, ref.weights), wbound = 2 * max_abs_diff(naive.weights, ref.weights) + 1e-6;
+        const double werr = max_abs_diff_finite(w, ref.weights), wbound = 2 * max_abs_diff_finite(naive.weights, ref.weights) + 1e-6;
         if (!(werr <= wbound)) {
             r.message = msg.str() + "max|weights-ref| = " + std::to_string(werr) + " exceeds " + std::to_string(wbound);
             return r;

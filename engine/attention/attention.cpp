@@ -8,6 +8,7 @@
 #include "attention/attention_decode.hpp"
 #include "attention/attention_problem.hpp"
 #include "attention/attention_split_kv.hpp"
+#include "attention/call_tail.hpp"
 #include "attention/chunking.hpp"
 #include "runtime/convert.hpp"
 #include "runtime/context_state.hpp"
@@ -492,14 +493,9 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
             append_convert(st, lim, out32, *staged_out, (c.bh0 * p.Lq + c.row0) * p.Dv, c.slices * c.row_count * p.Dv, dispatches);
     }
 
-    if (p.out_dtype == DType::f16) {
-        result.out = staged ? *staged_out : result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
-        if (!staged) append_convert(st, lim, out32, result.out, 0, out32.numel(), dispatches);
-    } else {
-        result.out = out32;
-    }
-    result.dispatches = static_cast<uint32_t>(dispatches.size());
-    result.gpu_milliseconds = st.run_dispatches(dispatches, o.measure_time);
+    std::optional<Tensor> out16;
+    if (p.out_dtype == DType::f16) out16 = staged ? *staged_out : result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
+    finish_call(st, result, out32, out16, staged, lim, dispatches, o.measure_time);
     return result;
 }
 

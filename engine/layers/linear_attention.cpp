@@ -6,6 +6,7 @@
 
 #include "runtime/access.hpp"
 #include "attention/attention_problem.hpp"
+#include "attention/call_tail.hpp"
 #include "attention/chunking.hpp"
 #include "runtime/context_state.hpp"
 #include "runtime/convert.hpp"
@@ -122,15 +123,9 @@ LinearAttentionResult linear_attention_full(Context& ctx, const Tensor& q, const
     d.groups = plan.apply_groups;
     dispatches.push_back(d);
 
-    if (p.out_dtype == DType::f16) {
-        result.out = ctx.empty({p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
-        const ChunkLimits lim = chunk_limits(dev, 1, dev.max_workgroup_count[0]);
-        append_convert(st, lim, out32, result.out, 0, out32.numel(), dispatches);
-    } else {
-        result.out = out32;
-    }
-    result.dispatches = static_cast<uint32_t>(dispatches.size());
-    result.gpu_milliseconds = st.run_dispatches(dispatches, o.measure_time);
+    std::optional<Tensor> out16;
+    if (p.out_dtype == DType::f16) out16 = ctx.empty({p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
+    finish_call(st, result, out32, out16, false, chunk_limits(dev, 1, dev.max_workgroup_count[0]), dispatches, o.measure_time);
     return result;
 }
 

@@ -1,7 +1,5 @@
 #include "runtime/pipeline_cache.hpp"
 
-#include <ctime>
-
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -29,15 +27,6 @@ std::string pipeline_cache_uuid_hex(const DeviceInfo& info) {
         hex += b;
     }
     return hex;
-}
-
-std::string utc_now() {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
 }
 
 bool write_file_atomically(const std::string& path, const std::string& bytes) {

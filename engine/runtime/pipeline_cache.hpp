@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "runtime/clock.hpp"  // utc_now, which the cache files (roofline, tuning) record
 #include "runtime/vk_handles.hpp"
 #include "vkattn/device.hpp"
 
@@ -36,9 +37,6 @@ std::string default_cache_directory();
 /// Lower-case hex of the device's pipeline-cache UUID: with the driver version, what identifies a
 /// per-device cache file (pipelines, roofline figures).
 std::string pipeline_cache_uuid_hex(const DeviceInfo& info);
-
-/// The current UTC time as "2024-05-01T12:00:00Z": when a cache entry (roofline, tuning) was measured.
-std::string utc_now();
 
 /// Writes `bytes` to `path` through a temporary file and a rename, creating the directory, so that
 /// concurrent processes never see half a file. Returns false (and leaves nothing behind) on failure:

@@ -12,11 +12,16 @@
 #include "attention/attention_problem.hpp"
 #include "runtime/context_state.hpp"
 #include "runtime/pipeline_cache.hpp"
+#include "tuning/tune_seam.hpp"
 #include "tuning/tuning_table.hpp"
 #include "vkattn/attention.hpp"
 #include "vkattn/error.hpp"
 
 namespace vkattn {
+
+namespace detail {
+TuneSeam* tune_seam = nullptr;
+}
 
 namespace {
 
@@ -98,7 +103,8 @@ TuneReport tune(Context& ctx, const TuneOptions& o) {
                 try {
                     ForcedConfig force(st, cands[i]);
                     const AttentionResult first = attention_full(ctx, q, k, v, opt);  // builds the pipeline
-                    const std::vector<float> out = first.out.download<float>();
+                    std::vector<float> out = first.out.download<float>();
+                    if (detail::tune_seam && detail::tune_seam->output) detail::tune_seam->output(i, out);
                     if (i == 0) {
                         reference = out;
                         for (float x : out) ref_scale = std::max(ref_scale, std::fabs(x));
@@ -114,6 +120,7 @@ TuneReport tune(Context& ctx, const TuneOptions& o) {
                     (void)attention_full(ctx, q, k, v, opt);  // warm-up
                     std::vector<double> ms;
                     for (int r = 0; r < o.repeats; ++r) ms.push_back(attention_full(ctx, q, k, v, opt).gpu_milliseconds);
+                    if (detail::tune_seam && detail::tune_seam->times) detail::tune_seam->times(i, ms);
                     tc.median_ms = median_of(ms);
                     tc.min_ms = *std::min_element(ms.begin(), ms.end());
                     tc.max_ms = *std::max_element(ms.begin(), ms.end());

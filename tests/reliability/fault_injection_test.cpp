@@ -217,7 +217,12 @@ TEST_F(FaultInjection, RefusedPipelineCacheFileFallsBackToAnEmptyCache) {
     MessageLog log;
     ContextOptions options = reliability_options(log, kForceStaging);
     options.pipeline_cache_dir = dir;
-    { Context writes_the_file(options); }
+    {
+        // A pipeline built first, so that the driver has cache data to write (an unused cache may be
+        // empty, and this test would then be skipped on every driver).
+        Context writes_the_file(options);
+        EXPECT_TRUE(run_ops(writes_the_file, {mixed_run()[0]}, kSeed).empty());
+    }
     {
         Context ctx(options);
         if (!detail::state_of(ctx).pipeline_cache->loaded_from_disk()) GTEST_SKIP() << "the driver wrote no pipeline cache data to reload";

@@ -1,6 +1,8 @@
 #include "mixed_ops.hpp"
 #include "vkattn/reference.hpp"
 
+#include "common/attention_data.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -27,61 +29,14 @@ std::vector<float> random_values(std::mt19937_64& gen, std::size_t n, DType dtyp
     return x;
 }
 
-// [B, H, L, D] host data -> [B, L, H, D]
-std::vector<float> to_blhd(const std::vector<float>& x, int64_t B, int64_t H, int64_t L, int64_t D) {
-    std::vector<float> y(x.size());
-    for (int64_t b = 0; b < B; ++b)
-        for (int64_t h = 0; h < H; ++h)
-            for (int64_t l = 0; l < L; ++l)
-                for (int64_t d = 0; d < D; ++d) y[((b * L + l) * H + h) * D + d] = x[((b * H + h) * L + l) * D + d];
-    return y;
-}
-
-Tensor upload_qkv(Context& ctx, const std::vector<float>& x, int64_t B, int64_t H, int64_t L, int64_t D, const Op& op) {
-    if (!op.blhd) return ctx.upload(x, {B, H, L, D}, op.dtype);
-    return ctx.upload(to_blhd(x, B, H, L, D), {B, L, H, D}, op.dtype).transposed(1, 2);
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-    double m = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        const double d = std::fabs(static_cast<double>(a[i]) - b[i]);
-        if (std::isnan(d)) return INFINITY;
-        m = std::max(m, d);
-    }
-    return m;
-}
-
-double max_abs(const std::vector<float>& a) {
-    double m = 0;
-    for (float x : a) m = std::max(m, std::fabs(static_cast<double>(x)));
-    return m;
-}
-
 // Compares `got` with the reference under the bound rule; returns an empty string when it passes.
 std::string compare(const char* what, const std::vector<float>& got, const std::vector<float>& ref,
                     const std::vector<float>& naive, bool relative) {
-    if (got.size() != ref.size()) return std::string(what) + ": " + std::to_string(got.size()) + " values, expected " + std::to_string(ref.size());
-    for (std::size_t i = 0; i < got.size(); ++i)
-        if (!std::isfinite(got[i]) && std::isfinite(ref[i]))
-            return std::string(what) + "[" + std::to_string(i) + "] = " + std::to_string(got[i]) + " (unwritten or overflow)";
-    const double err = max_abs_diff(got, ref), bound = 2 * max_abs_diff(naive, ref) + 1e-6;
+    if (std::string bad = test::nonfinite_mismatch(what, got, ref); !bad.empty()) return bad;
+    const double err = test::max_abs_diff_finite(got, ref), bound = 2 * test::max_abs_diff_finite(naive, ref) + 1e-6;
     if (!(err <= bound)) return std::string("max|") + what + "-ref| = " + std::to_string(err) + " exceeds " + std::to_string(bound);
-    if (relative && err / std::max(max_abs(ref), 1e-30) > 1e-5)
-        return std::string(what) + ": relative error " + std::to_string(err / std::max(max_abs(ref), 1e-30)) + " exceeds 1e-5";
-    return {};
-}
-
-std::string compare_lse(const std::vector<float>& got, const std::vector<float>& ref) {
-    for (std::size_t i = 0; i < got.size(); ++i) {
-        if (std::isnan(got[i])) return "lse[" + std::to_string(i) + "] is NaN";
-        if (std::isinf(ref[i])) {
-            if (!(std::isinf(got[i]) && got[i] < 0)) return "lse[" + std::to_string(i) + "] of a fully masked row is not -inf";
-            continue;
-        }
-        if (std::fabs(static_cast<double>(got[i]) - ref[i]) > 2e-5 * (1.0 + std::fabs(ref[i])))
-            return "lse[" + std::to_string(i) + "] = " + std::to_string(got[i]) + ", reference " + std::to_string(ref[i]);
-    }
+    if (relative && err / std::max(test::max_abs(ref), 1e-30) > 1e-5)
+        return std::string(what) + ": relative error " + std::to_string(err / std::max(test::max_abs(ref), 1e-30)) + " exceeds 1e-5";
     return {};
 }
 
@@ -142,9 +97,9 @@ OpOutcome run_op(Context& ctx, const Op& op, uint64_t seed) {
             o.mask = ctx.upload(p.mask, p.mask_shape, op.dtype);
         }
     }
-    const Tensor q = upload_qkv(ctx, p.q, p.B, p.Hq, p.Lq, p.D, op);
-    const Tensor k = upload_qkv(ctx, p.k, p.B, p.Hkv, p.Lk, p.D, op);
-    const Tensor v = upload_qkv(ctx, p.v, p.B, p.Hkv, p.Lk, p.Dv, op);
+    const Tensor q = test::upload_qkv(ctx, p.q, p.B, p.Hq, p.Lq, p.D, op.dtype, op.blhd);
+    const Tensor k = test::upload_qkv(ctx, p.k, p.B, p.Hkv, p.Lk, p.D, op.dtype, op.blhd);
+    const Tensor v = test::upload_qkv(ctx, p.v, p.B, p.Hkv, p.Lk, p.Dv, op.dtype, op.blhd);
 
     const AttentionResult res = attention_full(ctx, q, k, v, o);
     OpOutcome r;
@@ -157,7 +112,7 @@ OpOutcome run_op(Context& ctx, const Op& op, uint64_t seed) {
     const DType precision = op.dtype == DType::f16 || op.out_f16 ? DType::f16 : DType::f32;
     const HostAttentionResult naive = naive_attention(p, precision, op.weights);
     std::string why = compare("out", out, ref.out, naive.out, precision == DType::f32);
-    if (why.empty() && op.lse) why = compare_lse(lse, ref.lse);
+    if (why.empty() && op.lse) why = test::check_lse(lse, ref.lse);
     if (why.empty() && op.weights) why = compare("weights", weights, ref.weights, naive.weights, false);
     r.passed = why.empty();
     if (!r.passed) r.message = op.name() + " seed " + std::to_string(seed) + " variant " + res.variant + ": " + why;

@@ -17,6 +17,7 @@
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
 #include "vkattn/roofline.hpp"
+#include "runtime/clock.hpp"
 
 namespace vkattn::cli {
 namespace {
@@ -34,15 +35,6 @@ struct BenchArgs {
     bool no_check = false;
     bool remeasure = false;
 };
-
-std::string utc_now() {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
 
 /// Fails on an unwritable output path before minutes of benchmarking, without truncating the file.
 void probe_writable(const std::string& path, const std::string& option) {
@@ -80,7 +72,7 @@ int run_bench(const BenchArgs& a) {
     rep.device = dev;
     rep.shapes = a.shapes;
     rep.filters = a.filters;
-    rep.date = utc_now();
+    rep.date = vkattn::detail::utc_now();  // the engine's clock: the same stamps as its cache files
     rep.max_seconds_per_case = budget_arg >= 0 ? budget_arg : cpu ? kDefaultCpuBudgetSeconds : 0;
     rep.roofline = roofline_for(ctx, a.remeasure);
 
