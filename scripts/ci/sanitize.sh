@@ -37,6 +37,6 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsa
 if [ "${VKATTN_SANITIZE_FULL:-0}" != 1 ]; then
   export GTEST_FILTER='-*/Sweep.*:Tiled/TiledKernel.*:Pairs/Decode.*'
 fi
-ctest --test-dir build-asan --output-on-failure -E '^install_and_consume$' -LE soak "$@"
+ctest --test-dir build-asan --output-on-failure -j2 -E '^install_and_consume$' -LE soak "$@"
 t2=$(date +%s)
 echo "sanitize: build $((t1 - t0)) s, tests $((t2 - t1)) s"
