@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libcli11-dev             # tests, command line
   libpng-dev                            # vkattn bench plot writes PNG
   nlohmann-json3-dev                    # JSON header of .safetensors weight files
+  spirv-headers                         # SPIR-V opcode/enumerant numbers for the shader reflection
   python3-numpy                         # .npy round-trip check in the test suite
 )
 missing=()
