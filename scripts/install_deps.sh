@@ -9,7 +9,7 @@ packages=(
   vulkan-validationlayers               # the tests run with VK_LAYER_KHRONOS_validation
   libgtest-dev libcli11-dev             # tests, command line
   libpng-dev                            # vkattn bench plot writes PNG
-  nlohmann-json3-dev                    # JSON header of .safetensors weight files
+  nlohmann-json3-dev                    # JSON: .safetensors weight headers, bench --json files
   spirv-headers                         # SPIR-V opcode/enumerant numbers for the shader reflection
   python3-numpy                         # .npy round-trip check in the test suite
 )
