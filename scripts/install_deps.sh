@@ -11,7 +11,8 @@ packages=(
   pkg-config                            # finds cairo and fontconfig for tools/CMakeLists.txt
   libcairo2-dev libfontconfig-dev       # pictures (heatmap, bench plot): cairo draws and writes PNG/SVG,
   fonts-dejavu-core                     #   fontconfig finds "DejaVu Sans", the font of every label
-  nlohmann-json3-dev                    # JSON header of .safetensors weight files
+  nlohmann-json3-dev                    # JSON: .safetensors weight headers, bench --json files
+  spirv-headers                         # SPIR-V opcode/enumerant numbers for the shader reflection
   python3-numpy                         # .npy round-trip check in the test suite
 )
 missing=()

@@ -4,28 +4,30 @@
 #include <map>
 #include <string>
 
+#include <spirv/unified1/spirv.hpp>
+
 #include "vkattn/error.hpp"
 
 namespace vkattn::detail {
 namespace {
 
-// Opcodes, decorations and enumerants of the SPIR-V specification (unified1).
-enum Op : uint32_t {
-    OpCapability = 17, OpExecutionMode = 16, OpExecutionModeId = 331, OpDecorate = 71,
-    OpTypeBool = 20, OpTypeInt = 21, OpTypeFloat = 22, OpTypeVector = 23, OpTypeMatrix = 24,
-    OpTypeArray = 28, OpTypeStruct = 30, OpTypePointer = 32,
-    OpConstantTrue = 41, OpConstantFalse = 42, OpConstant = 43, OpConstantComposite = 44,
-    OpSpecConstantTrue = 48, OpSpecConstantFalse = 49, OpSpecConstant = 50, OpSpecConstantComposite = 51,
-    OpSpecConstantOp = 52, OpVariable = 59,
-};
-constexpr uint32_t kDecorationSpecId = 1, kDecorationBuiltIn = 11, kBuiltInWorkgroupSize = 25;
-constexpr uint32_t kModeLocalSize = 17, kModeLocalSizeId = 38, kStorageWorkgroup = 4;
-constexpr uint32_t kCapFloat16 = 9;
-
+// The SPIR-V specification's numbers (opcodes, decorations, execution modes, storage classes,
+// capabilities) come from Khronos' machine-generated header, Debian package spirv-headers.
 bool is_subgroup_capability(uint32_t c) {
-    return (c >= 61 && c <= 68) ||              // GroupNonUniform, Vote, Arithmetic, Ballot, Shuffle, ShuffleRelative, Clustered, Quad
-           c == 4423 || c == 4431 ||            // SubgroupBallotKHR, SubgroupVoteKHR
-           c == 5297;                           // GroupNonUniformPartitionedNV
+    switch (c) {
+        case spv::CapabilityGroupNonUniform:
+        case spv::CapabilityGroupNonUniformVote:
+        case spv::CapabilityGroupNonUniformArithmetic:
+        case spv::CapabilityGroupNonUniformBallot:
+        case spv::CapabilityGroupNonUniformShuffle:
+        case spv::CapabilityGroupNonUniformShuffleRelative:
+        case spv::CapabilityGroupNonUniformClustered:
+        case spv::CapabilityGroupNonUniformQuad:
+        case spv::CapabilitySubgroupBallotKHR:
+        case spv::CapabilitySubgroupVoteKHR:
+        case spv::CapabilityGroupNonUniformPartitionedNV: return true;
+        default: return false;
+    }
 }
 
 [[noreturn]] void fail(const std::string& what) { throw Error(ErrorCode::vulkan_error, "internal: SPIR-V reflection: " + what); }
@@ -39,31 +41,31 @@ int64_t evaluate(uint32_t op, const std::vector<int64_t>& a) {
         return d;
     };
     switch (op) {
-        case 126: need(1); return -a[0];                        // SNegate
-        case 200: need(1); return ~a[0];                        // Not
-        case 168: need(1); return !a[0];                        // LogicalNot
-        case 113: case 114: need(1); return a[0];               // UConvert, SConvert
-        case 128: need(2); return a[0] + a[1];                  // IAdd
-        case 130: need(2); return a[0] - a[1];                  // ISub
-        case 132: need(2); return a[0] * a[1];                  // IMul
-        case 134: case 135: need(2); return a[0] / nonzero(a[1]);  // UDiv, SDiv
-        case 137: case 138: case 139: need(2); return a[0] % nonzero(a[1]);  // UMod, SRem, SMod
-        case 194: case 195: need(2); return a[0] >> a[1];       // ShiftRightLogical/Arithmetic
-        case 196: need(2); return a[0] << a[1];                 // ShiftLeftLogical
-        case 197: need(2); return a[0] | a[1];
-        case 198: need(2); return a[0] ^ a[1];
-        case 199: need(2); return a[0] & a[1];
-        case 164: need(2); return a[0] == a[1];                 // LogicalEqual
-        case 165: need(2); return a[0] != a[1];                 // LogicalNotEqual
-        case 166: need(2); return a[0] || a[1];
-        case 167: need(2); return a[0] && a[1];
-        case 169: need(3); return a[0] ? a[1] : a[2];           // Select
-        case 170: need(2); return a[0] == a[1];                 // IEqual
-        case 171: need(2); return a[0] != a[1];
-        case 172: case 173: need(2); return a[0] > a[1];        // U/SGreaterThan
-        case 174: case 175: need(2); return a[0] >= a[1];
-        case 176: case 177: need(2); return a[0] < a[1];
-        case 178: case 179: need(2); return a[0] <= a[1];
+        case spv::OpSNegate: need(1); return -a[0];
+        case spv::OpNot: need(1); return ~a[0];
+        case spv::OpLogicalNot: need(1); return !a[0];
+        case spv::OpUConvert: case spv::OpSConvert: need(1); return a[0];
+        case spv::OpIAdd: need(2); return a[0] + a[1];
+        case spv::OpISub: need(2); return a[0] - a[1];
+        case spv::OpIMul: need(2); return a[0] * a[1];
+        case spv::OpUDiv: case spv::OpSDiv: need(2); return a[0] / nonzero(a[1]);
+        case spv::OpUMod: case spv::OpSRem: case spv::OpSMod: need(2); return a[0] % nonzero(a[1]);
+        case spv::OpShiftRightLogical: case spv::OpShiftRightArithmetic: need(2); return a[0] >> a[1];
+        case spv::OpShiftLeftLogical: need(2); return a[0] << a[1];
+        case spv::OpBitwiseOr: need(2); return a[0] | a[1];
+        case spv::OpBitwiseXor: need(2); return a[0] ^ a[1];
+        case spv::OpBitwiseAnd: need(2); return a[0] & a[1];
+        case spv::OpLogicalEqual: need(2); return a[0] == a[1];
+        case spv::OpLogicalNotEqual: need(2); return a[0] != a[1];
+        case spv::OpLogicalOr: need(2); return a[0] || a[1];
+        case spv::OpLogicalAnd: need(2); return a[0] && a[1];
+        case spv::OpSelect: need(3); return a[0] ? a[1] : a[2];
+        case spv::OpIEqual: need(2); return a[0] == a[1];
+        case spv::OpINotEqual: need(2); return a[0] != a[1];
+        case spv::OpUGreaterThan: case spv::OpSGreaterThan: need(2); return a[0] > a[1];
+        case spv::OpUGreaterThanEqual: case spv::OpSGreaterThanEqual: need(2); return a[0] >= a[1];
+        case spv::OpULessThan: case spv::OpSLessThan: need(2); return a[0] < a[1];
+        case spv::OpULessThanEqual: case spv::OpSLessThanEqual: need(2); return a[0] <= a[1];
         default: fail("cannot evaluate spec constant op " + std::to_string(op));
     }
 }
@@ -71,7 +73,7 @@ int64_t evaluate(uint32_t op, const std::vector<int64_t>& a) {
 }  // namespace
 
 ShaderNeeds reflect_shader(std::span<const uint32_t> words, const std::vector<int32_t>& spec) {
-    if (words.size() < 5 || words[0] != 0x07230203u) fail("not a SPIR-V module");
+    if (words.size() < 5 || words[0] != spv::MagicNumber) fail("not a SPIR-V module");
     ShaderNeeds needs;
     std::map<uint32_t, uint32_t> spec_id;                  // result id -> SpecId
     uint32_t workgroup_size_id = 0;                        // the constant decorated BuiltIn WorkgroupSize
@@ -110,48 +112,48 @@ ShaderNeeds reflect_shader(std::span<const uint32_t> words, const std::vector<in
         if (count == 0 || i + count > words.size()) fail("truncated instruction");
         const uint32_t* w = &words[i];
         switch (op) {
-            case OpCapability:
-                if (w[1] == kCapFloat16) needs.float16_arithmetic = true;
+            case spv::OpCapability:
+                if (w[1] == spv::CapabilityFloat16) needs.float16_arithmetic = true;
                 if (is_subgroup_capability(w[1])) needs.subgroup_operations = true;
                 break;
-            case OpExecutionMode:
-                if (w[2] == kModeLocalSize && count >= 6) local_size = {w[3], w[4], w[5]};
+            case spv::OpExecutionMode:
+                if (w[2] == spv::ExecutionModeLocalSize && count >= 6) local_size = {w[3], w[4], w[5]};
                 break;
-            case OpExecutionModeId:
-                if (w[2] == kModeLocalSizeId && count >= 6) local_size_ids = {w[3], w[4], w[5]}, have_local_size_ids = true;
+            case spv::OpExecutionModeId:
+                if (w[2] == spv::ExecutionModeLocalSizeId && count >= 6) local_size_ids = {w[3], w[4], w[5]}, have_local_size_ids = true;
                 break;
-            case OpDecorate:
-                if (w[2] == kDecorationSpecId && count >= 4) spec_id[w[1]] = w[3];
-                if (w[2] == kDecorationBuiltIn && count >= 4 && w[3] == kBuiltInWorkgroupSize) workgroup_size_id = w[1];
+            case spv::OpDecorate:
+                if (w[2] == spv::DecorationSpecId && count >= 4) spec_id[w[1]] = w[3];
+                if (w[2] == spv::DecorationBuiltIn && count >= 4 && w[3] == spv::BuiltInWorkgroupSize) workgroup_size_id = w[1];
                 break;
-            case OpTypeBool: type_bytes[w[1]] = 4; break;
-            case OpTypeInt: case OpTypeFloat: type_bytes[w[1]] = w[2] / 8; break;
-            case OpTypeVector: case OpTypeMatrix: type_bytes[w[1]] = times(bytes_of(w[2]), w[3]); break;
-            case OpTypeArray: type_bytes[w[1]] = times(bytes_of(w[2]), maybe_constant(w[3])); break;
-            case OpTypeStruct: {
+            case spv::OpTypeBool: type_bytes[w[1]] = 4; break;
+            case spv::OpTypeInt: case spv::OpTypeFloat: type_bytes[w[1]] = w[2] / 8; break;
+            case spv::OpTypeVector: case spv::OpTypeMatrix: type_bytes[w[1]] = times(bytes_of(w[2]), w[3]); break;
+            case spv::OpTypeArray: type_bytes[w[1]] = times(bytes_of(w[2]), maybe_constant(w[3])); break;
+            case spv::OpTypeStruct: {
                 uint64_t sum = 0;
                 for (uint32_t m = 2; m < count && sum != kUnsized; ++m) sum = bytes_of(w[m]) == kUnsized ? kUnsized : sum + bytes_of(w[m]);
                 type_bytes[w[1]] = sum;
                 break;
             }
-            case OpTypePointer:
-                if (w[2] == kStorageWorkgroup) pointee[w[1]] = w[3];
+            case spv::OpTypePointer:
+                if (w[2] == spv::StorageClassWorkgroup) pointee[w[1]] = w[3];
                 break;
-            case OpConstantTrue: value[w[2]] = 1; break;
-            case OpConstantFalse: value[w[2]] = 0; break;
-            case OpSpecConstantTrue: value[w[2]] = spec_value(w[2], 1) != 0; break;
-            case OpSpecConstantFalse: value[w[2]] = spec_value(w[2], 0) != 0; break;
-            case OpConstant: value[w[2]] = static_cast<int32_t>(w[3]); break;  // 32-bit literals (all we declare)
-            case OpSpecConstant: value[w[2]] = spec_value(w[2], static_cast<int32_t>(w[3])); break;
-            case OpConstantComposite: case OpSpecConstantComposite:
+            case spv::OpConstantTrue: value[w[2]] = 1; break;
+            case spv::OpConstantFalse: value[w[2]] = 0; break;
+            case spv::OpSpecConstantTrue: value[w[2]] = spec_value(w[2], 1) != 0; break;
+            case spv::OpSpecConstantFalse: value[w[2]] = spec_value(w[2], 0) != 0; break;
+            case spv::OpConstant: value[w[2]] = static_cast<int32_t>(w[3]); break;  // 32-bit literals (all we declare)
+            case spv::OpSpecConstant: value[w[2]] = spec_value(w[2], static_cast<int32_t>(w[3])); break;
+            case spv::OpConstantComposite: case spv::OpSpecConstantComposite:
                 composite[w[2]] = std::vector<uint32_t>(w + 3, w + count);
                 break;
-            case OpSpecConstantOp: {
+            case spv::OpSpecConstantOp: {
                 if (count < 4) fail("short OpSpecConstantOp");
                 // Operands that are not scalar constants (CompositeExtract of a vector...) leave the
                 // result unknown; that is an error only where a size depends on it.
                 std::vector<int64_t> operands;
-                bool known = w[3] != 81;  // CompositeExtract: its operands are a composite and indices
+                bool known = w[3] != spv::OpCompositeExtract;  // its operands are a composite and indices
                 for (uint32_t k = 4; k < count && known; ++k) {
                     auto it = value.find(w[k]);
                     if (it == value.end()) known = false;
@@ -160,8 +162,8 @@ ShaderNeeds reflect_shader(std::span<const uint32_t> words, const std::vector<in
                 if (known) value[w[2]] = evaluate(w[3], operands);
                 break;
             }
-            case OpVariable:
-                if (w[3] == kStorageWorkgroup) {
+            case spv::OpVariable:
+                if (w[3] == spv::StorageClassWorkgroup) {
                     auto it = pointee.find(w[1]);
                     if (it == pointee.end()) fail("Workgroup variable without a Workgroup pointer type");
                     const uint64_t bytes = bytes_of(it->second);

@@ -2,14 +2,16 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/cli_common.hpp"
-#include "bench/json_value.hpp"
 
 namespace vkattn::cli {
 namespace {
@@ -30,33 +32,69 @@ std::string read_text(const std::string& path, const std::string& where) {
     return s.str();
 }
 
-int64_t integer_of(const JsonValue& row, const char* key) {
-    const double v = row.number_or(key, 0);
+using Json = nlohmann::json;
+
+/// Member `key` of `object` as a string, or `fallback` when absent or not a string.
+std::string string_or(const Json& object, const char* key, const std::string& fallback = "") {
+    const auto it = object.find(key);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+/// Member `key` of `object` as a number, or `fallback` when absent, null or not a number.
+double number_or(const Json& object, const char* key, double fallback) {
+    const auto it = object.find(key);
+    return it != object.end() && it->is_number() ? it->get<double>() : fallback;
+}
+
+int64_t integer_of(const Json& row, const char* key) {
+    const double v = number_or(row, key, 0);
     return v >= 0 && v < 1e15 ? static_cast<int64_t>(v) : 0;
 }
 
-BenchFileRow row_of(const JsonValue& v, std::size_t index, const std::string& where) {
+/// nlohmann's message without its "[json.exception.parse_error.101] " tag, e.g. "parse error at line
+/// L, column C: <problem>; last read: '<text>'" or "number overflow parsing '1e999'". The quoted text
+/// is the file's own bytes: control and non-ASCII bytes are shown as \xNN so the message stays one
+/// printable line.
+std::string parse_problem(const Json::exception& e) {
+    std::string what = e.what();
+    const std::size_t tag_end = what.find("] ");
+    if (what.rfind("[json.exception.", 0) == 0 && tag_end != std::string::npos) what.erase(0, tag_end + 2);
+    std::string shown;
+    for (const unsigned char c : what) {
+        if (c >= 0x20 && c < 0x7F) {
+            shown += static_cast<char>(c);
+        } else {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "\\x%02X", c);
+            shown += hex;
+        }
+    }
+    return shown;
+}
+
+BenchFileRow row_of(const Json& v, std::size_t index, const std::string& where) {
     const std::string at = where + ": row " + std::to_string(index + 1);
     if (!v.is_object()) throw UsageError(at + " is not an object");
     BenchFileRow r;
-    const JsonValue* name = v.find("name");
-    if (!name || !name->is_string() || name->string().empty()) throw UsageError(at + " has no \"name\" string");
-    r.name = name->string();
-    r.kind = v.string_or("kind");
+    const auto name = v.find("name");
+    if (name == v.end() || !name->is_string() || name->get_ref<const std::string&>().empty())
+        throw UsageError(at + " has no \"name\" string");
+    r.name = name->get<std::string>();
+    r.kind = string_or(v, "kind");
     if (r.kind.empty()) r.kind = r.name.substr(0, r.name.find(' '));  // first-cut files: "decode f16", ...
-    r.status = v.string_or("status", "ok");
-    r.note = v.string_or("note");
-    r.dtype = v.string_or("dtype");
-    r.causal = v.string_or("causal", "none");
-    r.variant = v.string_or("variant");
-    r.check = v.string_or("check");
-    r.bound = v.string_or("bound");
+    r.status = string_or(v, "status", "ok");
+    r.note = string_or(v, "note");
+    r.dtype = string_or(v, "dtype");
+    r.causal = string_or(v, "causal", "none");
+    r.variant = string_or(v, "variant");
+    r.check = string_or(v, "check");
+    r.bound = string_or(v, "bound");
     r.Hq = integer_of(v, "Hq"), r.Hkv = integer_of(v, "Hkv"), r.Lq = integer_of(v, "Lq"), r.Lk = integer_of(v, "Lk");
     r.D = integer_of(v, "D");
-    r.gflops = v.number_or("gflops", kNaN);
-    r.gbps = v.number_or("gbps", kNaN);
-    r.median_ms = v.number_or("median_ms", kNaN);
-    r.pct_peak = v.number_or("pct_peak", kNaN);
+    r.gflops = number_or(v, "gflops", kNaN);
+    r.gbps = number_or(v, "gbps", kNaN);
+    r.median_ms = number_or(v, "median_ms", kNaN);
+    r.pct_peak = number_or(v, "pct_peak", kNaN);
     return r;
 }
 
@@ -76,41 +114,42 @@ std::string short_device_name(const std::string& name) {
 BenchFile load_bench_file(const std::string& path, const std::string& command) {
     const std::string where = command + ": '" + path + "'";
     const std::string text = read_text(path, where);
-    JsonValue doc;
+    Json doc;
     try {
-        doc = parse_json(text);
-    } catch (const JsonError& e) {
-        throw UsageError(where + " is not valid JSON: " + e.what());
+        doc = Json::parse(text);
+    } catch (const Json::exception& e) {  // parse_error, or out_of_range for a number past double
+        throw UsageError(where + " is not valid JSON: " + parse_problem(e));
     }
     BenchFile f;
     f.path = path;
-    const JsonValue* rows = nullptr;
+    const Json* rows = nullptr;
     if (doc.is_array()) {  // the first format: rows only, each naming its device
         rows = &doc;
-    } else if (doc.is_object() && doc.string_or("format") == "vkattn-bench") {
-        rows = doc.find("rows");
-        if (const JsonValue* d = doc.find("device"); d && d->is_object()) {
-            f.device = d->string_or("name");
-            f.vendor = d->string_or("vendor");
-            f.driver = d->string_or("driver");
-            f.driver_info = d->string_or("driver_info");
+    } else if (doc.is_object() && string_or(doc, "format") == "vkattn-bench") {
+        if (const auto it = doc.find("rows"); it != doc.end()) rows = &*it;
+        if (const auto d = doc.find("device"); d != doc.end() && d->is_object()) {
+            f.device = string_or(*d, "name");
+            f.vendor = string_or(*d, "vendor");
+            f.driver = string_or(*d, "driver");
+            f.driver_info = string_or(*d, "driver_info");
         }
-        if (const JsonValue* r = doc.find("roofline"); r && r->is_object()) {
-            f.fp32_gflops = r->number_or("fp32_gflops", kNaN);
-            f.fp16_gflops = r->number_or("fp16_gflops", kNaN);
-            f.copy_gbps = r->number_or("copy_gbps", kNaN);
+        if (const auto r = doc.find("roofline"); r != doc.end() && r->is_object()) {
+            f.fp32_gflops = number_or(*r, "fp32_gflops", kNaN);
+            f.fp16_gflops = number_or(*r, "fp16_gflops", kNaN);
+            f.copy_gbps = number_or(*r, "copy_gbps", kNaN);
         }
-        f.date = doc.string_or("date");
+        f.date = string_or(doc, "date");
     } else {
         throw UsageError(where + " is not a vkattn bench file (expected {\"format\": \"vkattn-bench\", ...})");
     }
     if (!rows || !rows->is_array()) throw UsageError(where + " has no \"rows\" array");
-    for (std::size_t i = 0; i < rows->items().size(); ++i) {
-        f.rows.push_back(row_of(rows->items()[i], i, where));
-        if (f.device.empty()) f.device = rows->items()[i].string_or("device");
-        if (f.driver.empty()) f.driver = rows->items()[i].string_or("driver");
-        if (f.driver_info.empty()) f.driver_info = rows->items()[i].string_or("driver_info");
-        if (f.vendor.empty()) f.vendor = rows->items()[i].string_or("vendor");
+    for (std::size_t i = 0; i < rows->size(); ++i) {
+        const Json& row = (*rows)[i];
+        f.rows.push_back(row_of(row, i, where));
+        if (f.device.empty()) f.device = string_or(row, "device");
+        if (f.driver.empty()) f.driver = string_or(row, "driver");
+        if (f.driver_info.empty()) f.driver_info = string_or(row, "driver_info");
+        if (f.vendor.empty()) f.vendor = string_or(row, "vendor");
     }
     if (f.device.empty()) f.device = "unknown device";
     return f;

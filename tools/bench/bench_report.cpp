@@ -1,11 +1,13 @@
 #include "bench/bench_report.hpp"
 
-#include <map>
-
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <map>
 #include <ostream>
+
+#include <nlohmann/json.hpp>
 
 #include "cli/cli_common.hpp"
 #include "vkattn/roofline.hpp"
@@ -21,19 +23,32 @@ std::string csv_field(const std::string& s) {
     return out + "\"";
 }
 
-/// Six significant digits: plenty for timings and rates, and readable.
-std::string short_number(double v) {
-    if (!std::isfinite(v)) return "null";
+/// Members keep the order they are added in, so the files read top-down as before.
+using Json = nlohmann::ordered_json;
+
+/// Six significant digits: plenty for timings and rates, and readable. Empty for NaN/inf.
+std::string short_number_text(double v) {
+    if (!std::isfinite(v)) return "";
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.6g", v);
     return buf;
 }
 
-std::string csv_number(double v) { return std::isfinite(v) ? short_number(v) : ""; }
+/// A figure as a JSON number rounded to six significant digits, or null when it is NaN/inf (not
+/// measured): JSON has no NaN.
+Json short_number(double v) {
+    if (!std::isfinite(v)) return nullptr;
+    return std::strtod(short_number_text(v).c_str(), nullptr);
+}
+
+/// A JSON number at full precision, or null for NaN/inf.
+Json full_number(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
 
 /// The columns every row carries, in order, as (name, JSON value, CSV value).
 struct Field {
-    std::string name, json, csv;
+    std::string name;
+    Json json;
+    std::string csv;
 };
 
 std::vector<Field> row_fields(const BenchRow& r, const BenchReport& rep) {
@@ -41,9 +56,9 @@ std::vector<Field> row_fields(const BenchRow& r, const BenchReport& rep) {
     const DeviceInfo& d = rep.device;
     const RowMetrics m = row_metrics(r, rep.roofline);
     std::vector<Field> f;
-    const auto text = [&f](const std::string& name, const std::string& v) { f.push_back({name, json_string(v), csv_field(v)}); };
-    const auto number = [&f](const std::string& name, double v) { f.push_back({name, short_number(v), csv_number(v)}); };
-    const auto integer = [&f](const std::string& name, int64_t v) { f.push_back({name, std::to_string(v), std::to_string(v)}); };
+    const auto text = [&f](const std::string& name, const std::string& v) { f.push_back({name, Json(v), csv_field(v)}); };
+    const auto number = [&f](const std::string& name, double v) { f.push_back({name, short_number(v), short_number_text(v)}); };
+    const auto integer = [&f](const std::string& name, int64_t v) { f.push_back({name, Json(v), std::to_string(v)}); };
     text("name", s.name);
     text("kind", r.bench.kind);
     text("status", r.status);
@@ -166,31 +181,48 @@ void print_scaling_summary(std::ostream& out, const BenchReport& rep) {
 }
 
 void write_bench_json(const std::string& path, const BenchReport& rep) {
-    std::ofstream f(path, std::ios::trunc);
-    if (!f) throw Error(ErrorCode::io_error, "--json: cannot open '" + path + "' for writing");
     const DeviceInfo& d = rep.device;
     const RooflineFigures& r = rep.roofline;
-    f << "{\n  \"format\": \"vkattn-bench\", \"format_version\": 1, \"vkattn_version\": " << json_string(version())
-      << ", \"date\": " << json_string(rep.date) << ",\n  \"shapes\": " << json_string(rep.shapes) << ", \"filter\": [";
-    for (std::size_t i = 0; i < rep.filters.size(); ++i) f << (i ? ", " : "") << json_string(rep.filters[i]);
-    f << "], \"max_seconds_per_case\": " << json_number(rep.max_seconds_per_case) << ",\n  \"device\": {\"name\": "
-      << json_string(d.name) << ", \"vendor\": " << json_string(d.vendor) << ", \"type\": " << json_string(to_string(d.type))
-      << ", \"driver\": " << json_string(d.driver_name) << ", \"driver_info\": " << json_string(d.driver_info)
-      << ", \"api_version\": " << json_string(format_api_version(d.api_version)) << ", \"timestamps\": "
-      << (d.timestamps ? "true" : "false") << "},\n  \"roofline\": {\"fp32_gflops\": " << short_number(r.fp32_gflops)
-      << ", \"fp16_gflops\": " << short_number(r.fp16_gflops) << ", \"copy_gbps\": " << short_number(r.copy_gbps)
-      << ", \"ridge_fp32\": " << short_number(r.ridge_fp32()) << ", \"fp32_config\": " << json_string(r.fp32_config)
-      << ", \"fp16_config\": " << json_string(r.fp16_config) << ", \"copy_config\": " << json_string(r.copy_config)
-      << ", \"fp32_note\": " << json_string(r.fp32_note) << ", \"fp16_note\": " << json_string(r.fp16_note)
-      << ", \"copy_note\": " << json_string(r.copy_note) << ", \"from_cache\": " << (r.from_cache ? "true" : "false")
-      << ", \"measured_at\": " << json_string(r.measured_at) << "},\n  \"rows\": [\n";
-    for (std::size_t i = 0; i < rep.rows.size(); ++i) {
-        f << "    {";
-        const std::vector<Field> fields = row_fields(rep.rows[i], rep);
-        for (std::size_t j = 0; j < fields.size(); ++j) f << (j ? ", " : "") << json_string(fields[j].name) << ": " << fields[j].json;
-        f << "}" << (i + 1 < rep.rows.size() ? "," : "") << '\n';
+    Json doc;
+    doc["format"] = "vkattn-bench";
+    doc["format_version"] = 1;
+    doc["vkattn_version"] = version();
+    doc["date"] = rep.date;
+    doc["shapes"] = rep.shapes;
+    doc["filter"] = rep.filters;
+    doc["max_seconds_per_case"] = full_number(rep.max_seconds_per_case);
+    doc["device"] = Json{{"name", d.name},
+                         {"vendor", d.vendor},
+                         {"type", to_string(d.type)},
+                         {"driver", d.driver_name},
+                         {"driver_info", d.driver_info},
+                         {"api_version", format_api_version(d.api_version)},
+                         {"timestamps", d.timestamps}};
+    doc["roofline"] = Json{{"fp32_gflops", short_number(r.fp32_gflops)},
+                           {"fp16_gflops", short_number(r.fp16_gflops)},
+                           {"copy_gbps", short_number(r.copy_gbps)},
+                           {"ridge_fp32", short_number(r.ridge_fp32())},
+                           {"fp32_config", r.fp32_config},
+                           {"fp16_config", r.fp16_config},
+                           {"copy_config", r.copy_config},
+                           {"fp32_note", r.fp32_note},
+                           {"fp16_note", r.fp16_note},
+                           {"copy_note", r.copy_note},
+                           {"from_cache", r.from_cache},
+                           {"measured_at", r.measured_at}};
+    Json rows = Json::array();
+    for (const BenchRow& row : rep.rows) {
+        Json fields = Json::object();
+        for (Field& field : row_fields(row, rep)) fields[field.name] = std::move(field.json);
+        rows.push_back(std::move(fields));
     }
-    f << "  ]\n}\n";
+    doc["rows"] = std::move(rows);
+
+    std::ofstream f(path, std::ios::trunc);
+    if (!f) throw Error(ErrorCode::io_error, "--json: cannot open '" + path + "' for writing");
+    // Device and driver strings come from the driver: bytes that are not UTF-8 become U+FFFD rather
+    // than an exception or an invalid file.
+    f << doc.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
     finish(f, "--json", path);
 }
 

@@ -101,9 +101,4 @@ private:
     std::vector<bool> right_;
 };
 
-/// A JSON string literal with escapes.
-std::string json_string(const std::string& s);
-/// A JSON number, or null for NaN/Inf.
-std::string json_number(double value);
-
 }  // namespace vkattn::cli
