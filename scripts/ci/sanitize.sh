@@ -35,6 +35,9 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsa
 # chunking (Determinism, NonFinite, Chunking, DecodeVariant, TiledKernelLimits), the engine, npy and
 # reference tests, and the fuzz corpora (FuzzReplay). VKATTN_SANITIZE_FULL=1 runs everything.
 if [ "${VKATTN_SANITIZE_FULL:-0}" != 1 ]; then
+  # The CLI bad-input table: every row under ASan, a correct run after every 8th (each is a new
+  # process; ctest runs the correct run after every row).
+  export VKATTN_BAD_INPUTS_GOOD_RUN_EVERY=8
   export GTEST_FILTER='-*/Sweep.*:Tiled/TiledKernel.*:Pairs/Decode.*'
 fi
 ctest --test-dir build-asan --output-on-failure -j2 -E '^install_and_consume$' -LE soak "$@"
