@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# CI step: builds the libFuzzer targets (clang, ASan + UBSan, own build dir build-fuzz) and runs each for
+# CI step: builds the libFuzzer targets (clang, ASan + UBSan, in build-asan, the tree the sanitizer
+# step builds: scripts/ci/asan_build.sh) and runs each for
 # a bounded time from its committed seed corpus (tests/fuzz/corpus/<target>; a copy is fuzzed, the
 # committed corpus is never changed). Any crash, sanitizer report, timeout, memory blow-up or target
-# finding fails the step; the input is saved under build-fuzz/artifacts/. Fix the bug, then commit the
+# finding fails the step; the input is saved under build-asan/fuzz/artifacts/. Fix the bug, then commit the
 # input as tests/fuzz/regressions/<target>/<name>: the normal test suite replays it
 # (tests/fuzz_replay_test.cpp). Prints the executions per target.
 # Usage: scripts/ci/fuzz.sh [seconds per target, default $FUZZ_SECONDS or 60]
@@ -10,9 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds="${1:-${FUZZ_SECONDS:-60}}"
 t0=$(date +%s)
-cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-  -DVKATTN_FUZZ=ON -DVKATTN_SANITIZE=ON -DVKATTN_BUILD_TESTS=OFF -DVKATTN_BUILD_TOOLS=OFF >/dev/null
-cmake --build build-fuzz --parallel 2 --target fuzz_npy fuzz_safetensors fuzz_attention_args
+bash scripts/ci/asan_build.sh --target fuzz_npy fuzz_safetensors fuzz_attention_args
 t1=$(date +%s)
 echo "fuzz: build $((t1 - t0)) s"
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
@@ -20,14 +19,14 @@ supp="$PWD/tests/sanitizers"
 export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsan.supp"
 # Pipelines are kept between runs of the attention target (each costs seconds to compile on lavapipe).
-export VKATTN_FUZZ_PIPELINE_CACHE="$PWD/build-fuzz/pipeline-cache"
-mkdir -p build-fuzz/artifacts "$VKATTN_FUZZ_PIPELINE_CACHE"
+export VKATTN_FUZZ_PIPELINE_CACHE="$PWD/build-asan/fuzz/pipeline-cache"
+mkdir -p build-asan/fuzz/artifacts "$VKATTN_FUZZ_PIPELINE_CACHE"
 status=0
 for target in fuzz_npy:npy fuzz_safetensors:safetensors fuzz_attention_args:attention_args; do
   name="${target%%:*}"; corpus="tests/fuzz/corpus/${target##*:}"
-  work="build-fuzz/corpus-${name}"
+  work="build-asan/fuzz/corpus-${name}"
   rm -rf "$work"; mkdir -p "$work"; cp "$corpus"/* "$work"/
-  log="build-fuzz/$name.log"
+  log="build-asan/fuzz/$name.log"
   # The attention target: no leak check. lavapipe's JIT-compiled shader code allocates with realloc and
   # never frees, and its frames have no module name, so no suppression can match them. Each pipeline
   # keeps ~16 MB of JIT code and the fuzzer reaches dozens of variants: 6 GB. The parser targets (npy,
@@ -37,15 +36,15 @@ for target in fuzz_npy:npy fuzz_safetensors:safetensors fuzz_attention_args:atte
   leaks=1; rss=2048
   if [ "$name" = fuzz_attention_args ]; then leaks=0; rss=6144; fi
   echo "fuzz: $name for ${seconds}s from $(ls "$corpus" | wc -l) seeds"
-  if ASAN_OPTIONS="detect_leaks=$leaks" "build-fuzz/tests/fuzz/$name" -max_total_time="$seconds" -print_final_stats=1 \
-      -artifact_prefix=build-fuzz/artifacts/ -max_len=4096 -timeout=300 -rss_limit_mb="$rss" "$work" >"$log" 2>&1; then
+  if ASAN_OPTIONS="detect_leaks=$leaks" "build-asan/tests/fuzz/$name" -max_total_time="$seconds" -print_final_stats=1 \
+      -artifact_prefix=build-asan/fuzz/artifacts/ -max_len=4096 -timeout=300 -rss_limit_mb="$rss" "$work" >"$log" 2>&1; then
     execs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo "?")
     rate=$(grep -oE 'stat::average_exec_per_sec: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo "?")
     cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -n 1 || true)
     echo "fuzz: $name ok: $execs executions ($rate/s), $cov, corpus $(ls "$work" | wc -l) inputs"
   else
     tail -n 60 "$log"
-    echo "fuzz: $name FAILED (input saved under build-fuzz/artifacts/: $(ls build-fuzz/artifacts | tr '\n' ' '))"
+    echo "fuzz: $name FAILED (input saved under build-asan/fuzz/artifacts/: $(ls build-asan/fuzz/artifacts | tr '\n' ' '))"
     status=1
   fi
 done

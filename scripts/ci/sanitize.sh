@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI step: the library, tests and CLI built with AddressSanitizer + UndefinedBehaviorSanitizer (clang,
-# RelWithDebInfo, own build dir build-asan), then the test suite under them. Any ASan/UBSan report in
+# RelWithDebInfo, build-asan, shared with the fuzz step: scripts/ci/asan_build.sh), then the test suite under them. Any ASan/UBSan report in
 # our code fails the step (UBSan does not recover; ASan aborts). Leak reports are suppressed only for
 # allocations inside the Vulkan driver, its LLVM JIT and the loader (tests/sanitizers/lsan.supp, each
 # entry explained there). Usage: scripts/ci/sanitize.sh [extra ctest arguments]
@@ -13,8 +13,7 @@ if grep -rnwE 'realloc' engine tools tests include --include='*.cpp' --include='
   echo "sanitize: our code calls realloc; tests/sanitizers/lsan.supp's realloc entry would hide its leaks" >&2
   exit 1
 fi
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DVKATTN_SANITIZE=ON >/dev/null
-cmake --build build-asan --parallel 2
+bash scripts/ci/asan_build.sh
 t1=$(date +%s)
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 supp="$PWD/tests/sanitizers"
@@ -35,9 +34,6 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsa
 # chunking (Determinism, NonFinite, Chunking, DecodeVariant, TiledKernelLimits), the engine, npy and
 # reference tests, and the fuzz corpora (FuzzReplay). VKATTN_SANITIZE_FULL=1 runs everything.
 if [ "${VKATTN_SANITIZE_FULL:-0}" != 1 ]; then
-  # The CLI bad-input table: every row under ASan, a correct run after every 8th (each is a new
-  # process; ctest runs the correct run after every row).
-  export VKATTN_BAD_INPUTS_GOOD_RUN_EVERY=8
   export GTEST_FILTER='-*/Sweep.*:Tiled/TiledKernel.*:Pairs/Decode.*'
 fi
 ctest --test-dir build-asan --output-on-failure -j2 -E '^install_and_consume$' -LE soak "$@"

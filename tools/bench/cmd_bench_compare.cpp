@@ -34,7 +34,7 @@ Metric metric_of(const std::string& name) {
     return {"% peak", true, 1, &BenchFileRow::pct_peak};
 }
 
-std::string tag(std::size_t i) {
+std::string file_tag(std::size_t i) {
     std::string t;
     for (std::size_t n = i + 1; n > 0; n = (n - 1) / 26) t.insert(t.begin(), char('A' + (n - 1) % 26));
     return t;
@@ -79,7 +79,7 @@ int run_compare(const CompareArgs& a) {
               << (md ? "\n\n" : "\n");
     for (std::size_t i = 0; i < files.size(); ++i) {
         const BenchFile& f = files[i];
-        std::cout << (md ? "- **" : "  ") << tag(i) << (md ? "**: `" : "  ") << f.path << (md ? "`" : "") << ": " << f.device
+        std::cout << (md ? "- **" : "  ") << file_tag(i) << (md ? "**: `" : "  ") << f.path << (md ? "`" : "") << ": " << f.device
                   << (f.vendor.empty() ? "" : ", " + f.vendor) << ", " << f.driver
                   << (f.driver_info.empty() ? "" : " (" + f.driver_info + ")") << (f.date.empty() ? "" : ", " + f.date)
                   << "; roofline fp32 "
@@ -98,8 +98,8 @@ int run_compare(const CompareArgs& a) {
 
     std::vector<std::string> header = {"case"};
     for (std::size_t i = 0; i < files.size(); ++i) {
-        header.push_back(tag(i) + " " + short_device_name(files[i].device));
-        if (i > 0) header.push_back(tag(i) + "/A");
+        header.push_back(file_tag(i) + " " + short_device_name(files[i].device));
+        if (i > 0) header.push_back(file_tag(i) + "/A");
     }
     std::vector<std::vector<std::string>> rows;
     std::vector<double> log_sum(files.size(), 0);
@@ -129,7 +129,7 @@ int run_compare(const CompareArgs& a) {
         t.print(std::cout);
     }
     for (std::size_t i = 1; i < files.size(); ++i)
-        std::cout << (md ? "\n" : "") << "geometric mean " << tag(i) << "/A over " << common[i] << " common case(s): "
+        std::cout << (md ? "\n" : "") << "geometric mean " << file_tag(i) << "/A over " << common[i] << " common case(s): "
                   << (common[i] ? format_fixed(std::exp(log_sum[i] / common[i]), 2) + "x" : std::string("n/a")) << '\n';
     return kExitOk;
 }

@@ -43,7 +43,7 @@ using SeriesKey = std::tuple<std::size_t, ColourKey, bool>;
 
 int dtype_order(const std::string& d) { return d == "f32" ? 0 : d == "f16" ? 1 : 2; }
 
-std::string tag(std::size_t i) { return std::string(1, static_cast<char>('A' + i % 26)); }
+std::string legend_letter(std::size_t i) { return std::string(1, static_cast<char>('A' + i % 26)); }
 
 std::string y_label(double v) {
     char b[32];
@@ -173,8 +173,8 @@ int run_plot(const PlotArgs& a) {
     c.text(lx, y, "devices (marker):", kBlack, kTextSize), y += 26;
     for (std::size_t fi = 0; fi < files.size(); ++fi) {
         c.marker(lx + 12, y + 8, kMarkers[fi % std::size(kMarkers)], 6, kGray);
-        std::string name = tag(fi) + " " + short_device_name(files[fi].device);
-        if (first_invalid_utf8(name)) name = tag(fi) + " (device name not UTF-8)";
+        std::string name = legend_letter(fi) + " " + short_device_name(files[fi].device);
+        if (first_invalid_utf8(name)) name = legend_letter(fi) + " (device name not UTF-8)";
         if (utf8_length(name) > kMaxNameChars) name = utf8_prefix(name, kMaxNameChars - 1) + "~";
         c.text(lx + 30, y, name, kBlack, kTextSize), y += 24;
     }
