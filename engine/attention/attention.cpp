@@ -362,7 +362,7 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
 
     Tensor out32;
     if (!staged) {
-        out32 = result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, DType::f32);
+        out32 = o.out && p.out_dtype == DType::f32 ? *o.out : result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, DType::f32);
         ops.o = operand_of(out32, "out", 1, true);
     }
     std::vector<Operand> all = {ops.q, ops.k, ops.v, ops.o, ops.mask, ops.lse, ops.weights};
@@ -428,7 +428,7 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
     const std::string suffix = p.dtype == DType::f16 ? "_f16" : "_f32";
     const KernelParams kp = base_params(p, o, ops);
     std::optional<Tensor> staged_out;
-    if (staged) staged_out = result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
+    if (staged) staged_out = o.out ? *o.out : result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
     std::vector<Dispatch> dispatches;
     // Records the dispatches of chunk ci.
     const auto record_chunk = [&](std::size_t ci) {
@@ -490,11 +490,13 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
         // output; they are packed once the chunk's last dispatch has written them.
         const Chunk& c = chunks[ci];
         if (staged)
-            append_convert(st, lim, out32, *staged_out, (c.bh0 * p.Lq + c.row0) * p.Dv, c.slices * c.row_count * p.Dv, dispatches);
+            append_convert(st, lim, out32, *staged_out, staged_out->offset() + (c.bh0 * p.Lq + c.row0) * p.Dv,
+                           c.slices * c.row_count * p.Dv, dispatches);
     }
 
     std::optional<Tensor> out16;
-    if (p.out_dtype == DType::f16) out16 = staged ? *staged_out : result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
+    if (p.out_dtype == DType::f16)
+        out16 = staged ? *staged_out : o.out ? *o.out : result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
     finish_call(st, result, out32, out16, staged, lim, dispatches, o.measure_time);
     return result;
 }

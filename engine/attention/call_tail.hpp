@@ -20,7 +20,7 @@ void finish_call(ContextState& st, Result& result, const Tensor& out32, const st
                  const ChunkLimits& lim, std::vector<Dispatch>& dispatches, bool measure_time) {
     if (out16) {
         result.out = *out16;
-        if (!out16_packed) append_convert(st, lim, out32, result.out, 0, out32.numel(), dispatches);
+        if (!out16_packed) append_convert(st, lim, out32, result.out, result.out.offset(), out32.numel(), dispatches);
     } else {
         result.out = out32;
     }

@@ -39,6 +39,14 @@ struct TensorAccess {
         t.dtype_ = dtype;
         return t;
     }
+    /// A view of `buffer`: shape, strides and the first element's offset in elements (all checked by the caller).
+    static Tensor make_view(std::shared_ptr<detail::DeviceBuffer> buffer, const Shape& shape, const Strides& strides,
+                            int64_t offset_elements, DType dtype) {
+        Tensor t = make(std::move(buffer), shape, dtype);
+        t.strides_ = strides;
+        t.offset_ = offset_elements;
+        return t;
+    }
 };
 
 namespace detail {

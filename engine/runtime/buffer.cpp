@@ -8,7 +8,7 @@
 namespace vkattn::detail {
 
 DeviceBuffer::~DeviceBuffer() {
-    if (mapped && owner) vkUnmapMemory(owner->device.get(), memory.get());
+    if (mapped && owner && memory) vkUnmapMemory(owner->device.get(), memory.get());
     count_device_bytes(-static_cast<int64_t>(memory_bytes));
     if (owner) owner->note_release(memory_bytes);
 }

@@ -24,6 +24,11 @@ struct DeviceBuffer {
     VkDeviceSize size = 0;
     VkDeviceSize memory_bytes = 0;  ///< device memory allocated (counted in object_counters and the owner's memory_in_use)
     void* mapped = nullptr;  ///< non-null when host visible
+    /// What the buffer may be used for: everything for vkattn's own buffers; for an application's
+    /// buffer (wrap_buffer, docs/embedding.md) what the application says it was created with.
+    VkBufferUsageFlags usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT |
+                               VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    bool application_owned() const { return !buffer.owned(); }
 
     DeviceBuffer() = default;
     DeviceBuffer(const DeviceBuffer&) = delete;

@@ -24,6 +24,8 @@ bool env_flag(const char* name) {
     return v && *v && std::strcmp(v, "0") != 0;
 }
 
+}  // namespace
+
 // A forced subgroup size: a power of two the device allows on compute pipelines. The workgroup limit
 // shrinks to what that many-lane subgroups can make (maxComputeWorkgroupSubgroups of them).
 void apply_subgroup_size(DeviceInfo& info, uint32_t size) {
@@ -43,10 +45,10 @@ void apply_subgroup_size(DeviceInfo& info, uint32_t size) {
     }
 }
 
-}  // namespace
-
 ContextState::~ContextState() {
-    if (device.get() != VK_NULL_HANDLE) vkDeviceWaitIdle(device.get());
+    // Every submission of vkattn's is waited for before its call returns, so there is nothing of
+    // ours in flight; an adopted device is the application's to wait on.
+    if (device.get() != VK_NULL_HANDLE && device.owned()) vkDeviceWaitIdle(device.get());
 }
 
 void ContextState::initialise(ContextOptions opts) {
@@ -118,7 +120,11 @@ void ContextState::initialise(ContextOptions opts) {
     vk_check(fault::inject_or(fault::Site::init, [&] { return vkCreateDevice(physical, &di, nullptr, &dev); }), "vkCreateDevice");
     device = UniqueDevice(dev);
     vkGetDeviceQueue(dev, queue_family, 0, &queue);
+    create_common_objects();
+}
 
+void ContextState::create_common_objects() {
+    VkDevice dev = device.get();
     VkCommandPoolCreateInfo pi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
     pi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
     pi.queueFamilyIndex = queue_family;
@@ -269,7 +275,13 @@ void ContextState::submit_and_wait(const std::function<void(VkCommandBuffer)>& r
     vk_check(vkResetFences(dev, 1, &f), "vkResetFences");
     r = fault::inject(fault::Site::submit);
     const bool submit_injected = r != VK_SUCCESS;
-    if (r == VK_SUCCESS) r = vkQueueSubmit(queue, 1, &si, f);
+    if (r == VK_SUCCESS) {
+        // An adopted queue: the application's lock, if it gave one (vkQueueSubmit needs the queue
+        // externally synchronised).
+        std::unique_lock<std::mutex> queue_lock;
+        if (queue_mutex) queue_lock = std::unique_lock<std::mutex>(*queue_mutex);
+        r = vkQueueSubmit(queue, 1, &si, f);
+    }
     check_device(r, "vkQueueSubmit", submit_injected);
     // An injected loss still waits for the real work: nothing may be freed while the device uses it.
     r = vkWaitForFences(dev, 1, &f, VK_TRUE, UINT64_MAX);
@@ -295,6 +307,9 @@ void ContextState::write_bytes(DeviceBuffer& dst, VkDeviceSize offset, const voi
         std::memcpy(static_cast<char*>(dst.mapped) + offset, data, bytes);
         return;
     }
+    if (!(dst.usage & VK_BUFFER_USAGE_TRANSFER_DST_BIT))
+        throw Error(ErrorCode::invalid_argument, "upload: the application's buffer was not created with "
+                                                 "VK_BUFFER_USAGE_TRANSFER_DST_BIT, so vkattn cannot copy into it");
     auto staging = create_buffer(shared_from_this(), bytes, MemoryKind::staging);
     std::memcpy(staging->mapped, data, bytes);
     copy_buffer(staging->buffer.get(), 0, dst.buffer.get(), offset, bytes);
@@ -308,12 +323,17 @@ void ContextState::read_bytes(const DeviceBuffer& src, VkDeviceSize offset, void
         std::memcpy(data, static_cast<const char*>(src.mapped) + offset, bytes);
         return;
     }
+    if (!(src.usage & VK_BUFFER_USAGE_TRANSFER_SRC_BIT))
+        throw Error(ErrorCode::invalid_argument, "download: the application's buffer was not created with "
+                                                 "VK_BUFFER_USAGE_TRANSFER_SRC_BIT, so vkattn cannot copy from it");
     auto staging = create_buffer(shared_from_this(), bytes, MemoryKind::staging);
     copy_buffer(src.buffer.get(), offset, staging->buffer.get(), 0, bytes);
     std::memcpy(data, staging->mapped, bytes);
 }
 
 void ContextState::fill_buffer(DeviceBuffer& dst, uint32_t pattern) {
+    if (!(dst.usage & VK_BUFFER_USAGE_TRANSFER_DST_BIT))
+        throw Error(ErrorCode::invalid_argument, "fill: the application's buffer was not created with VK_BUFFER_USAGE_TRANSFER_DST_BIT");
     submit_and_wait([&](VkCommandBuffer cmd) { vkCmdFillBuffer(cmd, dst.buffer.get(), 0, VK_WHOLE_SIZE, pattern); });
 }
 
@@ -323,6 +343,13 @@ Context::Context(ContextOptions options) : state_(std::make_shared<Context::Stat
     state_->initialise(std::move(options));
     state_->dummy = detail::create_buffer(state_, 256, detail::MemoryKind::device);
 }
+
+Context::Context(const AdoptedDevice& app, ContextOptions options) : state_(std::make_shared<Context::State>()) {
+    state_->initialise_adopted(app, std::move(options));
+    state_->dummy = detail::create_buffer(state_, 256, detail::MemoryKind::device);
+}
+
+bool Context::adopted() const { return state_->adopted; }
 
 Context::~Context() {
     // The dummy buffer holds a reference to the state; drop it so the state can go once the last
@@ -345,7 +372,7 @@ uint64_t Context::device_memory_in_use() const { return state_->memory_in_use.lo
 uint64_t Context::device_memory_peak() const { return state_->memory_peak.load(); }
 void Context::reset_device_memory_peak() { state_->memory_peak = state_->memory_in_use.load(); }
 
-uint64_t Context::validation_message_count() const { return state_->instance->message_count(); }
+uint64_t Context::validation_message_count() const { return state_->instance ? state_->instance->message_count() : 0; }
 std::size_t Context::pipeline_count() const {
     std::lock_guard lock(state_->mutex);
     return state_->pipelines.size();

@@ -78,9 +78,19 @@ struct ContextState : std::enable_shared_from_this<ContextState> {
     // Recursive because an operation (attention_full) calls others (upload, pipeline) while holding it.
     std::recursive_mutex mutex;
 
+    // Adopted device (docs/embedding.md): the application's handles, none of them owned; the
+    // application's queue mutex, locked around each submission, when it gave one.
+    bool adopted = false;
+    std::mutex* queue_mutex = nullptr;
+
     ContextState() = default;
     ~ContextState();
+    /// Own device: instance, device selection, device, then the common objects.
     void initialise(ContextOptions opts);
+    /// The application's device: checks what it gives, probes and plans from what it enabled.
+    void initialise_adopted(const AdoptedDevice& app, ContextOptions opts);
+    /// Command pool, fence, layouts, timestamps, pipeline cache, tuning: what both ways share.
+    void create_common_objects();
 
     /// Throws Error(device_lost) once the device has been lost.
     void ensure_alive() const;
@@ -106,5 +116,8 @@ struct ContextState : std::enable_shared_from_this<ContextState> {
     void fill_buffer(DeviceBuffer& dst, uint32_t pattern);
     uint32_t memory_type(uint32_t type_bits, MemoryKind kind) const;
 };
+
+/// Applies a required subgroup size (ContextOptions::subgroup_size) to the planning limits, or throws.
+void apply_subgroup_size(DeviceInfo& info, uint32_t size);
 
 }  // namespace vkattn::detail

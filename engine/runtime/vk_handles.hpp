@@ -15,16 +15,24 @@ template <typename Handle, void (*Destroy)(VkDevice, Handle, const VkAllocationC
 class DeviceHandle {
 public:
     DeviceHandle() = default;
-    DeviceHandle(VkDevice device, Handle handle) : device_(device), handle_(handle) {
+    DeviceHandle(VkDevice device, Handle handle) : device_(device), handle_(handle), owned_(true) {
         if (handle_ != VK_NULL_HANDLE) count_object(Kind, +1);
     }
+    /// Refers to an application's handle without owning it: never destroyed, not counted.
+    static DeviceHandle borrowed(Handle handle) {
+        DeviceHandle h;
+        h.handle_ = handle;
+        return h;
+    }
     ~DeviceHandle() { reset(); }
-    DeviceHandle(DeviceHandle&& o) noexcept : device_(o.device_), handle_(std::exchange(o.handle_, VK_NULL_HANDLE)) {}
+    DeviceHandle(DeviceHandle&& o) noexcept
+        : device_(o.device_), handle_(std::exchange(o.handle_, VK_NULL_HANDLE)), owned_(o.owned_) {}
     DeviceHandle& operator=(DeviceHandle&& o) noexcept {
         if (this != &o) {
             reset();
             device_ = o.device_;
             handle_ = std::exchange(o.handle_, VK_NULL_HANDLE);
+            owned_ = o.owned_;
         }
         return *this;
     }
@@ -32,18 +40,20 @@ public:
     DeviceHandle& operator=(const DeviceHandle&) = delete;
 
     void reset() {
-        if (handle_ != VK_NULL_HANDLE) {
+        if (handle_ != VK_NULL_HANDLE && owned_) {
             Destroy(device_, handle_, nullptr);
             count_object(Kind, -1);
         }
         handle_ = VK_NULL_HANDLE;
     }
     Handle get() const { return handle_; }
+    bool owned() const { return owned_; }
     explicit operator bool() const { return handle_ != VK_NULL_HANDLE; }
 
 private:
     VkDevice device_ = VK_NULL_HANDLE;
     Handle handle_ = VK_NULL_HANDLE;
+    bool owned_ = false;
 };
 
 using UniqueBuffer = DeviceHandle<VkBuffer, vkDestroyBuffer, ObjectKind::buffer>;
@@ -58,21 +68,27 @@ using UniqueCommandPool = DeviceHandle<VkCommandPool, vkDestroyCommandPool, Obje
 using UniqueFence = DeviceHandle<VkFence, vkDestroyFence, ObjectKind::fence>;
 using UniqueQueryPool = DeviceHandle<VkQueryPool, vkDestroyQueryPool, ObjectKind::query_pool>;
 
-/// Owns a VkDevice.
+/// Owns a VkDevice, or refers to an application's device without owning it (adopted: never waited
+/// on as a whole, never destroyed; docs/embedding.md).
 class UniqueDevice {
 public:
     UniqueDevice() = default;
-    explicit UniqueDevice(VkDevice d) : device_(d) {
+    explicit UniqueDevice(VkDevice d) : device_(d), owned_(true) {
         if (device_ != VK_NULL_HANDLE) count_object(ObjectKind::device, +1);
     }
+    static UniqueDevice adopted(VkDevice d) {
+        UniqueDevice u;
+        u.device_ = d;
+        return u;
+    }
     ~UniqueDevice() { reset(); }
-    UniqueDevice(UniqueDevice&& o) noexcept : device_(std::exchange(o.device_, VK_NULL_HANDLE)) {}
+    UniqueDevice(UniqueDevice&& o) noexcept : device_(std::exchange(o.device_, VK_NULL_HANDLE)), owned_(o.owned_) {}
     UniqueDevice& operator=(UniqueDevice&& o) noexcept {
-        if (this != &o) { reset(); device_ = std::exchange(o.device_, VK_NULL_HANDLE); }
+        if (this != &o) { reset(); device_ = std::exchange(o.device_, VK_NULL_HANDLE); owned_ = o.owned_; }
         return *this;
     }
     void reset() {
-        if (device_ != VK_NULL_HANDLE) {
+        if (device_ != VK_NULL_HANDLE && owned_) {
             vkDeviceWaitIdle(device_);
             vkDestroyDevice(device_, nullptr);
             count_object(ObjectKind::device, -1);
@@ -80,9 +96,11 @@ public:
         device_ = VK_NULL_HANDLE;
     }
     VkDevice get() const { return device_; }
+    bool owned() const { return owned_; }
 
 private:
     VkDevice device_ = VK_NULL_HANDLE;
+    bool owned_ = false;
 };
 
 }  // namespace vkattn::detail

@@ -70,6 +70,12 @@ struct AttentionOptions {
     bool return_weights = false;    ///< also return P, [B, Hq, Lq, Lk] f32 (explicit path only)
     /// Output dtype; default: q's dtype.
     std::optional<DType> out_dtype;
+    /// Write the output into this tensor instead of a new one (AttentionResult::out is then this
+    /// tensor), e.g. a view of an application's buffer (vkattn/embedding.hpp). Shape [B, Hq, Lq, Dv],
+    /// the output dtype. f32: any strides without zeros. f16: contiguous, first element at a 4-byte
+    /// boundary, an even number of elements (written in 32-bit words). Must not overlap q, k, v or
+    /// the mask. Each violation is Error(invalid_argument) naming `out`, before anything runs.
+    std::optional<Tensor> out;
     /// Record GPU timestamps around the kernels (see AttentionResult::gpu_milliseconds).
     bool measure_time = false;
     /// Split-KV ("flash decoding") of the fused tiled kernel (GPUs): the key range is cut into

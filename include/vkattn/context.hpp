@@ -50,11 +50,18 @@ struct ContextOptions {
     std::function<void(const std::string&)> on_message;
 };
 
+struct AdoptedDevice;  // vkattn/embedding.hpp
+
 /// The engine's entry point. Not copyable; movable. Operations on one Context are
 /// serialised internally, so a Context may be shared between threads.
 class Context {
 public:
+    /// Creates its own instance, device and queue (the device chosen by options.device).
     explicit Context(ContextOptions options = {});
+    /// Runs on an application's device (vkattn/embedding.hpp, docs/embedding.md): plans from what the
+    /// application enabled; destroys nothing it did not create. options.device and options.validation
+    /// do not apply (the application's instance has its own layers) and are refused when set.
+    explicit Context(const AdoptedDevice& device, ContextOptions options = {});
     ~Context();
     Context(Context&&) noexcept;
     Context& operator=(Context&&) noexcept;
@@ -79,7 +86,11 @@ public:
     uint64_t device_memory_peak() const;
     void reset_device_memory_peak();
 
-    /// Number of validation-layer messages (warnings and errors) seen so far.
+    /// True when this context runs on an application's device.
+    bool adopted() const;
+
+    /// Number of validation-layer messages (warnings and errors) seen so far (0 on an adopted device:
+    /// the application's debug messenger receives them).
     uint64_t validation_message_count() const;
     /// Number of distinct compute pipelines created so far, and seconds spent compiling them.
     std::size_t pipeline_count() const;

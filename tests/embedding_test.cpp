@@ -1,0 +1,419 @@
+// vkattn inside an application's Vulkan world (vkattn/embedding.hpp, docs/embedding.md): a Context on
+// the application's device, tensors over the application's buffers, the output written into them.
+// The "application" here makes its own instance (the validation layer, with synchronization validation
+// when the suite runs with it, and its own debug messenger: any message fails the test), device, queue, buffers and memory, and
+// destroys them itself after vkattn is done.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <vkattn/embedding.hpp>
+#include <vkattn/reference.hpp>
+#include <vkattn/vkattn.hpp>
+
+#include "common/attention_data.hpp"
+
+namespace {
+
+using namespace vkattn;
+
+VKAPI_ATTR VkBool32 VKAPI_CALL count_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity, VkDebugUtilsMessageTypeFlagsEXT,
+                                             const VkDebugUtilsMessengerCallbackDataEXT* data, void* user) {
+    if (severity & (VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT)) {
+        ++*static_cast<int*>(user);
+        std::fprintf(stderr, "application's validation layer: %s\n", data->pMessage);
+    }
+    return VK_FALSE;
+}
+
+void check(VkResult r, const char* what) {
+    if (r != VK_SUCCESS) throw std::runtime_error(std::string(what) + " failed: " + std::to_string(r));
+}
+
+/// One host-visible buffer of the application's, mapped.
+struct AppBuffer {
+    VkDevice device = VK_NULL_HANDLE;
+    VkBuffer buffer = VK_NULL_HANDLE;
+    VkDeviceMemory memory = VK_NULL_HANDLE;
+    void* mapped = nullptr;
+    VkDeviceSize size = 0;
+    VkBufferUsageFlags usage = 0;
+    ApplicationBuffer app() const { return {buffer, size, usage}; }
+    float* floats() const { return static_cast<float*>(mapped); }
+    AppBuffer() = default;
+    AppBuffer(const AppBuffer&) = delete;
+    AppBuffer& operator=(const AppBuffer&) = delete;
+    ~AppBuffer() {
+        if (buffer) vkDestroyBuffer(device, buffer, nullptr);
+        if (memory) vkFreeMemory(device, memory, nullptr);
+    }
+};
+
+/// The application: its own instance (with the validation layer), device and queue.
+class Application {
+public:
+    explicit Application(bool enable_float16) {
+        VkApplicationInfo ai{VK_STRUCTURE_TYPE_APPLICATION_INFO};
+        ai.pApplicationName = "vkattn embedding test";
+        ai.apiVersion = VK_API_VERSION_1_3;
+        const char* layer = "VK_LAYER_KHRONOS_validation";
+        const char* extension = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
+        VkValidationFeatureEnableEXT sync = VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT;
+        VkValidationFeaturesEXT features{VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT};
+        // Synchronization validation as the suite's own contexts have it (ctest sets VKATTN_VALIDATION=sync;
+        // the ASan build keeps the standard checks, see tests/CMakeLists.txt).
+        const char* mode = std::getenv("VKATTN_VALIDATION");
+        features.enabledValidationFeatureCount = mode && std::string(mode) == "sync" ? 1 : 0;
+        features.pEnabledValidationFeatures = &sync;
+        VkDebugUtilsMessengerCreateInfoEXT mi{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
+        mi.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+        mi.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                         VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
+        mi.pfnUserCallback = count_message;
+        mi.pUserData = &messages;
+        features.pNext = &mi;
+        VkInstanceCreateInfo ii{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+        ii.pNext = &features;
+        ii.pApplicationInfo = &ai;
+        ii.enabledLayerCount = 1;
+        ii.ppEnabledLayerNames = &layer;
+        ii.enabledExtensionCount = 1;
+        ii.ppEnabledExtensionNames = &extension;
+        check(vkCreateInstance(&ii, nullptr, &instance), "vkCreateInstance");
+        auto create_messenger = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
+            vkGetInstanceProcAddr(instance, "vkCreateDebugUtilsMessengerEXT"));
+        check(create_messenger(instance, &mi, nullptr, &messenger), "vkCreateDebugUtilsMessengerEXT");
+
+        uint32_t n = 1;
+        VkResult r = vkEnumeratePhysicalDevices(instance, &n, &physical);
+        if (r != VK_SUCCESS && r != VK_INCOMPLETE) check(r, "vkEnumeratePhysicalDevices");
+        uint32_t families = 0;
+        vkGetPhysicalDeviceQueueFamilyProperties(physical, &families, nullptr);
+        std::vector<VkQueueFamilyProperties> props(families);
+        vkGetPhysicalDeviceQueueFamilyProperties(physical, &families, props.data());
+        for (uint32_t f = 0; f < families; ++f)
+            if (props[f].queueFlags & VK_QUEUE_COMPUTE_BIT) { family = f; break; }
+        const float priority = 1;
+        VkDeviceQueueCreateInfo qi{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+        qi.queueFamilyIndex = family;
+        qi.queueCount = 1;
+        qi.pQueuePriorities = &priority;
+        VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+        f12.shaderFloat16 = enable_float16 ? VK_TRUE : VK_FALSE;
+        VkDeviceCreateInfo di{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+        di.pNext = &f12;
+        di.queueCreateInfoCount = 1;
+        di.pQueueCreateInfos = &qi;
+        check(vkCreateDevice(physical, &di, nullptr, &device), "vkCreateDevice");
+        vkGetDeviceQueue(device, family, 0, &queue);
+        float16 = enable_float16;
+        vkGetPhysicalDeviceMemoryProperties(physical, &memory);
+    }
+    /// Destroys the device; the validation layer then reports any object created on it that is still alive.
+    void destroy_device() {
+        if (device) vkDestroyDevice(device, nullptr);
+        device = VK_NULL_HANDLE;
+    }
+    ~Application() {
+        destroy_device();
+        auto destroy = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
+            vkGetInstanceProcAddr(instance, "vkDestroyDebugUtilsMessengerEXT"));
+        if (messenger) destroy(instance, messenger, nullptr);
+        if (instance) vkDestroyInstance(instance, nullptr);
+    }
+    Application(const Application&) = delete;
+    Application& operator=(const Application&) = delete;
+
+    AdoptedDevice adopted() const {
+        AdoptedDevice a;
+        a.instance = instance;
+        a.physical_device = physical;
+        a.device = device;
+        a.queue_family = family;
+        a.queue = queue;
+        a.api_version = VK_API_VERSION_1_3;
+        a.shader_float16 = float16;
+        return a;
+    }
+
+    /// A host-visible, coherent buffer: the application writes inputs and reads outputs through the map.
+    void make_buffer(AppBuffer& b, VkDeviceSize size, VkBufferUsageFlags usage) const {
+        b.device = device;
+        b.size = size;
+        b.usage = usage;
+        VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+        bi.size = size;
+        bi.usage = usage;
+        check(vkCreateBuffer(device, &bi, nullptr, &b.buffer), "vkCreateBuffer");
+        VkMemoryRequirements req{};
+        vkGetBufferMemoryRequirements(device, b.buffer, &req);
+        const VkMemoryPropertyFlags want = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+        uint32_t type = UINT32_MAX;
+        for (uint32_t t = 0; t < memory.memoryTypeCount; ++t)
+            if ((req.memoryTypeBits & (1u << t)) && (memory.memoryTypes[t].propertyFlags & want) == want) { type = t; break; }
+        if (type == UINT32_MAX) throw std::runtime_error("no host-visible memory type");
+        VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+        mai.allocationSize = req.size;
+        mai.memoryTypeIndex = type;
+        check(vkAllocateMemory(device, &mai, nullptr, &b.memory), "vkAllocateMemory");
+        check(vkBindBufferMemory(device, b.buffer, b.memory, 0), "vkBindBufferMemory");
+        check(vkMapMemory(device, b.memory, 0, VK_WHOLE_SIZE, 0, &b.mapped), "vkMapMemory");
+    }
+
+    int messages = 0;
+    VkInstance instance = VK_NULL_HANDLE;
+    VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
+    VkPhysicalDevice physical = VK_NULL_HANDLE;
+    VkDevice device = VK_NULL_HANDLE;
+    uint32_t family = 0;
+    VkQueue queue = VK_NULL_HANDLE;
+    bool float16 = false;
+    VkPhysicalDeviceMemoryProperties memory{};
+};
+
+constexpr VkBufferUsageFlags kStorage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
+constexpr VkBufferUsageFlags kAll = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+
+std::vector<float> random_values(std::size_t n, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist;
+    std::vector<float> x(n);
+    for (float& v : x) v = dist(rng);
+    return x;
+}
+
+template <typename F>
+std::string error_of(F&& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return std::string(e.code() == ErrorCode::invalid_argument ? "invalid_argument: " : e.code() == ErrorCode::unsupported ? "unsupported: " : "other: ") +
+               e.what();
+    }
+    return "no error";
+}
+
+// A small GQA problem (B 2, Hq 4, Hkv 2, Lq 5, Lk 37, D 16) whose q lives at an offset in one application
+// buffer, k and v interleaved [B, Lk, Hkv, D] in another (strided views), and whose output goes to a
+// third at an offset: checked against the double-precision reference, and bitwise against the same
+// problem on vkattn's own tensors in the same context.
+TEST(Embedding, AttentionOnTheApplicationsDeviceWritesIntoItsBuffer) {
+    Application app(/*enable_float16=*/true);
+    {
+        Context ctx(app.adopted());
+        EXPECT_TRUE(ctx.adopted());
+        const int64_t B = 2, Hq = 4, Hkv = 2, Lq = 5, Lk = 37, D = 16;
+        const std::vector<float> q = random_values(B * Hq * Lq * D, 1), k = random_values(B * Hkv * Lk * D, 2),
+                                 v = random_values(B * Hkv * Lk * D, 3);
+        AppBuffer qb, kvb, ob;
+        const VkDeviceSize q_offset = 256, out_offset = 64;
+        app.make_buffer(qb, q_offset + q.size() * 4, kStorage);
+        app.make_buffer(kvb, 2 * k.size() * 4, kStorage);
+        app.make_buffer(ob, out_offset + B * Hq * Lq * D * 4 + 32, kAll);
+        std::memcpy(static_cast<char*>(qb.mapped) + q_offset, q.data(), q.size() * 4);
+        // k and v interleaved per key: [B, Lk, 2, Hkv, D] (k at slot 0, v at slot 1).
+        const std::vector<float> k_blhd = test::to_blhd(k, B, Hkv, Lk, D), v_blhd = test::to_blhd(v, B, Hkv, Lk, D);
+        for (int64_t row = 0; row < B * Lk; ++row)
+            for (int64_t e = 0; e < Hkv * D; ++e) {
+                kvb.floats()[(row * 2 + 0) * Hkv * D + e] = k_blhd[row * Hkv * D + e];
+                kvb.floats()[(row * 2 + 1) * Hkv * D + e] = v_blhd[row * Hkv * D + e];
+            }
+        const float nan = std::nanf("");
+        for (VkDeviceSize i = 0; i < ob.size / 4; ++i) ob.floats()[i] = nan;
+
+        // [B, Hkv, Lk, D] views of the interleaved layout: strides (Lk*2*Hkv*D, D, 2*Hkv*D, 1).
+        const Strides kv_strides = {Lk * 2 * Hkv * D, D, 2 * Hkv * D, 1};
+        Tensor qt = wrap_buffer(ctx, qb.app(), q_offset, {B, Hq, Lq, D}, DType::f32);
+        Tensor kt = wrap_buffer(ctx, kvb.app(), 0, {B, Hkv, Lk, D}, DType::f32, kv_strides);
+        Tensor vt = wrap_buffer(ctx, kvb.app(), Hkv * D * 4, {B, Hkv, Lk, D}, DType::f32, kv_strides);
+        Tensor ot = wrap_buffer(ctx, ob.app(), out_offset, {B, Hq, Lq, D}, DType::f32);
+        AttentionOptions options;
+        options.out = ot;
+        options.causal = Causal::bottom_right;
+        const AttentionResult result = attention_full(ctx, qt, kt, vt, options);
+        EXPECT_EQ(result.out.offset(), ot.offset());
+
+        HostAttentionProblem hp;
+        hp.B = B, hp.Hq = Hq, hp.Hkv = Hkv, hp.Lq = Lq, hp.Lk = Lk, hp.D = D, hp.Dv = D;
+        hp.q = q, hp.k = k, hp.v = v;
+        hp.causal = Causal::bottom_right;
+        const std::vector<float> ref = reference_attention(hp).out;
+        const std::vector<float> naive = naive_attention(hp, DType::f32).out;
+        std::vector<float> got(ref.size());
+        std::memcpy(got.data(), static_cast<char*>(ob.mapped) + out_offset, got.size() * 4);
+        EXPECT_EQ(test::nonfinite_mismatch("out", got, ref), "");
+        EXPECT_LE(test::max_abs_diff_finite(got, ref), 2 * test::max_abs_diff_finite(naive, ref) + 1e-6);
+        // Nothing outside the output's bytes was written.
+        for (VkDeviceSize i = 0; i < out_offset / 4; ++i) EXPECT_TRUE(std::isnan(ob.floats()[i])) << "before the output, float " << i;
+        for (VkDeviceSize i = out_offset / 4 + got.size(); i < ob.size / 4; ++i) EXPECT_TRUE(std::isnan(ob.floats()[i])) << "after, float " << i;
+        // The same problem on vkattn's own tensors gives the same bits; the wrapped output downloads too.
+        AttentionOptions own;
+        own.causal = Causal::bottom_right;
+        const std::vector<float> mine =
+            attention(ctx, ctx.upload(q, {B, Hq, Lq, D}), ctx.upload(k, {B, Hkv, Lk, D}), ctx.upload(v, {B, Hkv, Lk, D}), own)
+                .download<float>();
+        EXPECT_EQ(std::memcmp(mine.data(), got.data(), got.size() * 4), 0);
+        EXPECT_EQ(result.out.download<float>(), got);
+    }
+    // vkattn's objects are gone; the application's device is intact and still its own. Destroying it
+    // now makes the validation layer report any object of vkattn's left on it.
+    EXPECT_EQ(vkDeviceWaitIdle(app.device), VK_SUCCESS);
+    app.destroy_device();
+    EXPECT_EQ(app.messages, 0) << "the application's validation layer reported messages";
+}
+
+// f16 on a device whose application did not enable shaderFloat16: the kernels compute in f32 and the
+// context says so; with it enabled, fp16 arithmetic is on. Both match the reference; the f16 output
+// goes into an application buffer at a 4-byte offset.
+TEST(Embedding, PlansFromTheFeaturesTheApplicationEnabled) {
+    for (bool float16 : {false, true}) {
+        SCOPED_TRACE(float16 ? "shaderFloat16 enabled" : "shaderFloat16 not enabled");
+        Application app(float16);
+        {
+            Context ctx(app.adopted());
+            EXPECT_EQ(ctx.device().fp16_arithmetic, float16 && ctx.probed_device().fp16_arithmetic);
+            if (!float16) EXPECT_FALSE(ctx.device().fp16_arithmetic);
+            const int64_t B = 1, Hq = 2, Hkv = 1, Lq = 3, Lk = 20, D = 8;
+            std::vector<float> q = random_values(B * Hq * Lq * D, 4), k = random_values(B * Hkv * Lk * D, 5),
+                               v = random_values(B * Hkv * Lk * D, 6);
+            for (auto* x : {&q, &k, &v})
+                for (float& e : *x) e = half_to_float(float_to_half(e));
+            AppBuffer ob;
+            app.make_buffer(ob, 4 + B * Hq * Lq * D * 2, kAll);
+            std::memset(ob.mapped, 0xFF, ob.size);  // f16 NaN bit patterns
+            AttentionOptions options;
+            options.out = wrap_buffer(ctx, ob.app(), 4, {B, Hq, Lq, D}, DType::f16);
+            attention(ctx, ctx.upload(q, {B, Hq, Lq, D}, DType::f16), ctx.upload(k, {B, Hkv, Lk, D}, DType::f16),
+                      ctx.upload(v, {B, Hkv, Lk, D}, DType::f16), options);
+            HostAttentionProblem hp;
+            hp.B = B, hp.Hq = Hq, hp.Hkv = Hkv, hp.Lq = Lq, hp.Lk = Lk, hp.D = D, hp.Dv = D;
+            hp.q = q, hp.k = k, hp.v = v;
+            const std::vector<float> ref = reference_attention(hp).out;
+            const std::vector<float> naive = naive_attention(hp, DType::f16).out;
+            std::vector<float> got(ref.size());
+            for (std::size_t i = 0; i < got.size(); ++i) {
+                uint16_t h;
+                std::memcpy(&h, static_cast<char*>(ob.mapped) + 4 + i * 2, 2);
+                got[i] = half_to_float(h);
+            }
+            EXPECT_EQ(test::nonfinite_mismatch("out", got, ref), "");
+            EXPECT_LE(test::max_abs_diff_finite(got, ref), 2 * test::max_abs_diff_finite(naive, ref) + 1e-6);
+        }
+        EXPECT_EQ(app.messages, 0);
+    }
+}
+
+// Every bad wrapping and every bad `out` is one invalid_argument naming the argument, and the context
+// keeps working after each.
+TEST(Embedding, BadWrappingsAndOutputsNameTheArgument) {
+    Application app(false);
+    {
+        Context ctx(app.adopted());
+        AppBuffer b, storage_only;
+        app.make_buffer(b, 1024, kAll);
+        app.make_buffer(storage_only, 1024, kStorage);
+        AppBuffer transfer_only;
+        app.make_buffer(transfer_only, 1024, VK_BUFFER_USAGE_TRANSFER_SRC_BIT);
+        const auto wrap = [&](ApplicationBuffer a, VkDeviceSize offset, Shape shape, DType dtype, Strides strides = {}) {
+            return error_of([&] { wrap_buffer(ctx, a, offset, shape, dtype, strides); });
+        };
+        ApplicationBuffer null = b.app();
+        null.buffer = VK_NULL_HANDLE;
+        ApplicationBuffer too_big = b.app();
+        too_big.size = 1 << 20;
+        ApplicationBuffer empty = b.app();
+        empty.size = 0;
+        const std::vector<std::pair<std::string, std::string>> cases = {
+            {wrap(null, 0, {4}, DType::f32), "buffer.buffer is VK_NULL_HANDLE"},
+            {wrap(transfer_only.app(), 0, {4}, DType::f32), "buffer.usage lacks VK_BUFFER_USAGE_STORAGE_BUFFER_BIT"},
+            {wrap(too_big, 0, {4}, DType::f32), "buffer.size 1048576 is larger than the buffer can be"},
+            {wrap(empty, 0, {4}, DType::f32), "buffer.size is 0"},
+            {wrap(b.app(), 2, {4}, DType::f32), "byte_offset 2 is not a multiple of the f32 element size 4"},
+            {wrap(b.app(), 1024, {4}, DType::f32), "byte_offset 1024 is at or past the end"},
+            {wrap(b.app(), 0, {257}, DType::f32), "needs bytes [0, 1028) but buffer.size is 1024"},
+            {wrap(b.app(), 16, {2, 128}, DType::f32), "needs bytes [16, 1040) but buffer.size is 1024"},
+            {wrap(b.app(), 0, {2, 2}, DType::f32, {-1, 1}), "stride 0 is negative"},
+            {wrap(b.app(), 0, {2, 2}, DType::f32, {1}), "strides have 1 entries for a shape of rank 2"},
+            {wrap(b.app(), 0, {2, 0}, DType::f32), "dimension 1 of shape [2, 0] must be positive"},
+            {wrap(b.app(), 0, {}, DType::f32), "shape must have at least one dimension"},
+        };
+        for (const auto& [got, want] : cases) {
+            EXPECT_NE(got.find("invalid_argument: wrap_buffer: "), std::string::npos) << got;
+            EXPECT_NE(got.find(want), std::string::npos) << got << "\nwanted: " << want;
+        }
+        // A tensor over a storage-only buffer works in kernels; reading it back needs TRANSFER_SRC.
+        Tensor x = wrap_buffer(ctx, storage_only.app(), 0, {1, 1, 4, 8}, DType::f32);
+        EXPECT_NE(error_of([&] { x.download<float>(); }).find("VK_BUFFER_USAGE_TRANSFER_SRC_BIT"), std::string::npos);
+
+        // `out`: shape, dtype, overlap, f16 layout.
+        const int64_t B = 1, H = 1, L = 4, D = 8;
+        Tensor q = wrap_buffer(ctx, b.app(), 0, {B, H, L, D}, DType::f32);
+        Tensor k = ctx.upload(random_values(L * D, 7), {B, H, L, D});
+        const auto with_out = [&](Tensor out) {
+            AttentionOptions o;
+            o.out = out;
+            return error_of([&] { attention(ctx, q, k, k, o); });
+        };
+        const std::vector<std::pair<std::string, std::string>> outs = {
+            {with_out(wrap_buffer(ctx, b.app(), 512, {B, H, L, 4}, DType::f32)), "out: shape [1, 1, 4, 4] must be [B, Hq, Lq, Dv] = [1, 1, 4, 8]"},
+            {with_out(wrap_buffer(ctx, b.app(), 512, {B, H, L, D}, DType::f16)), "out: dtype f16 is not the output dtype f32"},
+            {with_out(wrap_buffer(ctx, b.app(), 64, {B, H, L, D}, DType::f32)), "out: overlaps q in the same buffer"},
+            {with_out(wrap_buffer(ctx, b.app(), 512, {B, H, L, D}, DType::f32, {0, 0, 0, 1})), "out: stride 2 is 0"},
+            {with_out(Tensor()), "out: tensor is empty"},
+        };
+        for (const auto& [got, want] : outs) {
+            EXPECT_NE(got.find("invalid_argument: "), std::string::npos) << got;
+            EXPECT_NE(got.find(want), std::string::npos) << got << "\nwanted: " << want;
+        }
+        AttentionOptions f16;
+        f16.out_dtype = DType::f16;
+        f16.out = wrap_buffer(ctx, b.app(), 514, {B, H, L, D}, DType::f16);
+        EXPECT_NE(error_of([&] { attention(ctx, q, k, k, f16); }).find("out: an f16 output must start at a 4-byte boundary"), std::string::npos);
+        f16.out = wrap_buffer(ctx, b.app(), 512, {B, H, L, D}, DType::f16, {64, 64, 1, 4});
+        EXPECT_NE(error_of([&] { attention(ctx, q, k, k, f16); }).find("out: an f16 output must be contiguous"), std::string::npos);
+
+        // After all of that, a correct call into the application's buffer works.
+        AttentionOptions ok;
+        ok.out = wrap_buffer(ctx, b.app(), 512, {B, H, L, D}, DType::f32);
+        EXPECT_EQ(error_of([&] { attention(ctx, q, k, k, ok); }), "no error");
+    }
+    EXPECT_EQ(app.messages, 0);
+}
+
+// What the application gives is checked, each rule naming the field; vkattn's own options that cannot
+// apply to someone else's device are refused rather than ignored.
+TEST(Embedding, BadAdoptionsNameTheField) {
+    Application app(false);
+    const auto adopt = [&](AdoptedDevice a, ContextOptions o = {}) { return error_of([&] { Context ctx(a, o); }); };
+    AdoptedDevice a = app.adopted();
+    a.device = VK_NULL_HANDLE;
+    EXPECT_NE(adopt(a).find("invalid_argument: adopted device: device is VK_NULL_HANDLE"), std::string::npos);
+    a = app.adopted();
+    a.queue = VK_NULL_HANDLE;
+    EXPECT_NE(adopt(a).find("adopted device: queue is VK_NULL_HANDLE"), std::string::npos);
+    a = app.adopted();
+    a.queue_family = 99;
+    EXPECT_NE(adopt(a).find("adopted device: queue_family 99 does not exist"), std::string::npos);
+    a = app.adopted();
+    a.api_version = VK_API_VERSION_1_0;
+    EXPECT_NE(adopt(a).find("unsupported: adopted device: api_version 1.0 is below Vulkan 1.1"), std::string::npos);
+    ContextOptions validation;
+    validation.validation = true;
+    EXPECT_NE(adopt(app.adopted(), validation).find("invalid_argument: options.validation"), std::string::npos);
+    ContextOptions selector;
+    selector.device.index = 0;
+    EXPECT_NE(adopt(app.adopted(), selector).find("invalid_argument: options.device"), std::string::npos);
+    ContextOptions subgroup;
+    subgroup.subgroup_size = 8;
+    EXPECT_NE(adopt(app.adopted(), subgroup).find("unsupported: subgroup_size: 8: the application did not enable subgroupSizeControl"),
+              std::string::npos);
+    EXPECT_EQ(app.messages, 0);
+}
+
+}  // namespace
