@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <vkattn/embedding.hpp>
+#include <vkattn/kv_cache.hpp>
 #include <vkattn/reference.hpp>
 #include <vkattn/vkattn.hpp>
 
@@ -413,6 +414,60 @@ TEST(Embedding, BadAdoptionsNameTheField) {
     subgroup.subgroup_size = 8;
     EXPECT_NE(adopt(app.adopted(), subgroup).find("unsupported: subgroup_size: 8: the application did not enable subgroupSizeControl"),
               std::string::npos);
+    EXPECT_EQ(app.messages, 0);
+}
+
+// A KV cache whose storage is the application's memory, used after the Context it was made with has
+// been moved: appends land in the application's buffer at the rows the cache says, and attention over
+// it matches the reference. Bad storage is refused, naming the argument.
+TEST(Embedding, KvCacheOverApplicationMemorySurvivesAMovedContext) {
+    Application app(false);
+    {
+        Context first(app.adopted());
+        const int64_t B = 1, Hkv = 2, Hq = 4, cap = 24, D = 8, n = 13, Lq = 2;
+        KvCacheOptions co;
+        co.batch = B, co.kv_heads = Hkv, co.capacity = cap, co.head_dim = D, co.dtype = DType::f32;
+        AppBuffer storage;
+        const VkDeviceSize half = B * Hkv * cap * D * 4;
+        app.make_buffer(storage, 2 * half, kAll);
+        for (VkDeviceSize i = 0; i < storage.size / 4; ++i) storage.floats()[i] = std::nanf("");
+        Tensor ks = wrap_buffer(first, storage.app(), 0, {B, Hkv, cap, D}, DType::f32);
+        Tensor vs = wrap_buffer(first, storage.app(), half, {B, Hkv, cap, D}, DType::f32);
+        EXPECT_NE(error_of([&] { KvCache(first, co, vs, vs); }).find("value_storage: overlaps key_storage"), std::string::npos);
+        EXPECT_NE(error_of([&] { KvCache(first, co, wrap_buffer(first, storage.app(), 0, {B, Hkv, cap - 1, D}, DType::f32), vs); })
+                      .find("key_storage: shape [1, 2, 23, 8] must be [1, 2, 24, 8]"),
+                  std::string::npos);
+        AppBuffer no_transfer;
+        app.make_buffer(no_transfer, half, kStorage);
+        EXPECT_NE(error_of([&] { KvCache(first, co, ks, wrap_buffer(first, no_transfer.app(), 0, {B, Hkv, cap, D}, DType::f32)); })
+                      .find("value_storage: the application's buffer lacks VK_BUFFER_USAGE_TRANSFER_DST_BIT"),
+                  std::string::npos);
+
+        KvCache cache(first, co, ks, vs);
+        Context ctx = std::move(first);  // the cache must not depend on where the Context object lives
+        const std::vector<float> k = random_values(B * Hkv * n * D, 8), v = random_values(B * Hkv * n * D, 9),
+                                 q = random_values(B * Hq * Lq * D, 10);
+        cache.append(ctx.upload(k, {B, Hkv, n, D}), ctx.upload(v, {B, Hkv, n, D}));
+        // Row j of head h sits at [h][j] in the application's memory; rows past the length stay untouched.
+        for (int64_t h = 0; h < Hkv; ++h)
+            for (int64_t j = 0; j < cap; ++j)
+                for (int64_t d = 0; d < D; ++d) {
+                    const float got = storage.floats()[(h * cap + j) * D + d];
+                    if (j < n)
+                        EXPECT_EQ(got, k[(h * n + j) * D + d]) << "key row " << j << " of head " << h;
+                    else
+                        EXPECT_TRUE(std::isnan(got)) << "row " << j << " past the length was written";
+                }
+        const std::vector<float> out = attend(ctx, ctx.upload(q, {B, Hq, Lq, D}), cache).out.download<float>();
+        HostAttentionProblem hp;
+        hp.B = B, hp.Hq = Hq, hp.Hkv = Hkv, hp.Lq = Lq, hp.Lk = n, hp.D = D, hp.Dv = D;
+        hp.q = q, hp.k = k, hp.v = v;
+        hp.causal = Causal::bottom_right;
+        const std::vector<float> ref = reference_attention(hp).out;
+        EXPECT_EQ(test::nonfinite_mismatch("out", out, ref), "");
+        EXPECT_LE(test::max_abs_diff_finite(out, ref), 2 * test::max_abs_diff_finite(naive_attention(hp, DType::f32).out, ref) + 1e-6);
+    }
+    app.destroy_device();
     EXPECT_EQ(app.messages, 0);
 }
 

@@ -22,21 +22,58 @@ void check_new_rows(const Tensor& t, const char* name, const KvCacheOptions& o, 
     if (t.dtype() != o.dtype)
         fail(std::string(name) + ": dtype " + std::string(dtype_name(t.dtype())) + " does not match the cache's " + std::string(dtype_name(o.dtype)));
     if (!t.is_contiguous()) fail(std::string(name) + ": must be contiguous (copy it first)");
+    if (!(detail::buffer_of(t)->usage & VK_BUFFER_USAGE_TRANSFER_SRC_BIT))
+        fail(std::string(name) + ": the application's buffer lacks VK_BUFFER_USAGE_TRANSFER_SRC_BIT (appends copy from it)");
 }
 
-}  // namespace
-
-KvCache::KvCache(Context& ctx, const KvCacheOptions& o) : ctx_(&ctx), options_(o) {
-    if (options_.value_dim == 0) options_.value_dim = options_.head_dim;
-    const KvCacheOptions& c = options_;
+void check_options(KvCacheOptions& options) {
+    if (options.value_dim == 0) options.value_dim = options.head_dim;
+    const KvCacheOptions& c = options;
     if (c.batch < 1) fail("batch: must be >= 1, got " + s(c.batch));
     if (c.kv_heads < 1) fail("kv_heads: must be >= 1, got " + s(c.kv_heads));
     if (c.capacity < 1 || c.capacity > INT32_MAX) fail("capacity: must be in [1, 2^31), got " + s(c.capacity));
     if (c.head_dim < 1) fail("head_dim: must be >= 1, got " + s(c.head_dim));
     if (c.value_dim < 1) fail("value_dim: must be >= 1 (or 0 for head_dim), got " + s(c.value_dim));
     if (c.dtype != DType::f32 && c.dtype != DType::f16) fail("dtype: must be f32 or f16, got " + std::string(dtype_name(c.dtype)));
+}
+
+// Caller-provided storage: the shape, dtype and layout the cache's own would have, this context's, and
+// writable by transfer commands (appends are buffer copies).
+void check_storage(Context& ctx, const Tensor& t, const char* name, const KvCacheOptions& c, int64_t cols) {
+    if (!t.defined()) fail(std::string(name) + ": tensor is empty");
+    if (detail::buffer_of(t)->owner.get() != &detail::state_of(ctx)) fail(std::string(name) + ": tensor belongs to another Context");
+    const Shape want = {c.batch, c.kv_heads, c.capacity, cols};
+    if (t.shape() != want) fail(std::string(name) + ": shape " + to_string(t.shape()) + " must be " + to_string(want));
+    if (t.dtype() != c.dtype)
+        fail(std::string(name) + ": dtype " + std::string(dtype_name(t.dtype())) + " does not match the cache's " + std::string(dtype_name(c.dtype)));
+    if (!t.is_contiguous()) fail(std::string(name) + ": must be contiguous");
+    if (!(detail::buffer_of(t)->usage & VK_BUFFER_USAGE_TRANSFER_DST_BIT))
+        fail(std::string(name) + ": the application's buffer lacks VK_BUFFER_USAGE_TRANSFER_DST_BIT (appends copy into it)");
+}
+
+}  // namespace
+
+KvCache::KvCache(Context& ctx, const KvCacheOptions& o) : options_(o) {
+    check_options(options_);
+    const KvCacheOptions& c = options_;
     keys_ = ctx.empty({c.batch, c.kv_heads, c.capacity, c.head_dim}, c.dtype);
     values_ = ctx.empty({c.batch, c.kv_heads, c.capacity, c.value_dim}, c.dtype);
+    lengths_.assign(static_cast<std::size_t>(c.batch), 0);
+}
+
+KvCache::KvCache(Context& ctx, const KvCacheOptions& o, Tensor key_storage, Tensor value_storage) : options_(o) {
+    check_options(options_);
+    const KvCacheOptions& c = options_;
+    check_storage(ctx, key_storage, "key_storage", c, c.head_dim);
+    check_storage(ctx, value_storage, "value_storage", c, c.value_dim);
+    if (detail::buffer_of(key_storage)->buffer.get() == detail::buffer_of(value_storage)->buffer.get()) {
+        const int64_t es = static_cast<int64_t>(dtype_size(c.dtype));
+        const int64_t k0 = key_storage.offset() * es, k1 = (key_storage.offset() + key_storage.numel()) * es;
+        const int64_t v0 = value_storage.offset() * es, v1 = (value_storage.offset() + value_storage.numel()) * es;
+        if (k0 < v1 && v0 < k1) fail("value_storage: overlaps key_storage in the same buffer");
+    }
+    keys_ = std::move(key_storage);
+    values_ = std::move(value_storage);
     lengths_.assign(static_cast<std::size_t>(c.batch), 0);
 }
 
@@ -54,6 +91,8 @@ void KvCache::append(const Tensor& k_new, const Tensor& v_new, std::span<const i
     const KvCacheOptions& o = options_;
     check_new_rows(k_new, "k_new", o, o.head_dim);
     check_new_rows(v_new, "v_new", o, o.value_dim);
+    if (detail::buffer_of(k_new)->owner != detail::buffer_of(keys_)->owner) fail("k_new: tensor belongs to another Context");
+    if (detail::buffer_of(v_new)->owner != detail::buffer_of(keys_)->owner) fail("v_new: tensor belongs to another Context");
     const int64_t n = k_new.dim(2);
     if (v_new.dim(2) != n) fail("v_new: " + s(v_new.dim(2)) + " new rows, but k_new has " + s(n));
     if (!counts.empty() && static_cast<int64_t>(counts.size()) != o.batch)
@@ -85,7 +124,7 @@ void KvCache::append(const Tensor& k_new, const Tensor& v_new, std::span<const i
     };
     const std::vector<VkBufferCopy> kr = regions(k_new, keys_, o.head_dim), vr = regions(v_new, values_, o.value_dim);
     if (!kr.empty()) {
-        detail::state_of(*ctx_).submit_and_wait([&](VkCommandBuffer cmd) {
+        detail::buffer_of(keys_)->owner->submit_and_wait([&](VkCommandBuffer cmd) {
             vkCmdCopyBuffer(cmd, detail::buffer_of(k_new)->buffer.get(), detail::buffer_of(keys_)->buffer.get(), static_cast<uint32_t>(kr.size()), kr.data());
             vkCmdCopyBuffer(cmd, detail::buffer_of(v_new)->buffer.get(), detail::buffer_of(values_)->buffer.get(), static_cast<uint32_t>(vr.size()), vr.data());
         });

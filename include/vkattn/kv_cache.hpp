@@ -26,6 +26,12 @@ class KvCache {
 public:
     /// Allocates the cache on `ctx`'s device, all lengths 0. Throws Error(invalid_argument) naming the bad option.
     KvCache(Context& ctx, const KvCacheOptions& options);
+    /// A cache over storage the caller provides, e.g. views of an application's buffers
+    /// (vkattn/embedding.hpp): key_storage [B, Hkv, capacity, D] and value_storage [B, Hkv, capacity, Dv],
+    /// contiguous, the cache's dtype, of `ctx`, not overlapping; appends copy into them, so an
+    /// application buffer needs VK_BUFFER_USAGE_TRANSFER_DST_BIT. Each violation is Error(invalid_argument)
+    /// naming key_storage or value_storage. All lengths 0.
+    KvCache(Context& ctx, const KvCacheOptions& options, Tensor key_storage, Tensor value_storage);
 
     /// Appends new tokens in place: k_new [B, Hkv, n, D], v_new [B, Hkv, n, Dv], contiguous, the cache's
     /// dtype. `counts` (B entries, each in [0, n]) appends only the first counts[b] of the n rows of batch
@@ -43,7 +49,8 @@ public:
     const Tensor& values() const { return values_; }
 
 private:
-    Context* ctx_;
+    // The context is reached through the storage's buffers (which keep its state alive), never through
+    // a Context pointer: a cache stays valid when the Context it was made with is moved.
     KvCacheOptions options_;
     Tensor keys_, values_;
     std::vector<int32_t> lengths_;
