@@ -130,3 +130,34 @@ TEST(PipelineCache, IsWrittenAndLoadedAgain) {
 
 }  // namespace
 }  // namespace vkattn::test
+
+// Context::stats counts the host-side Vulkan work of each call: a repeated call of the same shapes
+// builds no pipeline, waits once per submission, and does the same work as the previous one. (Today
+// every call still allocates and makes a descriptor pool; the embedding issue's goal is none in steady
+// state, and this test is where that rule will be held.)
+TEST(Context, StatsCountTheHostWorkOfEachCall) {
+    using namespace vkattn;
+    Context& ctx = test::context();
+    const std::vector<float> q(1 * 8 * 1 * 64, 0.5f), k(1 * 2 * 64 * 64, 0.25f);
+    Tensor qt = ctx.upload(q, {1, 8, 1, 64}, DType::f16), kt = ctx.upload(k, {1, 2, 64, 64}, DType::f16);
+    attention(ctx, qt, kt, kt);  // warm-up: pipelines
+    const ContextStats a = ctx.stats();
+    attention(ctx, qt, kt, kt);
+    const ContextStats b = ctx.stats();
+    attention(ctx, qt, kt, kt);
+    const ContextStats c = ctx.stats();
+    EXPECT_EQ(b.pipelines, a.pipelines);
+    EXPECT_GE(b.submissions - a.submissions, 1u);
+    EXPECT_EQ(b.waits - a.waits, b.submissions - a.submissions);
+    EXPECT_GE(b.memory_allocations - a.memory_allocations, 1u);
+    EXPECT_GE(b.descriptor_sets - a.descriptor_sets, b.descriptor_pools - a.descriptor_pools);
+    EXPECT_EQ(c.memory_allocations - b.memory_allocations, b.memory_allocations - a.memory_allocations);
+    EXPECT_EQ(c.descriptor_pools - b.descriptor_pools, b.descriptor_pools - a.descriptor_pools);
+    EXPECT_EQ(c.submissions - b.submissions, b.submissions - a.submissions);
+    std::printf("one decode attention call (f16, Hq 8, Hkv 2, Lk 64, D 64): %llu allocations, %llu descriptor pools, "
+                "%llu descriptor sets, %llu submissions, %llu waits\n",
+                static_cast<unsigned long long>(c.memory_allocations - b.memory_allocations),
+                static_cast<unsigned long long>(c.descriptor_pools - b.descriptor_pools),
+                static_cast<unsigned long long>(c.descriptor_sets - b.descriptor_sets),
+                static_cast<unsigned long long>(c.submissions - b.submissions), static_cast<unsigned long long>(c.waits - b.waits));
+}

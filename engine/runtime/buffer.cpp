@@ -49,6 +49,7 @@ std::shared_ptr<DeviceBuffer> create_buffer(const std::shared_ptr<ContextState>&
         throw Error(ErrorCode::out_of_memory, "vkAllocateMemory: allocating " + std::to_string(bytes) + " bytes of device memory failed (" +
                                                   vk_result_name(r) + ")");
     vk_check(r, "vkAllocateMemory");
+    ++state->stat_allocations;
     buf->memory = UniqueMemory(dev, mem);
     buf->memory_bytes = req.size;
     count_device_bytes(static_cast<int64_t>(req.size));

@@ -283,8 +283,10 @@ void ContextState::submit_and_wait(const std::function<void(VkCommandBuffer)>& r
         r = vkQueueSubmit(queue, 1, &si, f);
     }
     check_device(r, "vkQueueSubmit", submit_injected);
+    ++stat_submissions;
     // An injected loss still waits for the real work: nothing may be freed while the device uses it.
     r = vkWaitForFences(dev, 1, &f, VK_TRUE, UINT64_MAX);
+    ++stat_waits;
     const VkResult injected = fault::inject(fault::Site::lost);
     const bool wait_injected = r == VK_SUCCESS && injected != VK_SUCCESS;
     if (wait_injected) r = injected;
@@ -373,6 +375,18 @@ uint64_t Context::device_memory_peak() const { return state_->memory_peak.load()
 void Context::reset_device_memory_peak() { state_->memory_peak = state_->memory_in_use.load(); }
 
 uint64_t Context::validation_message_count() const { return state_->instance ? state_->instance->message_count() : 0; }
+ContextStats Context::stats() const {
+    ContextStats s;
+    s.memory_allocations = state_->stat_allocations.load();
+    s.descriptor_pools = state_->stat_descriptor_pools.load();
+    s.descriptor_sets = state_->stat_descriptor_sets.load();
+    s.submissions = state_->stat_submissions.load();
+    s.waits = state_->stat_waits.load();
+    std::lock_guard lock(state_->mutex);
+    s.pipelines = state_->pipelines.size();
+    return s;
+}
+
 std::size_t Context::pipeline_count() const {
     std::lock_guard lock(state_->mutex);
     return state_->pipelines.size();

@@ -70,6 +70,9 @@ struct ContextState : std::enable_shared_from_this<ContextState> {
     std::shared_ptr<const FusedConfig> forced_fused;  // set by tune() while it times one candidate
     // Device memory held by this context's buffers (every allocation, staging included), and the
     // most held at once since the last reset: what the memory goals of the bench are measured by.
+    // Context::stats(): host-side Vulkan work, counted where it happens.
+    std::atomic<uint64_t> stat_allocations{0}, stat_descriptor_pools{0}, stat_descriptor_sets{0}, stat_submissions{0},
+        stat_waits{0};
     std::atomic<uint64_t> memory_in_use{0};
     std::atomic<uint64_t> memory_peak{0};
     void note_allocation(uint64_t bytes);

@@ -30,6 +30,7 @@ double ContextState::run_dispatches(const std::vector<Dispatch>& dispatches, boo
     VkResult r = fault::inject(fault::Site::dpool);
     if (r == VK_SUCCESS) r = vkCreateDescriptorPool(dev, &pi, nullptr, &pool_handle);
     vk_check(r, "vkCreateDescriptorPool");
+    ++stat_descriptor_pools;
     UniqueDescriptorPool pool(dev, pool_handle);
 
     std::vector<VkDescriptorSetLayout> layouts(n, set_layout.get());
@@ -41,6 +42,7 @@ double ContextState::run_dispatches(const std::vector<Dispatch>& dispatches, boo
     r = fault::inject(fault::Site::dset);
     if (r == VK_SUCCESS) r = vkAllocateDescriptorSets(dev, &ai, sets.data());
     vk_check(r, "vkAllocateDescriptorSets");
+    stat_descriptor_sets += n;
 
     for (uint32_t d = 0; d < n; ++d) {
         std::array<VkDescriptorBufferInfo, kBindingCount> infos{};

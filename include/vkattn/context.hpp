@@ -52,6 +52,17 @@ struct ContextOptions {
 
 struct AdoptedDevice;  // vkattn/embedding.hpp
 
+/// What a context has done on the device since it was created (Context::stats): the host-side work
+/// each operation costs beyond its dispatches. Counts only go up.
+struct ContextStats {
+    uint64_t memory_allocations = 0;   ///< vkAllocateMemory calls (tensors, scratch, parameters, staging)
+    uint64_t descriptor_pools = 0;     ///< vkCreateDescriptorPool calls
+    uint64_t descriptor_sets = 0;      ///< descriptor sets allocated
+    uint64_t pipelines = 0;            ///< compute pipelines created
+    uint64_t submissions = 0;          ///< vkQueueSubmit calls
+    uint64_t waits = 0;                ///< host waits on the device (fence waits)
+};
+
 /// The engine's entry point. Not copyable; movable. Operations on one Context are
 /// serialised internally, so a Context may be shared between threads.
 class Context {
@@ -92,6 +103,9 @@ public:
     /// Number of validation-layer messages (warnings and errors) seen so far (0 on an adopted device:
     /// the application's debug messenger receives them).
     uint64_t validation_message_count() const;
+    /// Counters of the host-side Vulkan work done so far (ContextStats).
+    ContextStats stats() const;
+
     /// Number of distinct compute pipelines created so far, and seconds spent compiling them.
     std::size_t pipeline_count() const;
     double pipeline_compile_seconds() const;
