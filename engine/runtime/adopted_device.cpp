@@ -3,8 +3,6 @@
 // could enable. Nothing adopted is owned: no instance, device or queue is ever destroyed or waited
 // idle on by vkattn.
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 #include <iostream>
 
 #include "runtime/context_state.hpp"
@@ -41,10 +39,7 @@ void ContextState::initialise_adopted(const AdoptedDevice& app, ContextOptions o
         throw Error(ErrorCode::invalid_argument,
                     "options.validation: a context on an adopted device uses the application's instance; enable "
                     "VK_LAYER_KHRONOS_validation there (its messages go to the application's debug messenger)");
-    options.verbose = options.verbose || [] {
-        const char* v = std::getenv("VKATTN_VERBOSE");
-        return v && *v && std::strcmp(v, "0") != 0;
-    }();
+    options.verbose = options.verbose || env_flag("VKATTN_VERBOSE");
     log = options.on_message ? options.on_message : [](const std::string& s) { std::cerr << s << '\n'; };
     refuse_null(app.instance == VK_NULL_HANDLE, "instance");
     refuse_null(app.physical_device == VK_NULL_HANDLE, "physical_device");

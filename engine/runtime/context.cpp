@@ -17,14 +17,11 @@
 
 namespace vkattn {
 namespace detail {
-namespace {
 
 bool env_flag(const char* name) {
     const char* v = std::getenv(name);
     return v && *v && std::strcmp(v, "0") != 0;
 }
-
-}  // namespace
 
 // A forced subgroup size: a power of two the device allows on compute pipelines. The workgroup limit
 // shrinks to what that many-lane subgroups can make (maxComputeWorkgroupSubgroups of them).

@@ -120,6 +120,9 @@ struct ContextState : std::enable_shared_from_this<ContextState> {
     uint32_t memory_type(uint32_t type_bits, MemoryKind kind) const;
 };
 
+/// True when environment variable `name` is set, non-empty and not "0".
+bool env_flag(const char* name);
+
 /// Applies a required subgroup size (ContextOptions::subgroup_size) to the planning limits, or throws.
 void apply_subgroup_size(DeviceInfo& info, uint32_t size);
 
