@@ -118,6 +118,8 @@ public:
     }
     /// Destroys the device; the validation layer then reports any object created on it that is still alive.
     void destroy_device() {
+        if (command_pool) vkDestroyCommandPool(device, command_pool, nullptr);
+        command_pool = VK_NULL_HANDLE;
         if (device) vkDestroyDevice(device, nullptr);
         device = VK_NULL_HANDLE;
     }
@@ -167,7 +169,50 @@ public:
         check(vkMapMemory(device, b.memory, 0, VK_WHOLE_SIZE, 0, &b.mapped), "vkMapMemory");
     }
 
+    /// A primary command buffer of the application's, in the recording state.
+    VkCommandBuffer begin() {
+        if (!command_pool) {
+            VkCommandPoolCreateInfo pi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+            pi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+            pi.queueFamilyIndex = family;
+            check(vkCreateCommandPool(device, &pi, nullptr, &command_pool), "vkCreateCommandPool");
+        }
+        VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+        ai.commandPool = command_pool;
+        ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+        ai.commandBufferCount = 1;
+        VkCommandBuffer cmd = VK_NULL_HANDLE;
+        check(vkAllocateCommandBuffers(device, &ai, &cmd), "vkAllocateCommandBuffers");
+        VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+        check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
+        return cmd;
+    }
+    /// Ends `cmd` with a barrier that makes compute and transfer writes visible to the host, submits it
+    /// `times` times (waiting for each) and frees it.
+    void submit_and_wait(VkCommandBuffer cmd, int times = 1) {
+        VkMemoryBarrier to_host{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+        to_host.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+        to_host.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+        vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0,
+                             1, &to_host, 0, nullptr, 0, nullptr);
+        check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
+        VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+        VkFence fence = VK_NULL_HANDLE;
+        check(vkCreateFence(device, &fi, nullptr, &fence), "vkCreateFence");
+        for (int i = 0; i < times; ++i) {
+            VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+            si.commandBufferCount = 1;
+            si.pCommandBuffers = &cmd;
+            check(vkQueueSubmit(queue, 1, &si, fence), "vkQueueSubmit");
+            check(vkWaitForFences(device, 1, &fence, VK_TRUE, UINT64_MAX), "vkWaitForFences");
+            check(vkResetFences(device, 1, &fence), "vkResetFences");
+        }
+        vkDestroyFence(device, fence, nullptr);
+        vkFreeCommandBuffers(device, command_pool, 1, &cmd);
+    }
+
     int messages = 0;
+    VkCommandPool command_pool = VK_NULL_HANDLE;
     VkInstance instance = VK_NULL_HANDLE;
     VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
     VkPhysicalDevice physical = VK_NULL_HANDLE;
@@ -469,6 +514,129 @@ TEST(Embedding, KvCacheOverApplicationMemorySurvivesAMovedContext) {
     }
     app.destroy_device();
     EXPECT_EQ(app.messages, 0);
+}
+
+// Recorded into the application's command buffer, every kernel family gives the same bits as the
+// synchronous call: the fused kernel (f32, GQA, causal, key lengths), the staged f16 output (working rows
+// and the convert pass from the workspace), split-KV decoding (scratch, ALiBi slopes among the host
+// words) and the explicit path (per-row scratch). All four go into one command buffer with one
+// workspace, sized by attention_workspace_size, then a KV cache append and attend recorded after them.
+// Each output is poisoned first and must be fully written; the application's validation layer (with
+// synchronization validation under ctest) must stay silent.
+TEST(Embedding, RecordedEqualsSynchronousBitwise) {
+    Application app(/*enable_float16=*/true);
+    {
+        Context ctx(app.adopted());
+        struct Case {
+            const char* name;
+            int64_t B, Hq, Hkv, Lq, Lk, D;
+            DType dtype;
+            AttentionOptions options;
+        };
+        std::vector<Case> cases(4);
+        cases[0] = {"fused f32 GQA causal key lengths", 2, 4, 2, 5, 37, 16, DType::f32, {}};
+        cases[0].options.causal = Causal::bottom_right;
+        cases[0].options.key_lengths = {37, 21};
+        cases[1] = {"f16 staged output", 1, 2, 1, 33, 40, 16, DType::f16, {}};
+        cases[2] = {"split-KV decode f16 ALiBi", 2, 8, 2, 1, 300, 64, DType::f16, {}};
+        cases[2].options.alibi_slopes = {0.5f, 0.25f, 0.125f, 0.0625f, 0.03125f, 0.015625f, 0.0078125f, 0.00390625f};
+        cases[3] = {"explicit f32 padding mask", 1, 2, 2, 7, 29, 8, DType::f32, {}};
+        cases[3].options.path = Path::explicit_;
+        cases[3].options.key_lengths = {23};
+
+        std::vector<Tensor> q, k, v;
+        std::vector<std::vector<float>> sync_out;
+        std::vector<std::unique_ptr<AppBuffer>> outs;
+        VkDeviceSize workspace_bytes = 0;
+        uint32_t seed = 20;
+        for (const Case& c : cases) {
+            q.push_back(ctx.upload(random_values(c.B * c.Hq * c.Lq * c.D, seed++), {c.B, c.Hq, c.Lq, c.D}, c.dtype));
+            k.push_back(ctx.upload(random_values(c.B * c.Hkv * c.Lk * c.D, seed++), {c.B, c.Hkv, c.Lk, c.D}, c.dtype));
+            v.push_back(ctx.upload(random_values(c.B * c.Hkv * c.Lk * c.D, seed++), {c.B, c.Hkv, c.Lk, c.D}, c.dtype));
+            const Tensor out = attention(ctx, q.back(), k.back(), v.back(), c.options);
+            sync_out.push_back(c.dtype == DType::f32 ? out.download<float>() : std::vector<float>());
+            if (c.dtype == DType::f16) {
+                const std::vector<uint16_t> h = out.download<uint16_t>();
+                sync_out.back().assign(h.size(), 0);
+                std::memcpy(sync_out.back().data(), h.data(), h.size() * 2);  // bits, compared as bytes below
+            }
+            outs.push_back(std::make_unique<AppBuffer>());
+            app.make_buffer(*outs.back(), 64 + out.numel() * dtype_size(c.dtype), kAll);
+            std::memset(outs.back()->mapped, 0xFF, outs.back()->size);  // NaN in f32 and f16
+            workspace_bytes = std::max(workspace_bytes, attention_workspace_size(ctx, q.back(), k.back(), v.back(), c.options));
+        }
+        EXPECT_GT(workspace_bytes, 0u) << "the staged, decode and explicit paths all need temporaries";
+
+        // Too small a workspace: refused before anything is recorded, naming the workspace.
+        Workspace tiny(ctx, 16);
+        VkCommandBuffer cmd = app.begin();
+        AttentionOptions o2 = cases[2].options;
+        o2.out = wrap_buffer(ctx, outs[2]->app(), 64, {2, 8, 1, 64}, DType::f16);
+        EXPECT_NE(error_of([&] { record_attention(ctx, cmd, tiny, q[2], k[2], v[2], o2); }).find("invalid_argument: workspace: holds 16 bytes"),
+                  std::string::npos);
+        AttentionOptions no_out = cases[0].options;
+        EXPECT_NE(error_of([&] { record_attention(ctx, cmd, tiny, q[0], k[0], v[0], no_out); }).find("out: record_attention writes into options.out"),
+                  std::string::npos);
+        AttentionOptions lse = o2;
+        lse.return_lse = true;
+        EXPECT_NE(error_of([&] { record_attention(ctx, cmd, tiny, q[2], k[2], v[2], lse); }).find("return_lse: record_attention returns no lse"),
+                  std::string::npos);
+        EXPECT_NE(error_of([&] { record_attention(ctx, VK_NULL_HANDLE, tiny, q[2], k[2], v[2], o2); }).find("cmd: "), std::string::npos);
+
+        Workspace workspace(ctx, workspace_bytes);
+        const ContextStats before = ctx.stats();
+        for (std::size_t i = 0; i < cases.size(); ++i) {
+            const Case& c = cases[i];
+            AttentionOptions o = c.options;
+            o.out = wrap_buffer(ctx, outs[i]->app(), 64, {c.B, c.Hq, c.Lq, c.D}, c.dtype);
+            const AttentionResult r = record_attention(ctx, cmd, workspace, q[i], k[i], v[i], o);
+            EXPECT_GT(r.dispatches, 0u) << c.name;
+            EXPECT_LT(r.gpu_milliseconds, 0) << c.name;
+        }
+        const ContextStats recorded = ctx.stats();
+        EXPECT_EQ(recorded.submissions, before.submissions) << "recording submits nothing";
+        EXPECT_EQ(recorded.waits, before.waits) << "recording waits for nothing";
+        EXPECT_EQ(recorded.pipelines, before.pipelines) << "the synchronous calls built every pipeline";
+        app.submit_and_wait(cmd);
+        for (std::size_t i = 0; i < cases.size(); ++i) {
+            const std::size_t bytes = sync_out[i].size() * (cases[i].dtype == DType::f32 ? 4 : 2);
+            EXPECT_EQ(std::memcmp(static_cast<char*>(outs[i]->mapped) + 64, sync_out[i].data(), bytes), 0)
+                << cases[i].name << ": recorded and synchronous results differ";
+            for (int b = 0; b < 64; ++b) EXPECT_EQ(static_cast<unsigned char*>(outs[i]->mapped)[b], 0xFF) << cases[i].name;
+        }
+
+        // A KV cache: two appends and an attend recorded into one command buffer, against the same on a
+        // synchronous cache.
+        const int64_t B = 2, Hkv = 2, Hq = 8, cap = 64, D = 64, n1 = 19, n2 = 1;
+        KvCacheOptions co;
+        co.batch = B, co.kv_heads = Hkv, co.capacity = cap, co.head_dim = D, co.dtype = DType::f16;
+        KvCache sync_cache(ctx, co), recorded_cache(ctx, co);
+        const Tensor k1 = ctx.upload(random_values(B * Hkv * n1 * D, 40), {B, Hkv, n1, D}, DType::f16);
+        const Tensor v1 = ctx.upload(random_values(B * Hkv * n1 * D, 41), {B, Hkv, n1, D}, DType::f16);
+        const Tensor k2 = ctx.upload(random_values(B * Hkv * n2 * D, 42), {B, Hkv, n2, D}, DType::f16);
+        const Tensor v2 = ctx.upload(random_values(B * Hkv * n2 * D, 43), {B, Hkv, n2, D}, DType::f16);
+        const Tensor qd = ctx.upload(random_values(B * Hq * n2 * D, 44), {B, Hq, n2, D}, DType::f16);
+        const std::vector<int32_t> uneven = {n1, 11};
+        sync_cache.append(k1, v1, uneven);
+        sync_cache.append(k2, v2);
+        const std::vector<uint16_t> want = attend(ctx, qd, sync_cache).out.download<uint16_t>();
+        AppBuffer cache_out;
+        app.make_buffer(cache_out, want.size() * 2, kAll);
+        std::memset(cache_out.mapped, 0xFF, cache_out.size);
+        cmd = app.begin();
+        record_append(ctx, cmd, recorded_cache, k1, v1, uneven);
+        record_append(ctx, cmd, recorded_cache, k2, v2);
+        EXPECT_EQ(recorded_cache.lengths(), sync_cache.lengths()) << "record_append advances the lengths when it records";
+        AttentionOptions ao;
+        ao.out = wrap_buffer(ctx, cache_out.app(), 0, {B, Hq, n2, D}, DType::f16);
+        Workspace cache_ws(ctx, attend_workspace_size(ctx, qd, recorded_cache, ao));
+        record_attend(ctx, cmd, cache_ws, qd, recorded_cache, ao);
+        app.submit_and_wait(cmd);
+        EXPECT_EQ(std::memcmp(cache_out.mapped, want.data(), want.size() * 2), 0) << "recorded KV cache attention differs";
+    }
+    EXPECT_EQ(vkDeviceWaitIdle(app.device), VK_SUCCESS);
+    app.destroy_device();
+    EXPECT_EQ(app.messages, 0) << "the application's validation layer reported messages";
 }
 
 }  // namespace

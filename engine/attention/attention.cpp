@@ -9,6 +9,7 @@
 #include "attention/attention_problem.hpp"
 #include "attention/attention_split_kv.hpp"
 #include "attention/call_tail.hpp"
+#include "attention/call_target.hpp"
 #include "attention/chunking.hpp"
 #include "runtime/convert.hpp"
 #include "runtime/context_state.hpp"
@@ -250,8 +251,10 @@ AttentionPlan plan_attention(Context& ctx, const Tensor& q, const Tensor& k, con
     return plan;
 }
 
-AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
-    using namespace detail;
+namespace detail {
+
+AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o,
+                               CallTarget& target) {
     ContextState& st = detail::state_of(ctx);
     std::lock_guard lock(st.mutex);
     st.ensure_alive();
@@ -275,15 +278,7 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
         result.variant = explicit_variant_name(ec, p.dtype);
     }
 
-    // A result larger than the device can hold fails here, named (docs/bad_inputs.md).
-    const auto result_tensor = [&](const char* name, const Shape& shape, DType dtype) {
-        try {
-            return ctx.empty(shape, dtype);
-        } catch (const Error& e) {
-            throw Error(e.code(), std::string(name) + ": the " + std::string(dtype_name(dtype)) + " result " + to_string(shape) +
-                                      " does not fit: " + e.message());
-        }
-    };
+    const auto result_tensor = [&](const char* name, const Shape& shape, DType dtype) { return target.result(ctx, shape, dtype, name); };
     if (o.return_lse) result.lse = result_tensor("lse", {p.B, p.Hq, p.Lq}, DType::f32);
     if (o.return_weights) result.weights = result_tensor("weights", {p.B, p.Hq, p.Lq, p.Lk}, DType::f32);
     const int64_t group = p.Hq / p.Hkv;
@@ -329,12 +324,9 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
         std::memcpy(&bits, &slope, 4);
         words.push_back(bits);
     }
-    std::optional<Tensor> key_lengths;  // the rowwise kernel uploads the words with its work lists below
+    // The words go to the device with the parameters when the dispatches are recorded (host_words).
     BoundRange key_lengths_range;
-    if ((!o.key_lengths.empty() || p.alibi) && !rowwise) {
-        key_lengths = ctx.upload_raw(words.data(), words.size() * 4, {static_cast<int64_t>(words.size())}, DType::i32);
-        key_lengths_range = {detail::buffer_of(*key_lengths)->buffer.get(), 0, VK_WHOLE_SIZE};
-    }
+    if (!o.key_lengths.empty() || p.alibi || rowwise) key_lengths_range.host_words = true;
 
     const int64_t max_row_groups = result.path == Path::fused ? dev.max_workgroup_count[0]
                                                                 : std::min<int64_t>(dev.max_workgroup_count[0], dev.max_workgroup_count[1]);
@@ -362,7 +354,11 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
 
     Tensor out32;
     if (!staged) {
-        out32 = o.out && p.out_dtype == DType::f32 ? *o.out : result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, DType::f32);
+        // f32 output: the result itself; f16 output: f32 working rows that finish_call packs.
+        const Shape out_shape = {p.B, p.Hq, p.Lq, p.Dv};
+        out32 = p.out_dtype == DType::f16 ? target.temporary(ctx, out_shape, DType::f32, "out")
+                : o.out                   ? *o.out
+                                          : result_tensor("out", out_shape, DType::f32);
         ops.o = operand_of(out32, "out", 1, true);
     }
     std::vector<Operand> all = {ops.q, ops.k, ops.v, ops.o, ops.mask, ops.lse, ops.weights};
@@ -387,15 +383,16 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
         // The working buffer: [local slice][row - row0][Dv], sized for the largest chunk.
         int64_t rows = 0, slices = 0;
         for (const Chunk& c : chunks) rows = std::max(rows, c.row_count), slices = std::max(slices, c.slices);
-        out32 = ctx.empty({slices * rows * p.Dv}, DType::f32);
+        out32 = target.temporary(ctx, {slices * rows * p.Dv}, DType::f32, "out");
         ops.o.buffer = detail::buffer_of(out32).get();
         ops.o.name = "out";
         ops.o.elem_size = 4;
+        ops.o.offset = out32.offset();
         ops.o.strides = {p.Hq * rows * p.Dv, rows * p.Dv, p.Dv, 1};
         ops.o.rows = rows;
         ops.o.cols = p.Dv;
         ops.o.chunk_local = true;
-        if (detail::buffer_of(out32)->size > lim.max_range)
+        if (static_cast<uint64_t>(out32.numel()) * 4 > lim.max_range)
             throw Error(ErrorCode::vulkan_error, "internal: the f32 working buffer does not fit one binding");
     }
 
@@ -404,15 +401,15 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
     if (scratch_p) {
         int64_t most = 0;
         for (const Chunk& c : chunks) most = std::max(most, c.slices * c.row_count * scratch_per_row);
-        scratch = ctx.empty({most}, DType::f32);
-        scratch_range = {detail::buffer_of(*scratch)->buffer.get(), 0, VK_WHOLE_SIZE};
+        scratch = target.temporary(ctx, {most}, DType::f32, "scratch");
+        scratch_range = range_of(*scratch);
     }
     if ((packed || split_kv) && chunks.size() != 1)
         throw Error(ErrorCode::vulkan_error, "internal: a packed or split problem was split into chunks");
     if (decode || split_kv) {
         if (chunks.size() != 1) throw Error(ErrorCode::vulkan_error, "internal: split-KV problem split into chunks");
-        scratch = ctx.empty({decode ? dc.scratch_floats : ks.scratch_floats}, DType::f32);
-        scratch_range = {detail::buffer_of(*scratch)->buffer.get(), 0, VK_WHOLE_SIZE};
+        scratch = target.temporary(ctx, {decode ? dc.scratch_floats : ks.scratch_floats}, DType::f32, "scratch");
+        scratch_range = range_of(*scratch);
     }
 
     // The rowwise kernel runs one dispatch per key block over a work list of (local slice, row tile)
@@ -421,8 +418,6 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
     if (rowwise) {
         for (std::size_t ci = 0; ci < chunks.size(); ++ci)
             plan_rowwise_chunk(p, o, fc, chunks[ci], ci, dev.max_workgroup_count[0], words, rowwise_work);
-        key_lengths = ctx.upload_raw(words.data(), words.size() * 4, {static_cast<int64_t>(words.size())}, DType::i32);
-        key_lengths_range = {detail::buffer_of(*key_lengths)->buffer.get(), 0, VK_WHOLE_SIZE};
     }
 
     const std::string suffix = p.dtype == DType::f16 ? "_f16" : "_f32";
@@ -497,8 +492,15 @@ AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, c
     std::optional<Tensor> out16;
     if (p.out_dtype == DType::f16)
         out16 = staged ? *staged_out : o.out ? *o.out : result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
-    finish_call(st, result, out32, out16, staged, lim, dispatches, o.measure_time);
+    finish_call(st, target, result, out32, out16, staged, lim, dispatches, words, o.measure_time);
     return result;
+}
+
+}  // namespace detail
+
+AttentionResult attention_full(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
+    detail::SyncTarget target;
+    return detail::attention_call(ctx, q, k, v, o, target);
 }
 
 Tensor attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options) {

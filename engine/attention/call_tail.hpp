@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "attention/call_target.hpp"
 #include "attention/chunking.hpp"
 #include "runtime/context_state.hpp"
 #include "runtime/convert.hpp"
@@ -14,10 +15,12 @@ namespace vkattn::detail {
 
 /// Sets result.out to `out16` when the call returns f16 (packed here from the f32 working rows `out32`
 /// unless the caller has already packed them: `out16_packed`), else to `out32`; then runs `dispatches`
-/// and sets result.dispatches and result.gpu_milliseconds. Result: AttentionResult or LinearAttentionResult.
+/// through `target` (run, or recorded) and sets result.dispatches and result.gpu_milliseconds. `words`:
+/// what host_words bindings read. Result: AttentionResult or LinearAttentionResult.
 template <class Result>
-void finish_call(ContextState& st, Result& result, const Tensor& out32, const std::optional<Tensor>& out16, bool out16_packed,
-                 const ChunkLimits& lim, std::vector<Dispatch>& dispatches, bool measure_time) {
+void finish_call(ContextState& st, CallTarget& target, Result& result, const Tensor& out32, const std::optional<Tensor>& out16,
+                 bool out16_packed, const ChunkLimits& lim, std::vector<Dispatch>& dispatches, std::span<const int32_t> words,
+                 bool measure_time) {
     if (out16) {
         result.out = *out16;
         if (!out16_packed) append_convert(st, lim, out32, result.out, result.out.offset(), out32.numel(), dispatches);
@@ -25,7 +28,7 @@ void finish_call(ContextState& st, Result& result, const Tensor& out32, const st
         result.out = out32;
     }
     result.dispatches = static_cast<uint32_t>(dispatches.size());
-    result.gpu_milliseconds = st.run_dispatches(dispatches, measure_time);
+    result.gpu_milliseconds = target.finish(st, dispatches, words, measure_time);
 }
 
 }  // namespace vkattn::detail

@@ -23,10 +23,13 @@ ChunkLimits chunk_limits(const DeviceInfo& dev, int64_t row_tile, int64_t max_ro
 bool bind_operand(const Operand& op, const Chunk& c, int64_t Hq, const ChunkLimits& lim, BoundOperand& out) {
     if (!op.buffer) return true;
     if (op.chunk_local) {
-        if (op.buffer->size > lim.max_range) return false;
-        out.range = {op.buffer->buffer.get(), 0, op.buffer->size};
+        // The working buffer (or a workspace's view of it) from its first element, as far as one binding reaches.
+        const uint64_t es = op.elem_size;
+        const uint64_t begin = static_cast<uint64_t>(op.offset) * es / lim.alignment * lim.alignment;
+        // (Its size was checked against one binding when it was made: attention.cpp.)
+        out.range = {op.buffer->buffer.get(), begin, std::min<uint64_t>(op.buffer->size - begin, lim.max_range)};
         // The kernels index rows globally (i) and slices from the chunk's first: shift by row0.
-        out.offset = static_cast<int32_t>(op.offset - (op.rows_chunked ? c.row0 * op.strides[2] : 0));
+        out.offset = static_cast<int32_t>(op.offset - static_cast<int64_t>(begin / es) - (op.rows_chunked ? c.row0 * op.strides[2] : 0));
         return true;
     }
     int64_t lo = INT64_MAX, hi = INT64_MIN;

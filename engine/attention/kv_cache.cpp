@@ -2,6 +2,8 @@
 #include "runtime/access.hpp"
 #include "vkattn/kv_cache.hpp"
 
+#include "attention/kv_cache_access.hpp"
+
 #include "runtime/buffer.hpp"
 #include "runtime/context_state.hpp"
 #include "vkattn/error.hpp"
@@ -87,52 +89,68 @@ void KvCache::set_length(int64_t batch, int32_t length) {
     lengths_[static_cast<std::size_t>(batch)] = length;
 }
 
-void KvCache::append(const Tensor& k_new, const Tensor& v_new, std::span<const int32_t> counts) {
-    const KvCacheOptions& o = options_;
+KvCacheAccess::AppendPlan KvCacheAccess::plan_append(const KvCache& cache, const Tensor& k_new, const Tensor& v_new,
+                                                      std::span<const int32_t> counts) {
+    const KvCacheOptions& o = cache.options_;
     check_new_rows(k_new, "k_new", o, o.head_dim);
     check_new_rows(v_new, "v_new", o, o.value_dim);
-    if (detail::buffer_of(k_new)->owner != detail::buffer_of(keys_)->owner) fail("k_new: tensor belongs to another Context");
-    if (detail::buffer_of(v_new)->owner != detail::buffer_of(keys_)->owner) fail("v_new: tensor belongs to another Context");
+    if (detail::buffer_of(k_new)->owner != detail::buffer_of(cache.keys_)->owner) fail("k_new: tensor belongs to another Context");
+    if (detail::buffer_of(v_new)->owner != detail::buffer_of(cache.keys_)->owner) fail("v_new: tensor belongs to another Context");
     const int64_t n = k_new.dim(2);
     if (v_new.dim(2) != n) fail("v_new: " + s(v_new.dim(2)) + " new rows, but k_new has " + s(n));
     if (!counts.empty() && static_cast<int64_t>(counts.size()) != o.batch)
         fail("counts: has " + s(static_cast<int64_t>(counts.size())) + " entries; needs one per batch (B = " + s(o.batch) + ")");
-    std::vector<int32_t> next = lengths_;
+    AppendPlan plan;
+    plan.next = cache.lengths_;
     for (int64_t b = 0; b < o.batch; ++b) {
         const int64_t count = counts.empty() ? n : counts[static_cast<std::size_t>(b)];
         if (count < 0 || count > n) fail("counts[" + s(b) + "]: " + s(count) + " is outside [0, n = " + s(n) + "]");
-        const int64_t len = lengths_[static_cast<std::size_t>(b)];
+        const int64_t len = cache.lengths_[static_cast<std::size_t>(b)];
         if (len + count > o.capacity)
             fail("k_new: appending " + s(count) + " tokens to batch " + s(b) + " (length " + s(len) + ") exceeds the cache capacity " +
                  s(o.capacity));
-        next[static_cast<std::size_t>(b)] = static_cast<int32_t>(len + count);
+        plan.next[static_cast<std::size_t>(b)] = static_cast<int32_t>(len + count);
     }
-    // One submission: a region per (batch, KV head) and tensor, rows [0, count) to rows [len, len + count).
+    // A region per (batch, KV head) and tensor, rows [0, count) to rows [len, len + count).
     const auto es = static_cast<VkDeviceSize>(dtype_size(o.dtype));
     const auto regions = [&](const Tensor& src, const Tensor& dst, int64_t cols) {
         std::vector<VkBufferCopy> r;
         for (int64_t b = 0; b < o.batch; ++b)
             for (int64_t h = 0; h < o.kv_heads; ++h) {
-                const int64_t count = next[static_cast<std::size_t>(b)] - lengths_[static_cast<std::size_t>(b)];
+                const int64_t len = cache.lengths_[static_cast<std::size_t>(b)];
+                const int64_t count = plan.next[static_cast<std::size_t>(b)] - len;
                 if (count == 0) continue;
                 const int64_t src_row = src.offset() + ((b * o.kv_heads + h) * n) * cols;
-                const int64_t dst_row = dst.offset() + ((b * o.kv_heads + h) * o.capacity + lengths_[static_cast<std::size_t>(b)]) * cols;
+                const int64_t dst_row = dst.offset() + ((b * o.kv_heads + h) * o.capacity + len) * cols;
                 r.push_back({static_cast<VkDeviceSize>(src_row) * es, static_cast<VkDeviceSize>(dst_row) * es,
                              static_cast<VkDeviceSize>(count * cols) * es});
             }
         return r;
     };
-    const std::vector<VkBufferCopy> kr = regions(k_new, keys_, o.head_dim), vr = regions(v_new, values_, o.value_dim);
-    if (!kr.empty()) {
-        detail::buffer_of(keys_)->owner->submit_and_wait([&](VkCommandBuffer cmd) {
-            vkCmdCopyBuffer(cmd, detail::buffer_of(k_new)->buffer.get(), detail::buffer_of(keys_)->buffer.get(), static_cast<uint32_t>(kr.size()), kr.data());
-            vkCmdCopyBuffer(cmd, detail::buffer_of(v_new)->buffer.get(), detail::buffer_of(values_)->buffer.get(), static_cast<uint32_t>(vr.size()), vr.data());
-        });
-    }
-    lengths_ = std::move(next);  // only once the copies succeeded
+    plan.keys = regions(k_new, cache.keys_, o.head_dim);
+    plan.values = regions(v_new, cache.values_, o.value_dim);
+    return plan;
 }
 
-AttentionResult attend(Context& ctx, const Tensor& q, const KvCache& cache, AttentionOptions o) {
+void KvCacheAccess::record_copies(VkCommandBuffer cmd, const KvCache& cache, const Tensor& k_new, const Tensor& v_new,
+                                  const AppendPlan& plan) {
+    if (plan.keys.empty()) return;
+    vkCmdCopyBuffer(cmd, detail::buffer_of(k_new)->buffer.get(), detail::buffer_of(cache.keys_)->buffer.get(),
+                    static_cast<uint32_t>(plan.keys.size()), plan.keys.data());
+    vkCmdCopyBuffer(cmd, detail::buffer_of(v_new)->buffer.get(), detail::buffer_of(cache.values_)->buffer.get(),
+                    static_cast<uint32_t>(plan.values.size()), plan.values.data());
+}
+
+void KvCache::append(const Tensor& k_new, const Tensor& v_new, std::span<const int32_t> counts) {
+    KvCacheAccess::AppendPlan plan = KvCacheAccess::plan_append(*this, k_new, v_new, counts);
+    // One submission for all copies.
+    if (!plan.keys.empty())
+        detail::buffer_of(keys_)->owner->submit_and_wait(
+            [&](VkCommandBuffer cmd) { KvCacheAccess::record_copies(cmd, *this, k_new, v_new, plan); });
+    KvCacheAccess::commit(*this, plan);  // only once the copies succeeded
+}
+
+AttentionOptions KvCacheAccess::attend_options(Context& ctx, const Tensor& q, const KvCache& cache, AttentionOptions o) {
     if (!o.key_lengths.empty()) fail("key_lengths: attend() takes them from the cache; leave options.key_lengths empty");
     if (o.causal == Causal::top_left)
         fail("causal: attend() is always causal with bottom-right alignment to each batch's length; top_left was given");
@@ -142,7 +160,11 @@ AttentionResult attend(Context& ctx, const Tensor& q, const KvCache& cache, Atte
     o.key_lengths = cache.lengths();
     o.align_to_key_lengths = true;
     o.causal = Causal::bottom_right;
-    return attention_full(ctx, q, cache.keys(), cache.values(), o);
+    return o;
+}
+
+AttentionResult attend(Context& ctx, const Tensor& q, const KvCache& cache, AttentionOptions o) {
+    return attention_full(ctx, q, cache.keys(), cache.values(), KvCacheAccess::attend_options(ctx, q, cache, std::move(o)));
 }
 
 }  // namespace vkattn

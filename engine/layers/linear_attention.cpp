@@ -97,17 +97,15 @@ LinearAttentionResult linear_attention_full(Context& ctx, const Tensor& q, const
     result.variant = linear_variant_name(plan, p);
     Tensor out32 = ctx.empty({p.B, p.Hq, p.Lq, p.Dv}, DType::f32);
     Tensor states = ctx.empty({plan.state_floats}, DType::f32);
-    std::optional<Tensor> lengths;
-    if (!o.key_lengths.empty())
-        lengths = ctx.upload_raw(o.key_lengths.data(), o.key_lengths.size() * 4, {static_cast<int64_t>(o.key_lengths.size())}, DType::i32);
+    const bool lengths = !o.key_lengths.empty();  // go with the parameters (host_words)
 
     Dispatch base;
-    base.params = linear_params(p, plan, q, k, v, lengths.has_value());
+    base.params = linear_params(p, plan, q, k, v, lengths);
     base.bindings[kQ] = qb;
     base.bindings[kK] = kb;
     base.bindings[kV] = vb;
     base.bindings[kOut] = {detail::buffer_of(out32)->buffer.get(), 0, VK_WHOLE_SIZE};
-    if (lengths) base.bindings[kKeyLengths] = {detail::buffer_of(*lengths)->buffer.get(), 0, VK_WHOLE_SIZE};
+    base.bindings[kKeyLengths].host_words = lengths;
     base.bindings[kP] = {detail::buffer_of(states)->buffer.get(), 0, VK_WHOLE_SIZE};
 
     const std::string suffix = p.dtype == DType::f16 ? "_f16" : "_f32";
@@ -125,7 +123,9 @@ LinearAttentionResult linear_attention_full(Context& ctx, const Tensor& q, const
 
     std::optional<Tensor> out16;
     if (p.out_dtype == DType::f16) out16 = ctx.empty({p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
-    finish_call(st, result, out32, out16, false, chunk_limits(dev, 1, dev.max_workgroup_count[0]), dispatches, o.measure_time);
+    SyncTarget target;
+    finish_call(st, target, result, out32, out16, false, chunk_limits(dev, 1, dev.max_workgroup_count[0]), dispatches,
+                o.key_lengths, o.measure_time);
     return result;
 }
 

@@ -8,6 +8,7 @@
 #include "runtime/context_state.hpp"
 #include "tuning/tuning_table.hpp"
 #include "runtime/device_probe.hpp"
+#include "runtime/recording.hpp"
 #include "runtime/test_seams.hpp"
 #include "runtime/validation_options.hpp"
 #include "runtime/vk_check.hpp"
@@ -350,13 +351,30 @@ Context::Context(const AdoptedDevice& app, ContextOptions options) : state_(std:
 
 bool Context::adopted() const { return state_->adopted; }
 
-Context::~Context() {
-    // The dummy buffer holds a reference to the state; drop it so the state can go once the last
-    // tensor does.
-    if (state_) state_->dummy.reset();
+namespace {
+// The dummy buffer and the synchronous calls' ring are buffers of the state's, holding references to
+// it: drop them when the Context goes, so the state goes once the last tensor does.
+template <class State>
+void release_state(std::shared_ptr<State>& state) noexcept {
+    if (!state) return;
+    {
+        std::lock_guard lock(state->mutex);
+        state->sync_resources.reset();
+        state->dummy.reset();
+    }
+    state.reset();
 }
+}  // namespace
+
+Context::~Context() { release_state(state_); }
 Context::Context(Context&&) noexcept = default;
-Context& Context::operator=(Context&&) noexcept = default;
+Context& Context::operator=(Context&& other) noexcept {
+    if (this != &other) {
+        release_state(state_);
+        state_ = std::move(other.state_);
+    }
+    return *this;
+}
 
 const DeviceInfo& Context::device() const { return state_->info; }
 const DeviceInfo& Context::probed_device() const { return state_->probed; }

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ struct BoundRange {
     VkBuffer buffer = VK_NULL_HANDLE;
     VkDeviceSize offset = 0;
     VkDeviceSize range = VK_WHOLE_SIZE;
+    /// Bind the host words of the recording (key lengths, ALiBi slopes, work lists) instead: they are
+    /// written into the recording's host ring when the dispatches are recorded (recording.hpp).
+    bool host_words = false;
 };
 
 /// One recorded dispatch: pipeline, parameters, bindings and workgroup counts.
@@ -38,6 +42,7 @@ struct Dispatch {
 };
 
 struct TuningTable;
+class RecordingResources;
 struct FusedConfig;
 
 struct ContextState : std::enable_shared_from_this<ContextState> {
@@ -61,6 +66,9 @@ struct ContextState : std::enable_shared_from_this<ContextState> {
     std::map<std::string, UniquePipeline> pipelines;
     double compile_seconds = 0;
     std::shared_ptr<DeviceBuffer> dummy;  // bound to slots a kernel does not use
+    // Host ring and descriptor pool of the synchronous calls, reset at the start of each (every earlier
+    // synchronous submission has been waited for). Created at the first call; dropped with `dummy`.
+    std::unique_ptr<RecordingResources> sync_resources;
     // Set once, under `mutex`, when a Vulkan call reports VK_ERROR_DEVICE_LOST; read by every entry
     // point (some without the mutex, hence atomic). `lost_cause` is written before `lost` is set.
     std::atomic<bool> lost{false};
@@ -106,8 +114,9 @@ struct ContextState : std::enable_shared_from_this<ContextState> {
     void revive_after_injected_loss();
     /// Records commands with `record`, submits them and waits for completion.
     void submit_and_wait(const std::function<void(VkCommandBuffer)>& record);
-    /// Runs dispatches in order with a compute barrier between each; returns GPU ms or -1.
-    double run_dispatches(const std::vector<Dispatch>& dispatches, bool measure);
+    /// Runs dispatches in order with a compute barrier between each; returns GPU ms or -1. `words`:
+    /// what bindings marked host_words read.
+    double run_dispatches(const std::vector<Dispatch>& dispatches, bool measure, std::span<const int32_t> words = {});
     /// The pipeline for an embedded shader with these specialization constants (ids 0..n-1), built once.
     /// Throws Error(unsupported) when its workgroup size, shared memory or capabilities (read from the
     /// SPIR-V) exceed `info`, the limits after the profile: a planning bug, never run silently.

@@ -22,7 +22,8 @@ void append_convert(ContextState& st, const ChunkLimits& lim, const Tensor& src,
         Dispatch d;
         d.pipeline = conv;
         d.params.flags[3] = static_cast<int32_t>(n);
-        d.bindings[kOut] = {detail::buffer_of(src)->buffer.get(), static_cast<VkDeviceSize>(e0 * 4), static_cast<VkDeviceSize>(n * 4)};
+        d.bindings[kOut] = {detail::buffer_of(src)->buffer.get(), static_cast<VkDeviceSize>((src.offset() + e0) * 4),
+                            static_cast<VkDeviceSize>(n * 4)};
         const VkDeviceSize first_byte = static_cast<VkDeviceSize>(dst_first + e0) * 2;
         const VkDeviceSize begin = first_byte / lim.alignment * lim.alignment;
         const VkDeviceSize end = std::min<VkDeviceSize>(first_byte + static_cast<VkDeviceSize>(n + 1) / 2 * 4, detail::buffer_of(dst)->size);

@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "vkattn/attention.hpp"
 #include "vkattn/context.hpp"
+#include "vkattn/kv_cache.hpp"
 #include "vkattn/tensor.hpp"
 
 namespace vkattn {
@@ -62,5 +64,72 @@ struct ApplicationBuffer {
 /// undefined behaviour; the validation layer reports a foreign buffer.
 Tensor wrap_buffer(Context& ctx, const ApplicationBuffer& buffer, VkDeviceSize byte_offset, const Shape& shape,
                    DType dtype, const Strides& strides = {});
+
+/// Device memory for the temporaries of recorded operations (f32 working rows, per-row scratch), and the
+/// host-visible parameter ring and descriptor sets their commands refer to (docs/embedding.md,
+/// "Recording"). One workspace serves any number of operations recorded into one or several command
+/// buffers: each operation reuses the device memory from its start (the barrier every recorded
+/// operation begins with orders them), and appends its parameters and descriptor sets.
+/// Not copyable; movable. Not thread-safe: record with one workspace from one thread at a time.
+class Workspace {
+public:
+    /// `bytes` of device memory that vkattn allocates (at least 16; the *_workspace_size calls say how
+    /// many a problem needs, 0 for many decode shapes).
+    Workspace(Context& ctx, VkDeviceSize bytes);
+    /// Over memory the caller owns: every byte of `storage` (contiguous, of `ctx`, e.g. wrap_buffer of an
+    /// application buffer; its first byte aligned to the device's minStorageBufferOffsetAlignment, and
+    /// at least 16). The caller keeps it alive while the workspace and its recorded work are.
+    Workspace(Context& ctx, const Tensor& storage);
+    ~Workspace();
+    Workspace(Workspace&&) noexcept;
+    Workspace& operator=(Workspace&&) noexcept;
+    Workspace(const Workspace&) = delete;
+    Workspace& operator=(const Workspace&) = delete;
+
+    /// Bytes of device memory for temporaries.
+    VkDeviceSize size() const;
+    /// Call when every command buffer recorded with this workspace since the last reset has completed
+    /// (or will never be submitted): the parameter ring and descriptor sets are reused from the start.
+    /// Without resets they grow with every recorded operation (recording once and submitting the same
+    /// command buffer many times needs no reset).
+    void reset();
+    /// Bytes of the host-visible parameter ring and descriptor sets held now.
+    VkDeviceSize parameter_bytes() const;
+
+private:
+    friend struct WorkspaceAccess;
+    struct State;
+    std::shared_ptr<State> state_;
+};
+
+/// Workspace bytes record_attention needs for this problem (0 when it needs none). Plans, allocates nothing.
+VkDeviceSize attention_workspace_size(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
+                                      const AttentionOptions& options);
+
+/// Records attention into the application's command buffer `cmd` (in the recording state, for a queue
+/// of the context's family), writing into options.out, which is required; return_lse, return_weights
+/// and measure_time are refused. The same checks as attention() run first: an error records nothing.
+/// Barriers (docs/embedding.md, "The barrier contract"): vkattn starts with one global barrier
+/// COMPUTE_SHADER|TRANSFER (SHADER_WRITE|TRANSFER_WRITE) -> COMPUTE_SHADER (SHADER_READ|SHADER_WRITE|
+/// UNIFORM_READ), places COMPUTE_SHADER -> COMPUTE_SHADER barriers between its own dispatches, and
+/// ends with its last dispatch's SHADER_WRITEs to options.out at COMPUTE_SHADER: a reader after it needs
+/// a barrier from there. Everything the commands use (tensors, workspace) must stay alive, unchanged by
+/// the host, until they complete. Returns what attention_full would say of the call (variant, path,
+/// dispatches; out is options.out; gpu_milliseconds -1).
+AttentionResult record_attention(Context& ctx, VkCommandBuffer cmd, Workspace& workspace, const Tensor& q, const Tensor& k,
+                                 const Tensor& v, const AttentionOptions& options);
+
+/// attend() recorded: the cache's lengths are read now, at recording time (record the appends first).
+VkDeviceSize attend_workspace_size(Context& ctx, const Tensor& q, const KvCache& cache, const AttentionOptions& options = {});
+AttentionResult record_attend(Context& ctx, VkCommandBuffer cmd, Workspace& workspace, const Tensor& q, const KvCache& cache,
+                              const AttentionOptions& options);
+
+/// KvCache::append recorded into `cmd`: copies the new rows with vkCmdCopyBuffer, then a barrier
+/// TRANSFER (TRANSFER_WRITE) -> COMPUTE_SHADER (SHADER_READ), and advances the cache's lengths now, so
+/// that the operations recorded after it see them. The caller makes k_new and v_new's writes visible to
+/// TRANSFER (a compute pass that wrote them needs COMPUTE_SHADER/SHADER_WRITE -> TRANSFER/TRANSFER_READ;
+/// a record_attention's starting barrier does not cover reads by transfer).
+void record_append(Context& ctx, VkCommandBuffer cmd, KvCache& cache, const Tensor& k_new, const Tensor& v_new,
+                   std::span<const int32_t> counts = {});
 
 }  // namespace vkattn

@@ -49,6 +49,7 @@ public:
     const Tensor& values() const { return values_; }
 
 private:
+    friend struct KvCacheAccess;  // record_append (vkattn/embedding.hpp) shares append's planning
     // The context is reached through the storage's buffers (which keep its state alive), never through
     // a Context pointer: a cache stays valid when the Context it was made with is moved.
     KvCacheOptions options_;

@@ -1,0 +1,127 @@
+// Recorded operations (vkattn/embedding.hpp): the Workspace, the workspace sizes, and attention and KV
+// cache appends recorded into the application's command buffer.
+#include <algorithm>
+
+#include "attention/call_target.hpp"
+#include "attention/kv_cache_access.hpp"
+#include "runtime/access.hpp"
+#include "runtime/recording.hpp"
+#include "vkattn/embedding.hpp"
+#include "vkattn/error.hpp"
+
+namespace vkattn {
+
+struct Workspace::State : detail::WorkspaceState {};
+
+struct WorkspaceAccess {
+    static std::shared_ptr<Workspace::State> make(Context& ctx, Tensor storage) {
+        auto ws = std::make_shared<Workspace::State>();
+        ws->owner = detail::state_of(ctx).shared_from_this();
+        ws->storage = std::move(storage);
+        ws->resources = std::make_unique<detail::RecordingResources>(*ws->owner);
+        return ws;
+    }
+    static detail::WorkspaceState& state(Workspace& w) {
+        if (!w.state_) throw Error(ErrorCode::invalid_argument, "workspace: moved from");
+        return *w.state_;
+    }
+};
+
+namespace {
+
+[[noreturn]] void fail(const std::string& message) { throw Error(ErrorCode::invalid_argument, message); }
+
+// What record_attention refuses before planning: what it cannot give back, and a foreign workspace.
+void check_recordable(Context& ctx, VkCommandBuffer cmd, detail::WorkspaceState& ws, const AttentionOptions& o, const char* op) {
+    const std::string what(op);
+    if (cmd == VK_NULL_HANDLE) fail("cmd: " + what + " needs a command buffer in the recording state; got VK_NULL_HANDLE");
+    if (ws.owner.get() != &detail::state_of(ctx)) fail("workspace: belongs to another Context");
+    if (!o.out) fail("out: " + what + " writes into options.out, which is required (e.g. wrap_buffer of the application's output buffer)");
+    if (o.return_lse) fail("return_lse: " + what + " returns no lse (it is for the synchronous call)");
+    if (o.return_weights) fail("return_weights: " + what + " returns no weights (use attention_full)");
+    if (o.measure_time) fail("measure_time: " + what + " cannot time the caller's command buffer (write timestamps around it)");
+}
+
+AttentionResult record_in(Context& ctx, VkCommandBuffer cmd, Workspace& workspace, const Tensor& q, const Tensor& k, const Tensor& v,
+                          const AttentionOptions& o, const char* op) {
+    detail::WorkspaceState& ws = WorkspaceAccess::state(workspace);
+    check_recordable(ctx, cmd, ws, o, op);
+    detail::RecordTarget target(cmd, ws, op);
+    return detail::attention_call(ctx, q, k, v, o, target);
+}
+
+VkDeviceSize size_in(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
+    AttentionOptions checked = o;
+    checked.return_lse = checked.return_weights = checked.measure_time = false;  // refused when recording anyway
+    detail::SizingTarget target;
+    detail::attention_call(ctx, q, k, v, checked, target);
+    return target.bytes();
+}
+
+}  // namespace
+
+Workspace::Workspace(Context& ctx, VkDeviceSize bytes)
+    : state_(WorkspaceAccess::make(ctx, ctx.empty({static_cast<int64_t>(std::max<VkDeviceSize>(bytes, 16))}, DType::u8))) {}
+
+Workspace::Workspace(Context& ctx, const Tensor& storage) {
+    if (!storage.defined()) fail("storage: tensor is empty");
+    if (detail::buffer_of(storage)->owner.get() != &detail::state_of(ctx)) fail("storage: tensor belongs to another Context");
+    if (!storage.is_contiguous()) fail("storage: must be contiguous");
+    const VkDeviceSize es = dtype_size(storage.dtype());
+    const VkDeviceSize first = static_cast<VkDeviceSize>(storage.offset()) * es, bytes = static_cast<VkDeviceSize>(storage.numel()) * es;
+    const VkDeviceSize align = detail::workspace_alignment(ctx.device());
+    if (first % align != 0)
+        fail("storage: starts at byte " + std::to_string(first) + ", not a multiple of " + std::to_string(align) +
+             " (the device's minStorageBufferOffsetAlignment, at least 16)");
+    if (bytes < 16) fail("storage: holds " + std::to_string(bytes) + " bytes; a workspace needs at least 16");
+    state_ = WorkspaceAccess::make(ctx, TensorAccess::make_view(detail::buffer_of(storage), {static_cast<int64_t>(bytes)}, {1},
+                                                         static_cast<int64_t>(first), DType::u8));
+}
+
+Workspace::~Workspace() = default;
+Workspace::Workspace(Workspace&&) noexcept = default;
+Workspace& Workspace::operator=(Workspace&&) noexcept = default;
+
+VkDeviceSize Workspace::size() const { return state_ ? static_cast<VkDeviceSize>(state_->storage.numel()) : 0; }
+void Workspace::reset() {
+    if (state_) state_->resources->reset();
+}
+VkDeviceSize Workspace::parameter_bytes() const { return state_ ? state_->resources->ring_bytes() : 0; }
+
+VkDeviceSize attention_workspace_size(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
+    return size_in(ctx, q, k, v, o);
+}
+
+AttentionResult record_attention(Context& ctx, VkCommandBuffer cmd, Workspace& workspace, const Tensor& q, const Tensor& k,
+                                 const Tensor& v, const AttentionOptions& o) {
+    return record_in(ctx, cmd, workspace, q, k, v, o, "record_attention");
+}
+
+VkDeviceSize attend_workspace_size(Context& ctx, const Tensor& q, const KvCache& cache, const AttentionOptions& o) {
+    return size_in(ctx, q, cache.keys(), cache.values(), KvCacheAccess::attend_options(ctx, q, cache, o));
+}
+
+AttentionResult record_attend(Context& ctx, VkCommandBuffer cmd, Workspace& workspace, const Tensor& q, const KvCache& cache,
+                              const AttentionOptions& o) {
+    return record_in(ctx, cmd, workspace, q, cache.keys(), cache.values(), KvCacheAccess::attend_options(ctx, q, cache, o),
+                     "record_attend");
+}
+
+void record_append(Context& ctx, VkCommandBuffer cmd, KvCache& cache, const Tensor& k_new, const Tensor& v_new,
+                   std::span<const int32_t> counts) {
+    if (cmd == VK_NULL_HANDLE) fail("cmd: record_append needs a command buffer in the recording state; got VK_NULL_HANDLE");
+    detail::ContextState& st = detail::state_of(ctx);
+    if (detail::buffer_of(cache.keys())->owner.get() != &st) fail("cache: belongs to another Context");
+    std::lock_guard lock(st.mutex);
+    st.ensure_alive();
+    KvCacheAccess::AppendPlan plan = KvCacheAccess::plan_append(cache, k_new, v_new, counts);
+    KvCacheAccess::record_copies(cmd, cache, k_new, v_new, plan);
+    // The copies' writes, visible to the attention that reads the cache next.
+    VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+    mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT;
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
+    KvCacheAccess::commit(cache, plan);
+}
+
+}  // namespace vkattn
