@@ -23,6 +23,11 @@ struct Tensor::Memory {
 
 struct ContextAccess {
     static detail::ContextState& state(Context& c) { return *c.state_; }
+    /// A handle to `state` for the library's own use (a Batch reaching its context): destroying it
+    /// leaves the context as it is.
+    static Context borrow(const std::shared_ptr<detail::ContextState>& state) {
+        return Context(std::static_pointer_cast<Context::State>(state), Context::Borrowed{});
+    }
 };
 
 struct TensorAccess {

@@ -44,9 +44,16 @@ void apply_subgroup_size(DeviceInfo& info, uint32_t size) {
 }
 
 ContextState::~ContextState() {
-    // Every submission of vkattn's is waited for before its call returns, so there is nothing of
-    // ours in flight; an adopted device is the application's to wait on.
+    // Every submission of vkattn's has been waited for (a synchronous call's before it returns, a
+    // batch's when the Context went: release()), so there is nothing of ours in flight; an adopted
+    // device is the application's to wait on.
     if (device.get() != VK_NULL_HANDLE && device.owned()) vkDeviceWaitIdle(device.get());
+    // Command buffers kept for batches (runtime/submissions.cpp); the pool frees them too, but the
+    // object counters count them one by one.
+    for (VkCommandBuffer cmd : spare_command_buffers) {
+        vkFreeCommandBuffers(device.get(), command_pool.get(), 1, &cmd);
+        count_object(ObjectKind::command_buffer, -1);
+    }
 }
 
 void ContextState::initialise(ContextOptions opts) {
@@ -247,23 +254,9 @@ void ContextState::submit_and_wait(const std::function<void(VkCommandBuffer)>& r
     VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
     vk_check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
-    // Order this submission after the previous ones: a fence wait makes their device writes
-    // available but not visible to later device accesses (and WAR/WAW needs the execution
-    // dependency), and a barrier's first scope covers everything earlier in submission order.
-    VkMemoryBarrier from_earlier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-    from_earlier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
-    from_earlier.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
-                                 VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_UNIFORM_READ_BIT;
-    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
-                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &from_earlier, 0, nullptr, 0,
-                         nullptr);
+    record_after_earlier_submissions(cmd);
     record(cmd);
-    // Make every device write available to the host before the fence wait returns.
-    VkMemoryBarrier to_host{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-    to_host.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
-    to_host.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
-    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
-                         VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, nullptr, 0, nullptr);
+    record_visible_to_host(cmd);
     vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
 
     VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
@@ -352,26 +345,27 @@ Context::Context(const AdoptedDevice& app, ContextOptions options) : state_(std:
 bool Context::adopted() const { return state_->adopted; }
 
 namespace {
-// The dummy buffer and the synchronous calls' ring are buffers of the state's, holding references to
-// it: drop them when the Context goes, so the state goes once the last tensor does.
+// The dummy buffer, the recording resources and the batches in flight hold buffers of the state's, which
+// refer to it: drop them when the Context goes, so the state goes once the last tensor does.
 template <class State>
 void release_state(std::shared_ptr<State>& state) noexcept {
     if (!state) return;
-    {
-        std::lock_guard lock(state->mutex);
-        state->sync_resources.reset();
-        state->dummy.reset();
-    }
+    state->release();
     state.reset();
 }
 }  // namespace
 
-Context::~Context() { release_state(state_); }
+Context::Context(std::shared_ptr<State> state, Borrowed) : state_(std::move(state)), borrowed_(true) {}
+
+Context::~Context() {
+    if (!borrowed_) release_state(state_);
+}
 Context::Context(Context&&) noexcept = default;
 Context& Context::operator=(Context&& other) noexcept {
     if (this != &other) {
-        release_state(state_);
+        if (!borrowed_) release_state(state_);
         state_ = std::move(other.state_);
+        borrowed_ = other.borrowed_;
     }
     return *this;
 }
@@ -401,6 +395,9 @@ ContextStats Context::stats() const {
     s.pipelines = state_->pipelines.size();
     return s;
 }
+
+void Context::wait(Ticket ticket) { state_->wait_ticket(ticket.value); }
+bool Context::completed(Ticket ticket) { return state_->poll_ticket(ticket.value); }
 
 std::size_t Context::pipeline_count() const {
     std::lock_guard lock(state_->mutex);

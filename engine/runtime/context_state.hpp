@@ -4,6 +4,7 @@
 #include <vulkan/vulkan.h>
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <map>
 #include <atomic>
@@ -69,6 +70,23 @@ struct ContextState : std::enable_shared_from_this<ContextState> {
     // Host ring and descriptor pool of the synchronous calls, reset at the start of each (every earlier
     // synchronous submission has been waited for). Created at the first call; dropped with `dummy`.
     std::unique_ptr<RecordingResources> sync_resources;
+    // Batches (vkattn/batch.hpp): submissions in flight, oldest first, each with what it holds until
+    // it completes; and what completed ones gave back for reuse, so that a steady state of batches
+    // creates nothing. `released`: the Context object is gone (no new batch work; returned resources
+    // are dropped instead of kept, since they would keep this state alive).
+    struct InFlight {
+        uint64_t value = 0;
+        UniqueFence fence;
+        VkCommandBuffer cmd = VK_NULL_HANDLE;
+        std::unique_ptr<RecordingResources> resources;
+        std::vector<Tensor> keep;
+    };
+    std::deque<InFlight> in_flight;
+    uint64_t last_ticket = 0;
+    std::vector<UniqueFence> spare_fences;
+    std::vector<VkCommandBuffer> spare_command_buffers;
+    std::vector<std::unique_ptr<RecordingResources>> spare_resources;
+    bool released = false;
     // Set once, under `mutex`, when a Vulkan call reports VK_ERROR_DEVICE_LOST; read by every entry
     // point (some without the mutex, hence atomic). `lost_cause` is written before `lost` is set.
     std::atomic<bool> lost{false};
@@ -121,6 +139,18 @@ struct ContextState : std::enable_shared_from_this<ContextState> {
     /// Throws Error(unsupported) when its workgroup size, shared memory or capabilities (read from the
     /// SPIR-V) exceed `info`, the limits after the profile: a planning bug, never run silently.
     VkPipeline pipeline(const std::string& shader, const std::vector<int32_t>& spec_constants);
+
+    /// Batches: a begun command buffer, recording resources, and (submit_batch) one submission of `cmd`
+    /// (ended here) that holds `resources` and `keep` until it completes; returns its ticket value.
+    VkCommandBuffer begin_batch_commands();
+    std::unique_ptr<RecordingResources> take_recording_resources();
+    void give_back(VkCommandBuffer cmd, std::unique_ptr<RecordingResources> resources);
+    uint64_t submit_batch(VkCommandBuffer cmd, std::unique_ptr<RecordingResources> resources, std::vector<Tensor> keep);
+    /// Waits for every submission up to `value` and retires them (Context::wait); `poll`: only those done.
+    void wait_ticket(uint64_t value);
+    bool poll_ticket(uint64_t value);
+    /// The Context object is going: waits for everything in flight and drops what would keep the state alive.
+    void release();
 
     void copy_buffer(VkBuffer src, VkDeviceSize src_offset, VkBuffer dst, VkDeviceSize dst_offset, VkDeviceSize bytes);
     void write_bytes(DeviceBuffer& dst, VkDeviceSize offset, const void* data, VkDeviceSize bytes);

@@ -82,6 +82,26 @@ void record_compute_barrier(VkCommandBuffer cmd) {
                          nullptr);
 }
 
+void record_after_earlier_submissions(VkCommandBuffer cmd) { record_compute_transfer_barrier(cmd); }
+
+void record_compute_transfer_barrier(VkCommandBuffer cmd) {
+    VkMemoryBarrier from_earlier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    from_earlier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    from_earlier.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
+                                 VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_UNIFORM_READ_BIT;
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &from_earlier, 0, nullptr, 0,
+                         nullptr);
+}
+
+void record_visible_to_host(VkCommandBuffer cmd) {
+    VkMemoryBarrier to_host{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    to_host.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    to_host.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1,
+                         &to_host, 0, nullptr, 0, nullptr);
+}
+
 void record_dispatches(ContextState& st, VkCommandBuffer cmd, const std::vector<Dispatch>& dispatches,
                        std::span<const int32_t> words, RecordingResources& res) {
     if (dispatches.empty()) return;

@@ -62,4 +62,14 @@ void record_dispatches(ContextState& st, VkCommandBuffer cmd, const std::vector<
 /// writes before it, visible to compute-shader reads and writes after it.
 void record_compute_barrier(VkCommandBuffer cmd);
 
+/// Compute and transfer writes before it visible to compute and transfer reads and writes after it (and
+/// those reads done before the writes after it): between the operations of a batch.
+void record_compute_transfer_barrier(VkCommandBuffer cmd);
+/// The first command of each of vkattn's own submissions (record_compute_transfer_barrier): orders it after the previous ones (a fence
+/// wait makes their device writes available but not visible to later device accesses, and WAR/WAW
+/// needs the execution dependency; a barrier's first scope covers everything earlier in submission order).
+void record_after_earlier_submissions(VkCommandBuffer cmd);
+/// The last: every device write available to the host before the fence wait returns.
+void record_visible_to_host(VkCommandBuffer cmd);
+
 }  // namespace vkattn::detail

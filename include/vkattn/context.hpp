@@ -63,6 +63,12 @@ struct ContextStats {
     uint64_t waits = 0;                ///< host waits on the device (fence waits)
 };
 
+/// A submission's place on the context's queue (Batch::submit): Context::wait(ticket) returns once it,
+/// and everything submitted before it, has completed. A default ticket is always complete.
+struct Ticket {
+    uint64_t value = 0;
+};
+
 /// The engine's entry point. Not copyable; movable. Operations on one Context are
 /// serialised internally, so a Context may be shared between threads.
 class Context {
@@ -103,6 +109,12 @@ public:
     /// Number of validation-layer messages (warnings and errors) seen so far (0 on an adopted device:
     /// the application's debug messenger receives them).
     uint64_t validation_message_count() const;
+    /// Waits until the submission of `ticket` and every earlier one have completed (one fence wait per
+    /// submission still in flight), then releases what they held. Returns at once for completed tickets.
+    void wait(Ticket ticket);
+    /// True once the submission of `ticket` has completed (does not wait).
+    bool completed(Ticket ticket);
+
     /// Counters of the host-side Vulkan work done so far (ContextStats).
     ContextStats stats() const;
 
@@ -113,7 +125,10 @@ public:
 private:
     friend struct ContextAccess;  // the library's own operations reach the state through it
     struct State;                 // defined inside the library
+    struct Borrowed {};
+    Context(std::shared_ptr<State> state, Borrowed);  // a second handle that does not end the context
     std::shared_ptr<State> state_;
+    bool borrowed_ = false;
 };
 
 }  // namespace vkattn

@@ -10,6 +10,7 @@
 ///   vkattn/profile.hpp                                                               limits profiles
 #include "vkattn/additive.hpp"
 #include "vkattn/attention.hpp"
+#include "vkattn/batch.hpp"
 #include "vkattn/context.hpp"
 #include "vkattn/device.hpp"
 #include "vkattn/dtype.hpp"

@@ -1,0 +1,51 @@
+#pragma once
+/// \file batch.hpp
+/// Operations queued on the context's own queue and submitted together: one command buffer, one
+/// vkQueueSubmit, and no host wait until Context::wait(ticket) (docs/embedding.md, "Batches and tickets").
+#include <cstddef>
+#include <memory>
+#include <span>
+
+#include "vkattn/attention.hpp"
+#include "vkattn/context.hpp"
+#include "vkattn/kv_cache.hpp"
+#include "vkattn/tensor.hpp"
+
+namespace vkattn {
+
+/// Queues operations for one submission. Each call checks and plans at once (an error queues nothing
+/// and leaves the batch usable) and records its commands; submit() sends them all. Results, options.out
+/// and the cache contents are valid once Context::wait(ticket) has returned; the batch keeps every
+/// tensor it uses alive until then. Operations run in the order they were queued, after everything
+/// submitted to the context before. Not copyable; movable. One thread at a time.
+class Batch {
+public:
+    explicit Batch(Context& ctx);
+    /// Discards what was queued and not submitted.
+    ~Batch();
+    Batch(Batch&&) noexcept;
+    Batch& operator=(Batch&&) noexcept;
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
+
+    /// attention_full, queued: out (a new tensor unless options.out), lse and weights when asked for.
+    /// measure_time is refused (the batch has one command buffer; time it with the bench).
+    AttentionResult attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options = {});
+    /// KvCache::append, queued: the lengths advance now, so attend() calls queued after it see them.
+    void append(KvCache& cache, const Tensor& k_new, const Tensor& v_new, std::span<const int32_t> counts = {});
+    /// attend(), queued (the cache's lengths as they are when it is queued).
+    AttentionResult attend(const Tensor& q, const KvCache& cache, const AttentionOptions& options = {});
+
+    /// Operations queued since the last submit.
+    std::size_t size() const;
+    /// Submits everything queued as one submission and returns its ticket without waiting; the batch is
+    /// empty again and may queue more. An empty batch submits nothing and returns the latest ticket.
+    Ticket submit();
+
+private:
+    friend struct BatchAccess;
+    struct State;
+    std::unique_ptr<State> state_;
+};
+
+}  // namespace vkattn
