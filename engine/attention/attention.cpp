@@ -127,7 +127,7 @@ Dispatch chunk_dispatch(VkPipeline pipeline, KernelParams kp, const Operands& op
     BoundOperand b;
     const auto bind = [&](const Operand& op, uint32_t slot, int32_t& offset) {
         if (!op.buffer) return;  // unbound: the dummy buffer, never read (flags say so)
-        if (!bind_operand(op, c, Hq, lim, b)) throw Error(ErrorCode::vulkan_error, "internal: chunk no longer binds " + op.name);
+        if (!bind_operand(op, c, Hq, lim, b)) throw Error(ErrorCode::vulkan_error, std::string("internal: chunk no longer binds ") + op.name);
         d.bindings[slot] = b.range;
         offset = b.offset;
     };

@@ -14,7 +14,7 @@ namespace vkattn::detail {
 /// One tensor as a kernel sees it: 4-D (batch, head, row, column) strides in elements.
 struct Operand {
     const DeviceBuffer* buffer = nullptr;
-    std::string name;
+    const char* name = "";  // a literal: operands are copied on every call's planning path
     std::size_t elem_size = 4;
     int64_t offset = 0;
     std::array<int64_t, 4> strides{};

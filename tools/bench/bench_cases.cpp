@@ -140,7 +140,7 @@ std::vector<BenchCase> bench_cases(const std::string& set, bool cpu_device) {
         // The long-sequence memory goal: f16 in and out, peak device memory against inputs + outputs.
         v.push_back(prefill(8, 32768, 64, DType::f16, false));
     } else {
-        throw UsageError("--shapes: unknown set '" + set + "' (expected quick, standard, prefill, decode, memory, local or linear)");
+        throw UsageError("--shapes: unknown set '" + set + "' (expected quick, standard, prefill, decode, memory, local, linear or overhead)");
     }
     return v;
 }

@@ -13,6 +13,7 @@
 
 #include "bench/bench_commands.hpp"
 #include "bench/bench_linear.hpp"
+#include "bench/bench_overhead.hpp"
 #include "bench/bench_report.hpp"
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
@@ -53,6 +54,15 @@ RooflineFigures roofline_for(Context& ctx, bool remeasure) {
 std::string seconds_text(double s) { return format_fixed(s, s < 10 ? 1 : 0) + " s"; }
 
 int run_bench(const BenchArgs& a) {
+    if (a.shapes == "overhead") {
+        // Host time per operation, not kernel time: its own runner (bench_overhead.cpp).
+        probe_writable(a.json, "--json");
+        if (!a.csv.empty()) throw UsageError("--csv: the overhead set writes JSON only (--json)");
+        OverheadArgs o;
+        o.common = a.common;
+        o.json = a.json;
+        return run_overhead_bench(o);
+    }
     MeasureSettings settings;
     settings.max_repeats = static_cast<int>(parse_integer(a.repeat, "--repeat", 1, 1000000));
     settings.check = !a.no_check;
@@ -192,8 +202,12 @@ int run_roofline(const RooflineArgs& a) {
 Command add_bench_command(CLI::App& parent) {
     auto a = std::make_shared<BenchArgs>();
     CLI::App* app = parent.add_subcommand("bench", "Time standard attention shapes on the device against its measured roofline");
-    app->add_option("--shapes", a->shapes, "Shape set: quick, standard, prefill, decode, memory (f16 prefill at N=32768) local (sliding window, linear in N) or linear (linear vs softmax attention)")
-        ->check(CLI::IsMember(bench_set_names()))
+    app->add_option("--shapes", a->shapes, "Shape set: quick, standard, prefill, decode, memory (f16 prefill at N=32768) local (sliding window, linear in N), linear (linear vs softmax attention) or overhead (host time per operation: synchronous, batched, recorded)")
+        ->check(CLI::IsMember([] {
+            std::vector<std::string> sets = bench_set_names();
+            sets.push_back("overhead");  // not a set of cases: bench_overhead.cpp
+            return sets;
+        }()))
         ->capture_default_str();
     app->add_option("--filter", a->filters, "Run only the cases whose name contains TEXT (repeatable: any of them)")
         ->type_name("TEXT")
