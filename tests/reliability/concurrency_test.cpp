@@ -10,7 +10,9 @@
 #include <cstdlib>
 #include <thread>
 
+#include "common/application.hpp"
 #include "testing/fault_injection.hpp"
+#include "vkattn/embedding.hpp"
 #include "testing/object_counters.hpp"
 #include "reliability_support.hpp"
 
@@ -150,6 +152,126 @@ TEST(ConcurrentLoss, EveryThreadSeesTheLoss) {
     EXPECT_EQ(lost.load(), 8);
     EXPECT_TRUE(failures.messages.empty()) << failures.messages.size() << " failures, first: " << failures.messages[0];
     EXPECT_TRUE(detail::live_objects() == outside) << "leaked: " << detail::live_objects().to_string();
+}
+
+// An adopted queue shared with the application (docs/embedding.md, "Threads"): the application's own
+// thread submits its work under its queue mutex while three threads use vkattn on the same context —
+// synchronous calls, batches, and record_attention into command buffers of their own that they submit
+// under the mutex. Every result matches; the application's validation layer, whose thread-safety
+// checks report two threads using one VkQueue at once, stays silent; scripts/ci/tsan.sh runs it under
+// ThreadSanitizer (without the layer, which is not instrumented). Planted fault, seen: without
+// adopted.queue_mutex the layer reports UNASSIGNED-Threading-MultipleThreads on vkQueueSubmit.
+TEST(AdoptedQueueConcurrency, ApplicationAndVkattnSubmitUnderTheApplicationsMutex) {
+    const bool validation = !std::getenv("VKATTN_RELIABILITY_NO_VALIDATION");
+    const int rounds = env_int("VKATTN_CONCURRENCY_OPS", 100) / 10 + 2;
+    test::Application app(/*enable_float16=*/false, validation);
+    std::mutex queue_mutex;
+    Failures failures;
+    {
+        AdoptedDevice adopted = app.adopted();
+        adopted.queue_mutex = &queue_mutex;
+        Context ctx(adopted);
+        std::vector<float> values(1 * 4 * 9 * 16);
+        for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 13) * 0.05f - 0.3f;
+        const Tensor q = ctx.upload(values, {1, 4, 9, 16});
+        const std::vector<float> want = attention(ctx, q, q, q).download<float>();
+
+        // A command pool and fence per thread (pools are externally synchronised), submissions under the mutex.
+        struct ThreadQueue {
+            VkDevice device;
+            VkQueue queue;
+            std::mutex& mutex;
+            VkCommandPool pool = VK_NULL_HANDLE;
+            VkFence fence = VK_NULL_HANDLE;
+            ThreadQueue(const test::Application& a, std::mutex& m) : device(a.device), queue(a.queue), mutex(m) {
+                VkCommandPoolCreateInfo pi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+                pi.queueFamilyIndex = a.family;
+                vkCreateCommandPool(device, &pi, nullptr, &pool);
+                VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+                vkCreateFence(device, &fi, nullptr, &fence);
+            }
+            ~ThreadQueue() {
+                vkDestroyFence(device, fence, nullptr);
+                vkDestroyCommandPool(device, pool, nullptr);
+            }
+            VkCommandBuffer begin() {
+                vkResetCommandPool(device, pool, 0);
+                VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+                ai.commandPool = pool;
+                ai.commandBufferCount = 1;
+                VkCommandBuffer cmd = VK_NULL_HANDLE;
+                vkAllocateCommandBuffers(device, &ai, &cmd);
+                VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+                vkBeginCommandBuffer(cmd, &bi);
+                return cmd;
+            }
+            void submit_and_wait(VkCommandBuffer cmd) {
+                VkMemoryBarrier to_host{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+                to_host.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+                to_host.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+                vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT,
+                                     0, 1, &to_host, 0, nullptr, 0, nullptr);
+                vkEndCommandBuffer(cmd);
+                VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+                si.commandBufferCount = 1;
+                si.pCommandBuffers = &cmd;
+                {
+                    std::lock_guard lock(mutex);
+                    vkQueueSubmit(queue, 1, &si, fence);
+                }
+                vkWaitForFences(device, 1, &fence, VK_TRUE, UINT64_MAX);
+                vkResetFences(device, 1, &fence);
+            }
+        };
+
+        std::vector<std::thread> threads;
+        // The application: its own transfer work on its own buffer, 10 submissions a round.
+        threads.emplace_back([&] {
+            test::AppBuffer scratch;
+            app.make_buffer(scratch, 4096, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+            ThreadQueue tq(app, queue_mutex);
+            for (int i = 0; i < rounds * 10; ++i) {
+                VkCommandBuffer cmd = tq.begin();
+                vkCmdFillBuffer(cmd, scratch.buffer, 0, VK_WHOLE_SIZE, static_cast<uint32_t>(i));
+                tq.submit_and_wait(cmd);
+                if (static_cast<uint32_t*>(scratch.mapped)[1023] != static_cast<uint32_t>(i)) failures.add("application fill lost");
+            }
+        });
+        threads.emplace_back([&] {  // synchronous calls
+            for (int i = 0; i < rounds; ++i)
+                if (attention(ctx, q, q, q).download<float>() != want) failures.add("synchronous call differs");
+        });
+        threads.emplace_back([&] {  // batches of three
+            Batch batch(ctx);
+            for (int i = 0; i < rounds; ++i) {
+                std::vector<Tensor> outs;
+                for (int j = 0; j < 3; ++j) outs.push_back(batch.attention(q, q, q).out);
+                ctx.wait(batch.submit());
+                for (const Tensor& o : outs)
+                    if (o.download<float>() != want) failures.add("batched call differs");
+            }
+        });
+        threads.emplace_back([&] {  // recorded into this thread's own command buffers
+            test::AppBuffer out;
+            app.make_buffer(out, want.size() * 4, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT);
+            AttentionOptions o;
+            o.out = wrap_buffer(ctx, out.app(), 0, {1, 4, 9, 16}, DType::f32);
+            Workspace ws(ctx, std::max<VkDeviceSize>(16, attention_workspace_size(ctx, q, q, q, o)));
+            ThreadQueue tq(app, queue_mutex);
+            for (int i = 0; i < rounds; ++i) {
+                std::fill(out.floats(), out.floats() + want.size(), -1.0f);
+                ws.reset();
+                VkCommandBuffer cmd = tq.begin();
+                record_attention(ctx, cmd, ws, q, q, q, o);
+                tq.submit_and_wait(cmd);
+                if (!std::equal(want.begin(), want.end(), out.floats())) failures.add("recorded call differs");
+            }
+        });
+        for (std::thread& t : threads) t.join();
+    }
+    app.destroy_device();
+    EXPECT_TRUE(failures.messages.empty()) << failures.messages.size() << " failures, first: " << failures.messages[0];
+    EXPECT_EQ(app.messages, 0) << "the application's validation layer reported messages";
 }
 
 INSTANTIATE_TEST_SUITE_P(Transfers, Concurrency, ::testing::Values(false, true),
