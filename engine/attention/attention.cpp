@@ -218,36 +218,22 @@ uint64_t workspace_budget(const DeviceInfo& dev, uint64_t in_out_bytes) {
 }  // namespace detail
 
 AttentionPlan plan_attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
-    detail::state_of(ctx).ensure_alive();
-    const auto p = detail::validate_attention(ctx, q, k, v, o);
+    // The plan is the call itself, run through a sizing target: nothing is allocated, recorded or
+    // compiled, and the plan cannot drift from what the call runs.
+    detail::PlanningOnly planning(detail::state_of(ctx));
+    AttentionOptions checked = o;
+    checked.measure_time = false;
+    detail::SizingTarget target;
+    const AttentionResult r = detail::attention_call(ctx, q, k, v, checked, target);
     AttentionPlan plan;
-    plan.path = detail::choose_path(o);
-    const DeviceInfo& dev = ctx.device();
-    if (plan.path == Path::fused) {
-        const detail::ContextState& st = detail::state_of(ctx);
-        detail::FusedConfig fc = st.forced_fused ? *st.forced_fused
-                                                 : detail::choose_fused_config(dev, detail::head_dim_class(std::max(p.D, p.Dv)), p.dtype,
-                                                                               st.tuning.get());
-        detail::fit_fused_rows(fc, p.Lq);
-        plan.variant = detail::fused_variant_name(fc, p.dtype);
+    plan.path = r.path;
+    plan.variant = r.variant;
+    if (plan.path == Path::fused)
         plan.reason = o.path == Path::fused ? "fused requested" : "fused: the default (no weights requested)";
-        detail::DecodeConfig dc;
-        const int64_t group = p.Hq / p.Hkv;
-        std::vector<detail::Operand> ops = {detail::operand_of(q, "q", 1, true), detail::operand_of(k, "k", group, false),
-                                            detail::operand_of(v, "v", group, false)};
-        if (o.mask) ops.push_back(detail::mask_operand(*o.mask, p));
-        detail::KvSplitConfig ks;
-        if (detail::choose_decode_config(dev, p, o, fc, ops, dc)) {
-            plan.variant = detail::decode_variant_name(dc, p.dtype);
-        } else {
-            const bool packed = detail::choose_gqa_packing(dev, p, fc, ops);
-            if (packed) plan.variant += detail::gqa_packing_variant_suffix(p);
-            if (detail::choose_kv_split_config(dev, p, o, fc, packed, ops, ks)) plan.variant += detail::kv_split_variant_suffix(ks, dev);
-        }
-    } else {
-        plan.variant = detail::explicit_variant_name(detail::choose_explicit_config(dev), p.dtype);
+    else
         plan.reason = o.path == Path::explicit_ ? "explicit requested" : "explicit: weights requested";
-    }
+    plan.workspace_bytes = target.bytes();
+    plan.dispatches = r.dispatches;
     return plan;
 }
 

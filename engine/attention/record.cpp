@@ -51,6 +51,7 @@ AttentionResult record_in(Context& ctx, VkCommandBuffer cmd, Workspace& workspac
 }
 
 VkDeviceSize size_in(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
+    detail::PlanningOnly planning(detail::state_of(ctx));
     AttentionOptions checked = o;
     checked.return_lse = checked.return_weights = checked.measure_time = false;  // refused when recording anyway
     detail::SizingTarget target;

@@ -87,6 +87,10 @@ struct ContextState : std::enable_shared_from_this<ContextState> {
     std::vector<VkCommandBuffer> spare_command_buffers;
     std::vector<std::unique_ptr<RecordingResources>> spare_resources;
     bool released = false;
+    // While set (under `mutex`, by PlanningOnly), pipeline() builds nothing and returns VK_NULL_HANDLE
+    // for a pipeline not built yet: plan_attention and the workspace sizes plan the whole call
+    // without compiling anything.
+    bool planning_only = false;
     // Set once, under `mutex`, when a Vulkan call reports VK_ERROR_DEVICE_LOST; read by every entry
     // point (some without the mutex, hence atomic). `lost_cause` is written before `lost` is set.
     std::atomic<bool> lost{false};
@@ -157,6 +161,20 @@ struct ContextState : std::enable_shared_from_this<ContextState> {
     void read_bytes(const DeviceBuffer& src, VkDeviceSize offset, void* data, VkDeviceSize bytes);
     void fill_buffer(DeviceBuffer& dst, uint32_t pattern);
     uint32_t memory_type(uint32_t type_bits, MemoryKind kind) const;
+};
+
+/// Planning without building pipelines (ContextState::planning_only) for the scope's duration.
+class PlanningOnly {
+public:
+    explicit PlanningOnly(ContextState& st) : lock_(st.mutex), st_(st), saved_(st.planning_only) { st.planning_only = true; }
+    ~PlanningOnly() { st_.planning_only = saved_; }
+    PlanningOnly(const PlanningOnly&) = delete;
+    PlanningOnly& operator=(const PlanningOnly&) = delete;
+
+private:
+    std::lock_guard<std::recursive_mutex> lock_;
+    ContextState& st_;
+    bool saved_;
 };
 
 /// True when environment variable `name` is set, non-empty and not "0".

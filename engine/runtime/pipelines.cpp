@@ -58,6 +58,7 @@ VkPipeline ContextState::pipeline(const std::string& shader, const std::vector<i
     ensure_alive();
     const std::string key = pipeline_key(shader, spec);
     if (auto it = pipelines.find(key); it != pipelines.end()) return it->second.get();
+    if (planning_only) return VK_NULL_HANDLE;  // a plan names its pipelines without building them
 
     const auto start = std::chrono::steady_clock::now();
     VkDevice dev = device.get();

@@ -105,6 +105,10 @@ struct AttentionPlan {
     Path path = Path::fused;
     std::string variant;
     std::string reason;
+    /// Bytes of temporaries a recorded call needs (record_attention's Workspace, vkattn/embedding.hpp).
+    uint64_t workspace_bytes = 0;
+    /// Dispatches the call records.
+    uint32_t dispatches = 0;
 };
 
 /// Computes attention. q: [B, Hq, Lq, D]; k: [B, Hkv, Lk, D]; v: [B, Hkv, Lk, Dv];

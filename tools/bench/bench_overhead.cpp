@@ -130,6 +130,20 @@ public:
         check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
         return cmd;
     }
+    /// The driver's floor under any synchronous call: an empty command buffer submitted and waited for
+    /// (microseconds, median of `n`).
+    double empty_round_trip_us(int n) const {
+        VkCommandBuffer cmd = begin();
+        check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
+        std::vector<double> t;
+        for (int i = 0; i < n; ++i) {
+            const auto t0 = Clock::now();
+            submit_and_wait(cmd);
+            t.push_back(us_since(t0));
+        }
+        vkFreeCommandBuffers(device, pool, 1, &cmd);
+        return median(t);
+    }
     /// Submits `cmd`; returns the host microseconds vkQueueSubmit took, after waiting for the fence.
     double submit_and_wait(VkCommandBuffer cmd) const {
         VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
@@ -364,7 +378,9 @@ int run_overhead_bench(const OverheadArgs& a) {
                                        {"decode Hq8/Hkv2 Lk1024 D64", 8, 2, 1, 1024, 64},
                                        {"prefill Hq8/Hkv2 L128 D64", 8, 2, 128, 128, 64}};
     std::vector<Row> rows;
+    std::vector<double> floors;  // measured between the shapes, so that load changes show
     for (const Shape& s : shapes) {
+        floors.push_back(app.empty_round_trip_us(a.ops_per_run));
         const Tensor q = ctx.upload(random_values(static_cast<std::size_t>(s.Hq * s.Lq * s.D), 1), {1, s.Hq, s.Lq, s.D}, DType::f16);
         const Tensor k = ctx.upload(random_values(static_cast<std::size_t>(s.Hkv * s.Lk * s.D), 2), {1, s.Hkv, s.Lk, s.D}, DType::f16);
         std::cerr << s.name << ": sync ..." << std::endl;
@@ -383,8 +399,11 @@ int run_overhead_bench(const OverheadArgs& a) {
         t.add_row({r.shape, r.mode, fixed(r.host_us, 1), fixed(r.wall_us, 1), fixed(r.gpu_us, 1), fixed(r.record_us, 1),
                    fixed(r.allocations, 2), fixed(r.pools, 2), fixed(r.sets, 2), fixed(r.submissions, 3), fixed(r.waits, 3)});
     t.print(std::cout);
+    std::cout << "driver floor (an empty command buffer submitted and waited for): " << fixed(median(floors), 1)
+              << " us, the part of every synchronous call's host time that is the queue's round trip\n";
     for (std::size_t i = 0; i + 3 < rows.size(); i += 4)
-        std::cout << rows[i].shape << ": host us/op sync " << fixed(rows[i].host_us, 1) << ", recorded x32 " << fixed(rows[i + 1].host_us, 1)
+        std::cout << rows[i].shape << ": host us/op sync " << fixed(rows[i].host_us, 1) << " (" << fixed(rows[i].host_us - floors[i / 4], 1)
+                  << " above the floor), recorded x32 " << fixed(rows[i + 1].host_us, 1)
                   << " (goal <= 10: " << (rows[i + 1].host_us <= 10 ? "met" : "NOT met") << "), batched " << fixed(rows[i + 2].host_us, 1)
                   << ", recorded once and re-submitted " << fixed(rows[i + 3].host_us, 2) << '\n';
     if (!a.json.empty()) {
@@ -393,6 +412,7 @@ int run_overhead_bench(const OverheadArgs& a) {
         doc["driver"] = dev.driver_name + " " + dev.driver_info;
         doc["date"] = vkattn::detail::utc_now();
         doc["shapes"] = "overhead";
+        doc["empty_round_trip_us"] = median(floors);
         for (const Row& r : rows)
             doc["rows"].push_back({{"shape", r.shape},
                                    {"mode", r.mode},
