@@ -1,6 +1,7 @@
 // Device memory sub-allocation (engine/runtime/memory_pool.hpp): the free-space bookkeeping of one
-// block against a simple model, the block-size rule, and a pool of its own on the suite's device
-// that keeps one spare block per memory type.
+// block against a simple model, the block-size rule, and on the device: a steady state that makes no
+// vkAllocateMemory, mapped ranges at their exact offsets, a large request with memory of its own,
+// live buffers that never share bytes, one spare block per memory type.
 //
 // Each test was seen to fail with a bug planted for it (then removed), memory_pool.cpp rebuilt into
 // this file's tests alone:
@@ -11,6 +12,11 @@
 //   the double-free check removed              Misuse... (the process aborts)
 //   the [16 MiB, 256 MiB] clamp left out       BlockSizeRule
 //   every empty block freed (no spare)         SpareBlockIsKeptAndGrowthIsBounded
+//   released ranges never returned to a block  SteadyStateMakesNoAllocation
+//   every request given its own memory         SteadyState..., LargeRequest..., SpareBlock..., HostVisible...
+//   the offset left out of the mapped address  HostVisibleRangesAtNonZeroOffsets, LiveBuffersNeverShareBytes
+//   the dedicated threshold doubled            LargeRequestGetsItsOwnMemoryAndFreesIt
+//   a range handed out again while live        HostVisibleRanges..., LiveBuffersNeverShareBytes
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -205,6 +211,7 @@ TEST(BlockSpace, BlockSizeRule) {
 // On the device (the suite's context).
 
 detail::ContextState& state() { return detail::state_of(context()); }
+const std::shared_ptr<detail::DeviceBuffer>& buffer(const Tensor& t) { return detail::buffer_of(t); }
 
 // A pool of its own on the suite's device: its blocks can be counted without the context's tensors.
 TEST(MemoryPool, SpareBlockIsKeptAndGrowthIsBounded) {
@@ -242,6 +249,146 @@ TEST(MemoryPool, SpareBlockIsKeptAndGrowthIsBounded) {
         EXPECT_EQ(detail::live_objects().count(ObjectKind::memory), memory_objects + 1);
     }
     EXPECT_EQ(detail::live_objects().count(ObjectKind::memory), memory_objects) << "the pool frees its blocks when destroyed";
+}
+
+// After a warm-up, 1,000 cycles of tensors and staging buffers of varied sizes, a few alive at a time,
+// allocate no device memory.
+TEST(MemoryPool, SteadyStateMakesNoAllocation) {
+    Context& ctx = context();
+    const std::vector<int64_t> elements = {1, 3, 64, 1000, 4096, 250000, 17, 1 << 20, 333, 65536, 7, 100000};
+    std::vector<Tensor> window(3);
+    std::vector<std::shared_ptr<detail::DeviceBuffer>> staging(2);
+    const auto cycle = [&](std::size_t i) {
+        window[i % window.size()] = ctx.empty({elements[i % elements.size()]}, DType::f32);
+        if (i % 4 == 0)
+            staging[(i / 4) % staging.size()] = detail::create_buffer(
+                state().shared_from_this(), static_cast<VkDeviceSize>(elements[(i / 4) % elements.size()]) * 4, MemoryKind::staging);
+    };
+    const uint64_t at_start = ctx.stats().memory_allocations;
+    for (std::size_t i = 0; i < 100; ++i) cycle(i);
+    const ContextStats before = ctx.stats();
+    const detail::LiveObjects objects_before = detail::live_objects();
+    for (std::size_t i = 100; i < 1100; ++i) cycle(i);
+    const ContextStats after = ctx.stats();
+    EXPECT_EQ(after.memory_allocations, before.memory_allocations) << "vkAllocateMemory calls in 1,000 steady-state cycles";
+    EXPECT_EQ(detail::live_objects().count(ObjectKind::memory), objects_before.count(ObjectKind::memory));
+    const uint32_t type = buffer(window[0])->memory.memory_type();
+    std::printf("memory pool: tensors in memory type %u: preferred block %llu MiB, dedicated above %llu MiB, %zu blocks held; "
+                "vkAllocateMemory calls: %llu in the warm-up (100 cycles), %llu in the next 1,000\n",
+                type, static_cast<unsigned long long>(state().memory_pool->preferred_block_size(type) / kMiB),
+                static_cast<unsigned long long>(state().memory_pool->dedicated_threshold(type) / kMiB),
+                state().memory_pool->block_count(type), static_cast<unsigned long long>(before.memory_allocations - at_start),
+                static_cast<unsigned long long>(after.memory_allocations - before.memory_allocations));
+    window.clear();
+    staging.clear();
+}
+
+// Ranges of a block at non-zero offsets: written through their mappings, copied on the device, read
+// back through other mappings. Staging memory is host visible on every device.
+TEST(MemoryPool, HostVisibleRangesAtNonZeroOffsets) {
+    detail::ContextState& st = state();
+    std::vector<std::shared_ptr<detail::DeviceBuffer>> sources;
+    for (VkDeviceSize bytes : {12, 1000, 4096, 70000, 3}) sources.push_back(detail::create_buffer(st.shared_from_this(), bytes, MemoryKind::staging));
+    bool offset_seen = false;
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+        const auto& s = sources[i];
+        ASSERT_NE(s->mapped, nullptr);
+        offset_seen = offset_seen || s->memory.offset() != 0;
+        auto* bytes = static_cast<uint8_t*>(s->mapped);
+        for (VkDeviceSize j = 0; j < s->size; ++j) bytes[j] = static_cast<uint8_t>(i * 37 + j * 11 + 5);
+        // Ranges of one block are the block's one mapping at their offsets.
+        for (std::size_t k = 0; k < i; ++k)
+            if (sources[k]->memory.memory() == s->memory.memory())
+                EXPECT_EQ(static_cast<char*>(s->mapped) - static_cast<char*>(sources[k]->mapped),
+                          static_cast<std::ptrdiff_t>(s->memory.offset()) - static_cast<std::ptrdiff_t>(sources[k]->memory.offset()));
+    }
+    EXPECT_TRUE(offset_seen) << "no staging buffer was placed at a non-zero offset: the test tests nothing";
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+        const auto& s = sources[i];
+        auto on_device = detail::create_buffer(st.shared_from_this(), s->size, MemoryKind::device);
+        auto back = detail::create_buffer(st.shared_from_this(), s->size, MemoryKind::staging);
+        st.copy_buffer(s->buffer.get(), 0, on_device->buffer.get(), 0, s->size);
+        st.copy_buffer(on_device->buffer.get(), 0, back->buffer.get(), 0, s->size);
+        EXPECT_EQ(std::memcmp(back->mapped, s->mapped, s->size), 0) << "buffer " << i << " of " << s->size << " bytes at offset "
+                                                                   << s->memory.offset() << ", read back at " << back->memory.offset();
+    }
+    // And tensors: uploaded, downloaded, none at offset 0 of its block needed but one not at 0 seen.
+    Context& ctx = context();
+    std::vector<Tensor> tensors;
+    std::vector<std::vector<float>> values;
+    for (int64_t n : {5, 300, 2048}) {
+        std::vector<float> v(static_cast<std::size_t>(n));
+        for (std::size_t j = 0; j < v.size(); ++j) v[j] = static_cast<float>(n) + 0.25f * static_cast<float>(j);
+        tensors.push_back(ctx.upload(v, {n}));
+        values.push_back(std::move(v));
+    }
+    bool tensor_offset_seen = false;
+    for (std::size_t i = 0; i < tensors.size(); ++i) {
+        tensor_offset_seen = tensor_offset_seen || buffer(tensors[i])->memory.offset() != 0;
+        EXPECT_EQ(tensors[i].download<float>(), values[i]) << "tensor " << i << " at offset " << buffer(tensors[i])->memory.offset();
+    }
+    EXPECT_TRUE(tensor_offset_seen);
+}
+
+TEST(MemoryPool, LargeRequestGetsItsOwnMemoryAndFreesIt) {
+    Context& ctx = context();
+    detail::ContextState& st = state();
+    const Tensor small = ctx.empty({4}, DType::f32);
+    const uint32_t type = buffer(small)->memory.memory_type();
+    const VkDeviceSize threshold = st.memory_pool->dedicated_threshold(type);
+    const ContextStats before = ctx.stats();
+    const int64_t memory_objects = detail::live_objects().count(ObjectKind::memory);
+    const std::size_t dedicated = st.memory_pool->dedicated_count();
+    {
+        const int64_t n = static_cast<int64_t>(threshold / 4) + 1;
+        Tensor large = ctx.empty({n}, DType::f32);
+        EXPECT_TRUE(buffer(large)->memory.dedicated()) << threshold + 4 << " bytes, over the threshold " << threshold;
+        EXPECT_EQ(buffer(large)->memory.offset(), 0u);
+        EXPECT_EQ(ctx.stats().memory_allocations, before.memory_allocations + 1);
+        EXPECT_EQ(detail::live_objects().count(ObjectKind::memory), memory_objects + 1);
+        EXPECT_EQ(st.memory_pool->dedicated_count(), dedicated + 1);
+        EXPECT_FALSE(buffer(small)->memory.dedicated());
+    }
+    EXPECT_EQ(detail::live_objects().count(ObjectKind::memory), memory_objects) << "released with its tensor";
+    EXPECT_EQ(st.memory_pool->dedicated_count(), dedicated);
+}
+
+// Many live tensors of varied sizes, each with its own pattern; half released and replaced (filling
+// the holes); every tensor still reads back its own pattern, and no two share a byte of memory.
+TEST(MemoryPool, LiveBuffersNeverShareBytes) {
+    Context& ctx = context();
+    std::mt19937 gen(99);
+    std::vector<Tensor> tensors;
+    std::vector<std::vector<int32_t>> patterns;
+    const auto make = [&](std::size_t i) {
+        const int64_t n = 1 + static_cast<int64_t>(gen() % (gen() % 4 == 0 ? 50000 : 700));
+        std::vector<int32_t> v(static_cast<std::size_t>(n));
+        for (std::size_t j = 0; j < v.size(); ++j) v[j] = static_cast<int32_t>(i * 1000003 + j);
+        Tensor t = ctx.empty({n}, DType::i32);
+        // Written after every earlier tensor exists: a range handed out twice would overwrite one.
+        state().write_bytes(*buffer(t), 0, v.data(), v.size() * 4);
+        return std::pair{std::move(t), std::move(v)};
+    };
+    for (std::size_t i = 0; i < 64; ++i) {
+        auto [t, v] = make(i);
+        tensors.push_back(std::move(t));
+        patterns.push_back(std::move(v));
+    }
+    for (std::size_t i = 0; i < 64; i += 2) tensors[i] = Tensor();
+    for (std::size_t i = 0; i < 64; i += 2) {
+        auto [t, v] = make(100 + i);
+        tensors[i] = std::move(t);
+        patterns[i] = std::move(v);
+    }
+    for (std::size_t i = 0; i < tensors.size(); ++i) EXPECT_EQ(tensors[i].download<int32_t>(), patterns[i]) << "tensor " << i;
+    for (std::size_t i = 0; i < tensors.size(); ++i)
+        for (std::size_t k = 0; k < i; ++k) {
+            const auto &a = buffer(tensors[i])->memory, &b = buffer(tensors[k])->memory;
+            if (a.memory() != b.memory()) continue;
+            EXPECT_TRUE(a.offset() + a.size() <= b.offset() || b.offset() + b.size() <= a.offset())
+                << "tensors " << i << " and " << k << " share bytes: [" << a.offset() << ", +" << a.size() << ") and [" << b.offset()
+                << ", +" << b.size() << ")";
+        }
 }
 
 }  // namespace
