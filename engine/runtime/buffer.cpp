@@ -7,8 +7,9 @@
 
 namespace vkattn::detail {
 
+// The range goes back to the pool with `memory`, after `buffer` is destroyed (member order); the
+// block's mapping stays with the block.
 DeviceBuffer::~DeviceBuffer() {
-    if (mapped && owner && memory) vkUnmapMemory(owner->device.get(), memory.get());
     count_device_bytes(-static_cast<int64_t>(memory_bytes));
     if (owner) owner->note_release(memory_bytes);
 }
@@ -39,29 +40,25 @@ std::shared_ptr<DeviceBuffer> create_buffer(const std::shared_ptr<ContextState>&
     VkMemoryRequirements req{};
     vkGetBufferMemoryRequirements(dev, handle, &req);
     const uint32_t type = state->memory_type(req.memoryTypeBits, kind);
-    VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
-    ai.allocationSize = req.size;
-    ai.memoryTypeIndex = type;
-    VkDeviceMemory mem = VK_NULL_HANDLE;
+    // The fault seams fire once per buffer, as when each buffer had its own vkAllocateMemory and
+    // vkMapMemory: tests count calls per site. The pool makes the real calls only for new blocks.
     r = fault::inject(fault::Site::alloc);
-    if (r == VK_SUCCESS) r = vkAllocateMemory(dev, &ai, nullptr, &mem);
+    if (r == VK_SUCCESS) r = state->memory_pool->allocate(req, type, buf->memory);
     if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
         throw Error(ErrorCode::out_of_memory, "vkAllocateMemory: allocating " + std::to_string(bytes) + " bytes of device memory failed (" +
                                                   vk_result_name(r) + ")");
     vk_check(r, "vkAllocateMemory");
-    ++state->stat_allocations;
-    buf->memory = UniqueMemory(dev, mem);
     buf->memory_bytes = req.size;
     count_device_bytes(static_cast<int64_t>(req.size));
     state->note_allocation(req.size);
-    vk_check(vkBindBufferMemory(dev, handle, mem, 0), "vkBindBufferMemory");
+    vk_check(vkBindBufferMemory(dev, handle, buf->memory.memory(), buf->memory.offset()), "vkBindBufferMemory");
     buf->buffer = std::move(owned_buffer);
 
     const VkMemoryPropertyFlags flags = state->memory_properties.memoryTypes[type].propertyFlags;
     if (flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
         r = fault::inject(fault::Site::map);
-        if (r == VK_SUCCESS) r = vkMapMemory(dev, mem, 0, VK_WHOLE_SIZE, 0, &buf->mapped);
         vk_check(r, "vkMapMemory");
+        buf->mapped = buf->memory.mapped();
     }
     return buf;
 }

@@ -130,6 +130,7 @@ void ContextState::initialise(ContextOptions opts) {
 
 void ContextState::create_common_objects() {
     VkDevice dev = device.get();
+    memory_pool = std::make_unique<MemoryPool>(dev, physical, memory_properties, stat_allocations);
     VkCommandPoolCreateInfo pi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
     pi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
     pi.queueFamilyIndex = queue_family;

@@ -56,6 +56,7 @@ struct ContextState : std::enable_shared_from_this<ContextState> {
     DeviceInfo info;                      // after the limits profile (and a forced subgroup size): what plans
     VkPhysicalDeviceMemoryProperties memory_properties{};
     UniqueDevice device;
+    std::unique_ptr<MemoryPool> memory_pool;  // after `device`: its blocks are freed before the device goes
     uint32_t queue_family = 0;
     VkQueue queue = VK_NULL_HANDLE;
     UniqueCommandPool command_pool;

@@ -11,8 +11,19 @@ double ContextState::run_dispatches(const std::vector<Dispatch>& dispatches, boo
     std::lock_guard lock(mutex);
     ensure_alive();
     // Every earlier synchronous submission has been waited for: the ring and pool are free again.
+    // Reset after this one too (waited for, or never submitted), so that between calls the context
+    // holds one ring and one pool and nothing they replaced while growing.
     if (!sync_resources) sync_resources = std::make_unique<RecordingResources>(*this);
     sync_resources->reset();
+    struct ResetAfter {
+        RecordingResources& r;
+        ~ResetAfter() {
+            try {
+                r.reset();
+            } catch (...) {  // a lost device: the next call reports it
+            }
+        }
+    } reset_after{*sync_resources};
     const bool timed = measure && timestamp_pool;
     submit_and_wait([&](VkCommandBuffer cmd) {
         if (timed) {

@@ -246,6 +246,33 @@ TEST_F(FaultInjection, EveryRecoverableFailureOnOneContext) {
     uint64_t total = 0;
     for (Site site : {Site::alloc, Site::buffer, Site::map, Site::dpool, Site::dset, Site::cmdbuf, Site::submit}) {
         uint64_t survived = 0;
+        if (site == Site::dpool) {
+            // The zero rule (docs/embedding.md): a warm context resets its descriptor pool instead of
+            // creating one. Pools are created by fresh recording resources: a new Batch's first call.
+            EXPECT_EQ(at(p.warm, site), 0u) << "a warm mixed run created descriptor pools";
+            {
+                Batch batch(ctx);
+                const Tensor x = ctx.upload(std::vector<float>(2 * 3 * 8, 0.5f), {1, 2, 3, 8});
+                fault::arm(site, 1);
+                bool threw = false;
+                try {
+                    batch.attention(x, x, x);
+                } catch (const Error& e) {
+                    threw = e.message().find(function_of(site)) != std::string::npos;
+                    EXPECT_TRUE(threw) << e.what();
+                }
+                fault::disarm();
+                EXPECT_TRUE(threw) << "a new batch's first call did not create a descriptor pool";
+                EXPECT_EQ(batch.size(), 0u);
+                const AttentionResult r = batch.attention(x, x, x);  // the batch works after the failure
+                ctx.wait(batch.submit());
+                survived += threw && r.out.download<float>() == attention(ctx, x, x, x).download<float>();
+            }
+            print_tally("a new batch's first call", site, 1, survived);
+            EXPECT_EQ(survived, 1u);
+            total += survived;
+            continue;
+        }
         EXPECT_GT(at(p.warm, site), 0u) << fault::site_name(site) << " is never called in the mixed run";
         for (uint64_t n = 1; n <= at(p.warm, site); ++n) {
             const std::string where = std::string(fault::site_name(site)) + ":" + std::to_string(n);
