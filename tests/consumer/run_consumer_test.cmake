@@ -1,5 +1,7 @@
 # Installs the built vkattn into a scratch prefix, then configures, builds and runs tests/consumer
-# against it: proof that find_package(vkattn) + vkattn::vkattn works for users.
+# against it: proof that find_package(vkattn) + vkattn::vkattn works for users. Runs the README's example
+# (app) and an application that records vkattn into its own command buffer under synchronization
+# validation (embedding_example; needs glslangValidator and the validation layer).
 foreach(var BUILD_DIR SOURCE_DIR WORK_DIR GENERATOR)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "${var} is not set")
@@ -17,3 +19,4 @@ run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer -B ${WORK_DIR}/build -G ${G
     -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_BUILD_TYPE=Release)
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run(${WORK_DIR}/build/app)
+run(${WORK_DIR}/build/embedding_example)
