@@ -60,7 +60,10 @@ private:
 struct BatchAccess {
     static Batch::State& state(Batch& b) {
         if (!b.state_) fail("batch: moved from");
-        if (b.state_->owner->released) fail("batch: its Context has been destroyed");
+        {
+            std::lock_guard lock(b.state_->owner->mutex);
+            if (b.state_->owner->released) fail("batch: its Context has been destroyed");
+        }
         return *b.state_;
     }
     // The command buffer and resources, begun at the first operation after a submit.
@@ -136,7 +139,10 @@ AttentionResult Batch::attend(const Tensor& q, const KvCache& cache, const Atten
 
 Ticket Batch::submit() {
     State& s = BatchAccess::state(*this);
-    if (s.operations == 0) return Ticket{s.owner->last_ticket};
+    if (s.operations == 0) {
+        std::lock_guard lock(s.owner->mutex);
+        return Ticket{s.owner->last_ticket};
+    }
     std::vector<Tensor> keep = std::move(s.keep);
     s.keep.clear();
     const VkCommandBuffer cmd = std::exchange(s.cmd, VK_NULL_HANDLE);

@@ -333,14 +333,31 @@ void ContextState::fill_buffer(DeviceBuffer& dst, uint32_t pattern) {
 
 }  // namespace detail
 
+namespace {
+// What every context holds from its creation: the dummy buffer bound to unused slots, and the
+// synchronous calls' recording resources at their first size, so that the objects a context holds
+// do not change with its first call. Both refer to the state: on failure they are dropped again.
+template <class State>
+void create_held_objects(const std::shared_ptr<State>& state) {
+    try {
+        state->dummy = detail::create_buffer(state, 256, detail::MemoryKind::device);
+        state->sync_resources = std::make_unique<detail::RecordingResources>(*state);
+        state->sync_resources->prepare();
+    } catch (...) {
+        state->release();
+        throw;
+    }
+}
+}  // namespace
+
 Context::Context(ContextOptions options) : state_(std::make_shared<Context::State>()) {
     state_->initialise(std::move(options));
-    state_->dummy = detail::create_buffer(state_, 256, detail::MemoryKind::device);
+    create_held_objects(state_);
 }
 
 Context::Context(const AdoptedDevice& app, ContextOptions options) : state_(std::make_shared<Context::State>()) {
     state_->initialise_adopted(app, std::move(options));
-    state_->dummy = detail::create_buffer(state_, 256, detail::MemoryKind::device);
+    create_held_objects(state_);
 }
 
 bool Context::adopted() const { return state_->adopted; }

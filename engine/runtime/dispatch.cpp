@@ -3,6 +3,7 @@
 #include "runtime/context_state.hpp"
 #include "runtime/recording.hpp"
 #include "runtime/vk_check.hpp"
+#include "vkattn/error.hpp"
 
 namespace vkattn::detail {
 
@@ -12,8 +13,8 @@ double ContextState::run_dispatches(const std::vector<Dispatch>& dispatches, boo
     ensure_alive();
     // Every earlier synchronous submission has been waited for: the ring and pool are free again.
     // Reset after this one too (waited for, or never submitted), so that between calls the context
-    // holds one ring and one pool and nothing they replaced while growing.
-    if (!sync_resources) sync_resources = std::make_unique<RecordingResources>(*this);
+    // holds one ring and one pool and nothing they replaced while growing. (Made with the context.)
+    if (!sync_resources) throw Error(ErrorCode::invalid_argument, "context: used after its Context object was destroyed");
     sync_resources->reset();
     struct ResetAfter {
         RecordingResources& r;

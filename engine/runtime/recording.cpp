@@ -17,6 +17,15 @@ constexpr uint32_t kFirstPoolSets = 64;
 VkDeviceSize align_up(VkDeviceSize v, VkDeviceSize a) { return (v + a - 1) / a * a; }
 }  // namespace
 
+void RecordingResources::prepare() {
+    if (!ring_) host(4, 4);
+    if (!pool_) {
+        VkDescriptorSet set = VK_NULL_HANDLE;
+        descriptor_sets(1, &set);
+    }
+    reset();
+}
+
 void RecordingResources::reset() {
     ring_used_ = 0;
     retired_rings_.clear();

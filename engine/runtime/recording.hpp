@@ -24,6 +24,9 @@ public:
     RecordingResources(const RecordingResources&) = delete;
     RecordingResources& operator=(const RecordingResources&) = delete;
 
+    /// Creates the first ring and pool now (they are otherwise made at the first use).
+    void prepare();
+
     /// Every command buffer recorded with these resources has completed (or was never submitted):
     /// rewinds the ring and resets the pool.
     void reset();
