@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "common/attention_data.hpp"
 #include "testing/test_switches.hpp"
 #include "test_support.hpp"
 #include "vkattn/vkattn.hpp"
@@ -14,13 +15,7 @@
 namespace vkattn::test {
 namespace {
 
-std::vector<float> values(std::size_t n, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> dist;
-    std::vector<float> x(n);
-    for (float& v : x) v = dist(rng);
-    return x;
-}
+std::vector<float> values(std::size_t n, uint32_t seed) { return test::normal_values(n, seed); }
 
 std::string error_of(const std::function<void()>& f) {
     try {

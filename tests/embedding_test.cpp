@@ -30,13 +30,7 @@ using vkattn::test::Application;
 constexpr VkBufferUsageFlags kStorage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
 constexpr VkBufferUsageFlags kAll = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
 
-std::vector<float> random_values(std::size_t n, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> dist;
-    std::vector<float> x(n);
-    for (float& v : x) v = dist(rng);
-    return x;
-}
+std::vector<float> random_values(std::size_t n, uint32_t seed) { return test::normal_values(n, seed); }
 
 template <typename F>
 std::string error_of(F&& f) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 
 namespace vkattn::test {
 
@@ -46,6 +47,14 @@ double max_abs(const std::vector<float>& a) {
     double m = 0;
     for (float x : a) m = std::max(m, std::fabs(static_cast<double>(x)));
     return m;
+}
+
+std::vector<float> normal_values(std::size_t n, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist;
+    std::vector<float> x(n);
+    for (float& v : x) v = dist(rng);
+    return x;
 }
 
 std::string check_lse(const std::vector<float>& got, const std::vector<float>& ref) {

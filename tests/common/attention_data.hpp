@@ -11,6 +11,9 @@
 
 namespace vkattn::test {
 
+/// n standard-normal values from `seed` (the same values on every run and machine with one standard library).
+std::vector<float> normal_values(std::size_t n, uint32_t seed);
+
 /// [B, H, L, X] host data -> [B, L, H, X].
 std::vector<float> to_blhd(const std::vector<float>& x, int64_t B, int64_t H, int64_t L, int64_t X);
 
