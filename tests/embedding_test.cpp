@@ -361,9 +361,14 @@ TEST(Embedding, RecordedEqualsSynchronousBitwise) {
             outs.push_back(std::make_unique<AppBuffer>());
             app.make_buffer(*outs.back(), 64 + out.numel() * dtype_size(c.dtype), kAll);
             std::memset(outs.back()->mapped, 0xFF, outs.back()->size);  // NaN in f32 and f16
-            workspace_bytes = std::max(workspace_bytes, attention_workspace_size(ctx, q.back(), k.back(), v.back(), c.options));
+            const VkDeviceSize bytes = attention_workspace_size(ctx, q.back(), k.back(), v.back(), c.options);
+            EXPECT_EQ(attention_workspace_size(ctx, q.back().shape(), k.back().shape(), v.back().shape(), c.dtype, c.options), bytes)
+                << c.name << ": the size from shapes differs from the size from tensors";
+            workspace_bytes = std::max(workspace_bytes, bytes);
         }
         EXPECT_GT(workspace_bytes, 0u) << "the staged, decode and explicit paths all need temporaries";
+        EXPECT_NE(error_of([&] { attention_workspace_size(ctx, {1, 2, 3}, {1, 2, 3, 4}, {1, 2, 3, 4}, DType::f32); }).find("q: shape [1, 2, 3]"),
+                  std::string::npos);
 
         // Too small a workspace: refused before anything is recorded, naming the workspace.
         Workspace tiny(ctx, 16);

@@ -78,7 +78,6 @@ double RecordTarget::finish(ContextState& st, const std::vector<Dispatch>& dispa
     return -1;
 }
 
-namespace {
 // A stand-in buffer of exactly a view's size, never bound (SizingTarget::finish records nothing).
 Tensor stand_in(Context& ctx, const Shape& shape, DType dtype) {
     auto buffer = std::make_shared<DeviceBuffer>();
@@ -86,7 +85,6 @@ Tensor stand_in(Context& ctx, const Shape& shape, DType dtype) {
     buffer->size = std::max<VkDeviceSize>(4, (bytes_of(shape, dtype) + 3) / 4 * 4);
     return TensorAccess::make(std::move(buffer), shape, dtype);
 }
-}  // namespace
 
 Tensor SizingTarget::temporary(Context& ctx, const Shape& shape, DType dtype, const char*) {
     carving_.alignment = workspace_alignment(ctx.device());

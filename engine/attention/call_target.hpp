@@ -97,6 +97,10 @@ private:
 AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o,
                                CallTarget& target);
 
+/// A contiguous tensor of `ctx` whose buffer has the right size but no memory and no VkBuffer: for
+/// planning only (SizingTarget, the workspace size from shapes).
+Tensor stand_in(Context& ctx, const Shape& shape, DType dtype);
+
 /// The range of `t`'s buffer that `t` spans (its elements from its offset, contiguous).
 BoundRange range_of(const Tensor& t);
 

@@ -93,6 +93,19 @@ VkDeviceSize attention_workspace_size(Context& ctx, const Tensor& q, const Tenso
     return size_in(ctx, q, k, v, o);
 }
 
+VkDeviceSize attention_workspace_size(Context& ctx, const Shape& q, const Shape& k, const Shape& v, DType dtype,
+                                      const AttentionOptions& o) {
+    const auto check = [&](const Shape& s, const char* name) {
+        for (int64_t d : s)
+            if (d < 1) fail(std::string(name) + ": shape " + to_string(s) + " must have positive dimensions");
+        if (s.size() != 4) fail(std::string(name) + ": shape " + to_string(s) + " must have 4 dimensions");
+    };
+    check(q, "q");
+    check(k, "k");
+    check(v, "v");
+    return size_in(ctx, detail::stand_in(ctx, q, dtype), detail::stand_in(ctx, k, dtype), detail::stand_in(ctx, v, dtype), o);
+}
+
 AttentionResult record_attention(Context& ctx, VkCommandBuffer cmd, Workspace& workspace, const Tensor& q, const Tensor& k,
                                  const Tensor& v, const AttentionOptions& o) {
     return record_in(ctx, cmd, workspace, q, k, v, o, "record_attention");

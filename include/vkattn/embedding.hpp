@@ -106,6 +106,11 @@ private:
 VkDeviceSize attention_workspace_size(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
                                       const AttentionOptions& options);
 
+/// The same from shapes, for contiguous q [B, Hq, Lq, D], k [B, Hkv, Lk, D] and v [B, Hkv, Lk, Dv] of
+/// `dtype`: before the tensors exist, e.g. to place the workspace in the buffer that will hold them.
+VkDeviceSize attention_workspace_size(Context& ctx, const Shape& q, const Shape& k, const Shape& v, DType dtype,
+                                      const AttentionOptions& options = {});
+
 /// Records attention into the application's command buffer `cmd` (in the recording state, for a queue
 /// of the context's family), writing into options.out, which is required; return_lse, return_weights
 /// and measure_time are refused. The same checks as attention() run first: an error records nothing.
