@@ -57,6 +57,27 @@ if os.path.exists(js):
 else:
     failures.append("bench wrote no JSON")
 
+# The overhead set: every shape in four modes, and the host work each mode is built to avoid, per
+# operation (the times themselves are not held to anything here: the machine is shared).
+ov = os.path.join(d, "overhead.json")
+run(["bench", "--shapes", "overhead", "--repeat", "1", "--json", ov])
+if os.path.exists(ov):
+    rows = json.load(open(ov)).get("rows", [])
+    if len(rows) != 12:
+        failures.append(f"bench overhead: {len(rows)} rows, wanted 3 shapes x 4 modes")
+    for r in rows:
+        mode = r.get("mode", "")
+        if not (r.get("host_us_per_op") or 0) > 0:
+            failures.append(f"bench overhead row without host_us_per_op: {r}")
+        if r.get("allocations_per_op") != 0 or r.get("descriptor_pools_per_op") != 0:
+            failures.append(f"bench overhead: a steady-state {mode} operation allocated memory or created a pool: {r}")
+        want = {"sync": 1.0, "recorded x32": 0.0, "batched x32": 1 / 32}.get(mode, 0.0)
+        if abs(r.get("submissions_per_op", -1) - want) > 1e-9 or abs(r.get("waits_per_op", -1) - want) > 1e-9:
+            failures.append(f"bench overhead: {mode} made {r.get('submissions_per_op')} submissions and "
+                            f"{r.get('waits_per_op')} waits per operation, wanted {want}")
+else:
+    failures.append("bench --shapes overhead wrote no JSON")
+
 truncated = os.path.join(d, "truncated.json")
 open(truncated, "w").write('{"format": "vkattn-bench", "rows": [')
 expect_one_line_error(["bench", "compare", os.path.join(d, "missing.json")], "missing.json")

@@ -30,7 +30,7 @@ struct BenchArgs {
     CommonOptions common;
     std::string shapes = "quick";
     std::vector<std::string> filters;
-    std::string repeat = "100";
+    std::string repeat;  // empty: 100 (overhead set: 7 runs)
     std::string max_seconds;
     std::string json, csv;
     bool no_check = false;
@@ -61,10 +61,11 @@ int run_bench(const BenchArgs& a) {
         OverheadArgs o;
         o.common = a.common;
         o.json = a.json;
+        if (!a.repeat.empty()) o.repeats = static_cast<int>(parse_integer(a.repeat, "--repeat", 1, 1000));
         return run_overhead_bench(o);
     }
     MeasureSettings settings;
-    settings.max_repeats = static_cast<int>(parse_integer(a.repeat, "--repeat", 1, 1000000));
+    settings.max_repeats = static_cast<int>(parse_integer(a.repeat.empty() ? "100" : a.repeat, "--repeat", 1, 1000000));
     settings.check = !a.no_check;
     const double budget_arg = a.max_seconds.empty() ? -1 : parse_double(a.max_seconds, "--max-seconds-per-case");
     if (!a.max_seconds.empty() && !(budget_arg >= 0 && std::isfinite(budget_arg)))
@@ -213,7 +214,7 @@ Command add_bench_command(CLI::App& parent) {
         ->type_name("TEXT")
         ->expected(1)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    app->add_option("--repeat", a->repeat, "At most R timed runs per shape (at least 3; stops once 200 ms were measured)")
+    app->add_option("--repeat", a->repeat, "At most R timed runs per shape (default 100; at least 3; stops once 200 ms were measured); overhead set: R runs of 256 operations per shape and mode (default 7)")
         ->capture_default_str()
         ->type_name("R");
     app->add_option("--max-seconds-per-case", a->max_seconds,
