@@ -349,6 +349,13 @@ Row run_step(Context& ctx, const BenchApplication& app, const Shape& s, const Te
     return row;
 }
 
+const std::vector<Shape>& overhead_shapes() {
+    static const std::vector<Shape> shapes = {{"decode Hq8/Hkv2 Lk64 D64", 8, 2, 1, 64, 64},
+                                              {"decode Hq8/Hkv2 Lk1024 D64", 8, 2, 1, 1024, 64},
+                                              {"prefill Hq8/Hkv2 L128 D64", 8, 2, 128, 128, 64}};
+    return shapes;
+}
+
 std::string fixed(double v, int decimals) {
     if (v < 0) return "-";
     return format_fixed(v, decimals);
@@ -359,6 +366,10 @@ std::string fixed(double v, int decimals) {
 int run_overhead_bench(const OverheadArgs& a) {
     if (a.ops_per_run < kLayers || a.ops_per_run % kLayers != 0)
         throw UsageError("--repeat: the overhead set needs a multiple of 32 operations per run");
+    bool any = a.filters.empty();
+    for (const Shape& s : overhead_shapes())
+        for (const std::string& f : a.filters) any = any || s.name.find(f) != std::string::npos;
+    if (!any) throw UsageError("--filter: no shape of the overhead set has a name containing any of the given texts");
     uint32_t index = 0;
     {
         Context probe = open_context(a.common);  // the device --device / VKATTN_DEVICE chooses
@@ -374,9 +385,11 @@ int run_overhead_bench(const OverheadArgs& a) {
               << "), adopted by the bench as an application would\n"
               << "host time per attention operation beyond its kernels; medians of " << a.repeats << " runs of " << a.ops_per_run
               << " operations; f16, B 1\n\n";
-    const std::vector<Shape> shapes = {{"decode Hq8/Hkv2 Lk64 D64", 8, 2, 1, 64, 64},
-                                       {"decode Hq8/Hkv2 Lk1024 D64", 8, 2, 1, 1024, 64},
-                                       {"prefill Hq8/Hkv2 L128 D64", 8, 2, 128, 128, 64}};
+    std::vector<Shape> shapes;
+    for (const Shape& s : overhead_shapes())
+        if (a.filters.empty() || std::any_of(a.filters.begin(), a.filters.end(),
+                                             [&](const std::string& f) { return s.name.find(f) != std::string::npos; }))
+            shapes.push_back(s);
     std::vector<Row> rows;
     std::vector<double> floors;  // measured between the shapes, so that load changes show
     for (const Shape& s : shapes) {

@@ -61,6 +61,7 @@ int run_bench(const BenchArgs& a) {
         OverheadArgs o;
         o.common = a.common;
         o.json = a.json;
+        o.filters = a.filters;
         if (!a.repeat.empty()) o.repeats = static_cast<int>(parse_integer(a.repeat, "--repeat", 1, 1000));
         return run_overhead_bench(o);
     }
