@@ -11,11 +11,10 @@ double ContextState::run_dispatches(const std::vector<Dispatch>& dispatches, boo
     if (dispatches.empty()) return 0;
     std::lock_guard lock(mutex);
     ensure_alive();
-    // Every earlier synchronous submission has been waited for: the ring and pool are free again.
-    // Reset after this one too (waited for, or never submitted), so that between calls the context
-    // holds one ring and one pool and nothing they replaced while growing. (Made with the context.)
+    // The resources are reset when made (with the context) and after every call (waited for, or never
+    // submitted), so they are free here, and between calls the context holds one ring and one pool and
+    // nothing they replaced while growing.
     if (!sync_resources) throw Error(ErrorCode::invalid_argument, "context: used after its Context object was destroyed");
-    sync_resources->reset();
     struct ResetAfter {
         RecordingResources& r;
         ~ResetAfter() {
