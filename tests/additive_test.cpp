@@ -172,6 +172,34 @@ TEST(Additive, LuongGeneralMatchesDotProductOfProjectedKeys) {
     EXPECT_TRUE(err.empty()) << "seed " << seed << ": " << err << " (" << r.variant << ")";
 }
 
+// v_a as a view that starts mid-buffer (element 3: mid-word in f16) is read from its first element,
+// in place: bitwise the result of a contiguous copy, and the output written into `out` when given.
+TEST(Additive, VaViewFromAnyElementEqualsContiguousAndOutIsWritten) {
+    Context& ctx = context();
+    std::mt19937_64 gen(77);
+    for (DType dt : {DType::f32, DType::f16}) {
+        const auto t = [&](const Shape& s, float scale = 1.0f) {
+            int64_t n = 1;
+            for (int64_t d : s) n *= d;
+            std::vector<float> h = random_values(gen, n);
+            for (float& x : h) x *= scale;
+            return ctx.upload(h, s, dt);
+        };
+        const Tensor q = t({1, 2, 6, 8}), k = t({1, 2, 11, 8}), v = t({1, 2, 11, 5});
+        std::vector<float> va = random_values(gen, 3 + 12);
+        const Tensor va_storage = ctx.upload(va, {15}, dt);
+        AdditiveWeights view{t({12, 8}, 0.3f), t({12, 8}, 0.3f), va_storage.view({12}, {1}, 3), std::nullopt};
+        AdditiveWeights copy = view;
+        copy.v_a = ctx.upload(std::vector<float>(va.begin() + 3, va.end()), {12}, dt);
+        const std::vector<float> want = additive_attention(ctx, q, k, v, copy).out.download<float>();
+        EXPECT_EQ(additive_attention(ctx, q, k, v, view).out.download<float>(), want) << dtype_name(dt) << ": v_a view from element 3";
+        AdditiveOptions o;
+        o.out = ctx.empty({1, 2, 6, 5}, dt);
+        additive_attention(ctx, q, k, v, view, o);
+        EXPECT_EQ(o.out->download<float>(), want) << dtype_name(dt) << ": options.out";
+    }
+}
+
 TEST(Additive, BadArgumentsNameTheArgument) {
     Context& ctx = context();
     const auto t = [&](const Shape& s, DType dt = DType::f32) {

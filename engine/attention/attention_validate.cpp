@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "runtime/access.hpp"
+#include "runtime/output_check.hpp"
 #include "attention/attention_problem.hpp"
 #include "runtime/context_state.hpp"
 #include "vkattn/error.hpp"
@@ -64,41 +65,9 @@ void validate_mask(Context& ctx, const Tensor& m, AttentionProblem& p) {
     p.mask_strides = {s[0] == 1 ? 0 : m.strides()[0], s[1] == 1 ? 0 : m.strides()[1], m.strides()[2], m.strides()[3]};
 }
 
-// The bytes [first, last] of the buffer a view reaches (its first and last element's bytes).
-std::pair<int64_t, int64_t> byte_span(const Tensor& t) {
-    const int64_t es = static_cast<int64_t>(dtype_size(t.dtype()));
-    int64_t last = t.offset();
-    for (int i = 0; i < t.rank(); ++i) last += t.strides()[static_cast<std::size_t>(i)] * (t.dim(i) - 1);
-    return {t.offset() * es, (last + 1) * es - 1};
-}
-
 // `out`: where the caller wants the output written (AttentionOptions::out).
 void validate_out(Context& ctx, const Tensor& out, const AttentionProblem& p, const std::vector<std::pair<const Tensor*, const char*>>& reads) {
-    if (!out.defined()) fail("out: tensor is empty");
-    if (detail::buffer_of(out)->owner.get() != &detail::state_of(ctx)) fail("out: tensor belongs to another Context");
-    const Shape want = {p.B, p.Hq, p.Lq, p.Dv};
-    if (out.shape() != want) fail("out: shape " + to_string(out.shape()) + " must be [B, Hq, Lq, Dv] = " + to_string(want));
-    if (out.dtype() != p.out_dtype)
-        fail("out: dtype " + std::string(dtype_name(out.dtype())) + " is not the output dtype " + std::string(dtype_name(p.out_dtype)) +
-             " (out_dtype, else q's dtype)");
-    for (int i = 0; i < 4; ++i)
-        if (out.strides()[static_cast<std::size_t>(i)] == 0 && out.dim(i) > 1)
-            fail("out: stride " + std::to_string(i) + " is 0, so several outputs would land on one element");
-    if (out.dtype() == DType::f16) {
-        // The f16 output is written in whole 32-bit words.
-        if (!out.is_contiguous()) fail("out: an f16 output must be contiguous (it is written in 32-bit words)");
-        if (out.offset() % 2 != 0 || out.numel() % 2 != 0)
-            fail("out: an f16 output must start at a 4-byte boundary and hold an even number of elements (it is written in "
-                 "32-bit words); offset " + std::to_string(out.offset()) + ", " + std::to_string(out.numel()) + " elements");
-    }
-    const auto [o0, o1] = byte_span(out);
-    for (const auto& [t, name] : reads) {
-        if (!t || !t->defined() || detail::buffer_of(*t)->buffer.get() != detail::buffer_of(out)->buffer.get()) continue;
-        const auto [r0, r1] = byte_span(*t);
-        if (o0 <= r1 && r0 <= o1)
-            fail(std::string("out: overlaps ") + name + " in the same buffer (bytes " + std::to_string(o0) + ".." + std::to_string(o1) +
-                 " and " + std::to_string(r0) + ".." + std::to_string(r1) + "); the kernels would read what they write");
-    }
+    check_output(ctx, out, "out", {p.B, p.Hq, p.Lq, p.Dv}, "[B, Hq, Lq, Dv]", p.out_dtype, "out_dtype, else q's dtype", reads);
 }
 
 }  // namespace

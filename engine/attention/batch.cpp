@@ -6,6 +6,8 @@
 
 #include "attention/call_target.hpp"
 #include "attention/kv_cache_access.hpp"
+#include "layers/layer_calls.hpp"
+#include "layers/matmul_engine.hpp"
 #include "runtime/access.hpp"
 #include "runtime/recording.hpp"
 #include "vkattn/batch.hpp"
@@ -95,9 +97,13 @@ Batch& Batch::operator=(Batch&& other) noexcept {
 
 std::size_t Batch::size() const { return state_ ? state_->operations : 0; }
 
-AttentionResult Batch::attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options) {
-    State& s = BatchAccess::state(*this);
-    if (options.measure_time) fail("measure_time: a batch is one command buffer; time single calls, or the batch with vkattn bench");
+namespace {
+
+// Queues one operation: `call` runs through the batch's target; the tensors in `uses` (and what the
+// target made) are held until the submission completes. An error queues nothing.
+template <class Call>
+auto queue(detail::BatchState& s, bool measure_time, std::initializer_list<const Tensor*> uses, Call&& call) {
+    if (measure_time) fail("measure_time: a batch is one command buffer; time single calls, or the batch with vkattn bench");
     // The Context object the batch was made with may have been moved since: a borrowed handle to the
     // same state stands in for it.
     Context ctx = ContextAccess::borrow(s.owner);
@@ -105,10 +111,9 @@ AttentionResult Batch::attention(const Tensor& q, const Tensor& k, const Tensor&
     const std::size_t kept = s.keep.size();
     BatchTarget target(s);
     try {
-        AttentionResult r = detail::attention_call(ctx, q, k, v, options, target);
-        for (const Tensor* t : {&q, &k, &v}) s.keep.push_back(*t);
-        if (options.mask) s.keep.push_back(*options.mask);
-        if (options.out) s.keep.push_back(*options.out);
+        auto r = call(ctx, target);
+        for (const Tensor* t : uses)
+            if (t && t->defined()) s.keep.push_back(*t);
         ++s.operations;
         return r;
     } catch (...) {
@@ -116,6 +121,53 @@ AttentionResult Batch::attention(const Tensor& q, const Tensor& k, const Tensor&
         s.keep.resize(kept);
         throw;
     }
+}
+
+template <class T>
+const Tensor* maybe(const std::optional<T>& t) {
+    return t ? &*t : nullptr;
+}
+
+}  // namespace
+
+AttentionResult Batch::attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options) {
+    return queue(BatchAccess::state(*this), options.measure_time, {&q, &k, &v, maybe(options.mask), maybe(options.out)},
+                 [&](Context& ctx, detail::CallTarget& t) { return detail::attention_call(ctx, q, k, v, options, t); });
+}
+
+MatmulResult Batch::matmul(const Tensor& a, const Tensor& w, const std::optional<Tensor>& bias, const MatmulOptions& options) {
+    return queue(BatchAccess::state(*this), options.measure_time, {&a, &w, maybe(bias), maybe(options.out)},
+                 [&](Context& ctx, detail::CallTarget& t) { return detail::matmul_call(ctx, a, w, bias, options, t); });
+}
+
+LinearAttentionResult Batch::linear_attention(const Tensor& q, const Tensor& k, const Tensor& v, const LinearAttentionOptions& options) {
+    return queue(BatchAccess::state(*this), options.measure_time, {&q, &k, &v, maybe(options.out)},
+                 [&](Context& ctx, detail::CallTarget& t) { return detail::linear_call(ctx, q, k, v, options, t); });
+}
+
+AttentionResult Batch::additive_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AdditiveWeights& weights,
+                                          const AdditiveOptions& options) {
+    return queue(BatchAccess::state(*this), options.measure_time,
+                 {&q, &k, &v, &weights.w_q, &weights.w_k, &weights.v_a, maybe(weights.bias), maybe(options.mask), maybe(options.out)},
+                 [&](Context& ctx, detail::CallTarget& t) { return detail::additive_call(ctx, q, k, v, weights, options, t); });
+}
+
+AttentionResult Batch::luong_general_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& w,
+                                               const AttentionOptions& options) {
+    return queue(BatchAccess::state(*this), options.measure_time, {&q, &k, &v, &w, maybe(options.mask), maybe(options.out)},
+                 [&](Context& ctx, detail::CallTarget& t) { return detail::luong_call(ctx, q, k, v, w, options, t); });
+}
+
+MhaResult Batch::multi_head_attention(const MhaWeights& weights, const Tensor& x_q, const std::optional<Tensor>& x_k,
+                                      const std::optional<Tensor>& x_v, const MhaOptions& options) {
+    if (options.need_weights && options.average_weights)
+        fail("average_weights: the average over heads is formed on the host after the run; in a batch, queue need_weights "
+             "with average_weights = false and average the [B, H, Lq, Lk] weights after the wait");
+    return queue(BatchAccess::state(*this), options.measure_time,
+                 {&x_q, maybe(x_k), maybe(x_v), &weights.w_q, &weights.w_k, &weights.w_v, &weights.w_o, maybe(weights.b_q),
+                  maybe(weights.b_k), maybe(weights.b_v), maybe(weights.b_o), maybe(weights.in_proj), maybe(weights.in_proj_bias),
+                  maybe(options.mask), maybe(options.out)},
+                 [&](Context& ctx, detail::CallTarget& t) { return detail::mha_call(ctx, weights, x_q, x_k, x_v, options, t, false); });
 }
 
 void Batch::append(KvCache& cache, const Tensor& k_new, const Tensor& v_new, std::span<const int32_t> counts) {

@@ -4,6 +4,8 @@
 
 #include "attention/call_target.hpp"
 #include "attention/kv_cache_access.hpp"
+#include "layers/layer_calls.hpp"
+#include "layers/matmul_engine.hpp"
 #include "runtime/access.hpp"
 #include "runtime/recording.hpp"
 #include "vkattn/embedding.hpp"
@@ -31,32 +33,52 @@ namespace {
 
 [[noreturn]] void fail(const std::string& message) { throw Error(ErrorCode::invalid_argument, message); }
 
-// What record_attention refuses before planning: what it cannot give back, and a foreign workspace.
-void check_recordable(Context& ctx, VkCommandBuffer cmd, detail::WorkspaceState& ws, const AttentionOptions& o, const char* op) {
+// What every recorded operation refuses before planning: no command buffer, a foreign workspace, no
+// options.out (nothing new can be returned), and timing (the caller's command buffer is not timed).
+void check_recordable(Context& ctx, VkCommandBuffer cmd, detail::WorkspaceState& ws, bool has_out, bool measure_time, const char* op) {
     const std::string what(op);
     if (cmd == VK_NULL_HANDLE) fail("cmd: " + what + " needs a command buffer in the recording state; got VK_NULL_HANDLE");
     if (ws.owner.get() != &detail::state_of(ctx)) fail("workspace: belongs to another Context");
-    if (!o.out) fail("out: " + what + " writes into options.out, which is required (e.g. wrap_buffer of the application's output buffer)");
-    if (o.return_lse) fail("return_lse: " + what + " returns no lse (it is for the synchronous call)");
-    if (o.return_weights) fail("return_weights: " + what + " returns no weights (use attention_full)");
-    if (o.measure_time) fail("measure_time: " + what + " cannot time the caller's command buffer (write timestamps around it)");
+    if (!has_out) fail("out: " + what + " writes into options.out, which is required (e.g. wrap_buffer of the application's output buffer)");
+    if (measure_time) fail("measure_time: " + what + " cannot time the caller's command buffer (write timestamps around it)");
+}
+
+void check_attention_recordable(Context& ctx, VkCommandBuffer cmd, detail::WorkspaceState& ws, const AttentionOptions& o, const char* op) {
+    check_recordable(ctx, cmd, ws, o.out.has_value(), o.measure_time, op);
+    if (o.return_lse) fail("return_lse: " + std::string(op) + " returns no lse (it is for the synchronous call)");
+    if (o.return_weights) fail("return_weights: " + std::string(op) + " returns no weights (use attention_full)");
+}
+
+// Runs `call` (a layer's *_call) through a record target of `workspace`, after check_recordable.
+template <class Call>
+auto record_with(Context& ctx, VkCommandBuffer cmd, Workspace& workspace, bool has_out, bool measure_time, const char* op, Call&& call) {
+    detail::WorkspaceState& ws = WorkspaceAccess::state(workspace);
+    check_recordable(ctx, cmd, ws, has_out, measure_time, op);
+    detail::RecordTarget target(cmd, ws, op);
+    return call(target);
+}
+
+// The workspace bytes `call` would carve: planned through a sizing target, nothing allocated or compiled.
+template <class Call>
+VkDeviceSize size_with(Context& ctx, Call&& call) {
+    detail::PlanningOnly planning(detail::state_of(ctx));
+    detail::SizingTarget target;
+    call(target);
+    return target.bytes();
 }
 
 AttentionResult record_in(Context& ctx, VkCommandBuffer cmd, Workspace& workspace, const Tensor& q, const Tensor& k, const Tensor& v,
                           const AttentionOptions& o, const char* op) {
     detail::WorkspaceState& ws = WorkspaceAccess::state(workspace);
-    check_recordable(ctx, cmd, ws, o, op);
+    check_attention_recordable(ctx, cmd, ws, o, op);
     detail::RecordTarget target(cmd, ws, op);
     return detail::attention_call(ctx, q, k, v, o, target);
 }
 
 VkDeviceSize size_in(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
-    detail::PlanningOnly planning(detail::state_of(ctx));
     AttentionOptions checked = o;
     checked.return_lse = checked.return_weights = checked.measure_time = false;  // refused when recording anyway
-    detail::SizingTarget target;
-    detail::attention_call(ctx, q, k, v, checked, target);
-    return target.bytes();
+    return size_with(ctx, [&](detail::CallTarget& t) { detail::attention_call(ctx, q, k, v, checked, t); });
 }
 
 }  // namespace
@@ -136,6 +158,80 @@ void record_append(Context& ctx, VkCommandBuffer cmd, KvCache& cache, const Tens
     mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT;
     vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
     KvCacheAccess::commit(cache, plan);
+}
+
+// The layers, recorded and sized: the same code paths as the synchronous calls (layers/layer_calls.hpp).
+
+VkDeviceSize matmul_workspace_size(Context& ctx, const Tensor& a, const Tensor& w, const std::optional<Tensor>& bias,
+                                   const MatmulOptions& o) {
+    MatmulOptions checked = o;
+    checked.measure_time = false;
+    return size_with(ctx, [&](detail::CallTarget& t) { detail::matmul_call(ctx, a, w, bias, checked, t); });
+}
+
+MatmulResult record_matmul(Context& ctx, VkCommandBuffer cmd, Workspace& workspace, const Tensor& a, const Tensor& w,
+                           const std::optional<Tensor>& bias, const MatmulOptions& o) {
+    return record_with(ctx, cmd, workspace, o.out.has_value(), o.measure_time, "record_matmul",
+                       [&](detail::CallTarget& t) { return detail::matmul_call(ctx, a, w, bias, o, t); });
+}
+
+VkDeviceSize linear_attention_workspace_size(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
+                                             const LinearAttentionOptions& o) {
+    LinearAttentionOptions checked = o;
+    checked.measure_time = false;
+    return size_with(ctx, [&](detail::CallTarget& t) { detail::linear_call(ctx, q, k, v, checked, t); });
+}
+
+LinearAttentionResult record_linear_attention(Context& ctx, VkCommandBuffer cmd, Workspace& workspace, const Tensor& q,
+                                              const Tensor& k, const Tensor& v, const LinearAttentionOptions& o) {
+    return record_with(ctx, cmd, workspace, o.out.has_value(), o.measure_time, "record_linear_attention",
+                       [&](detail::CallTarget& t) { return detail::linear_call(ctx, q, k, v, o, t); });
+}
+
+VkDeviceSize additive_attention_workspace_size(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
+                                               const AdditiveWeights& weights, const AdditiveOptions& o) {
+    AdditiveOptions checked = o;
+    checked.return_lse = checked.return_weights = checked.measure_time = false;
+    return size_with(ctx, [&](detail::CallTarget& t) { detail::additive_call(ctx, q, k, v, weights, checked, t); });
+}
+
+AttentionResult record_additive_attention(Context& ctx, VkCommandBuffer cmd, Workspace& workspace, const Tensor& q, const Tensor& k,
+                                          const Tensor& v, const AdditiveWeights& weights, const AdditiveOptions& o) {
+    detail::WorkspaceState& ws = WorkspaceAccess::state(workspace);
+    check_attention_recordable(ctx, cmd, ws, o, "record_additive_attention");
+    detail::RecordTarget target(cmd, ws, "record_additive_attention");
+    return detail::additive_call(ctx, q, k, v, weights, o, target);
+}
+
+VkDeviceSize luong_general_attention_workspace_size(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& w,
+                                                    const AttentionOptions& o) {
+    AttentionOptions checked = o;
+    checked.return_lse = checked.return_weights = checked.measure_time = false;
+    return size_with(ctx, [&](detail::CallTarget& t) { detail::luong_call(ctx, q, k, v, w, checked, t); });
+}
+
+AttentionResult record_luong_general_attention(Context& ctx, VkCommandBuffer cmd, Workspace& workspace, const Tensor& q,
+                                               const Tensor& k, const Tensor& v, const Tensor& w, const AttentionOptions& o) {
+    detail::WorkspaceState& ws = WorkspaceAccess::state(workspace);
+    check_attention_recordable(ctx, cmd, ws, o, "record_luong_general_attention");
+    detail::RecordTarget target(cmd, ws, "record_luong_general_attention");
+    return detail::luong_call(ctx, q, k, v, w, o, target);
+}
+
+VkDeviceSize multi_head_attention_workspace_size(Context& ctx, const MhaWeights& weights, const Tensor& x_q,
+                                                 const std::optional<Tensor>& x_k, const std::optional<Tensor>& x_v,
+                                                 const MhaOptions& o) {
+    MhaOptions checked = o;
+    checked.need_weights = checked.measure_time = false;
+    return size_with(ctx, [&](detail::CallTarget& t) { detail::mha_call(ctx, weights, x_q, x_k, x_v, checked, t, false); });
+}
+
+MhaResult record_multi_head_attention(Context& ctx, VkCommandBuffer cmd, Workspace& workspace, const MhaWeights& weights,
+                                      const Tensor& x_q, const std::optional<Tensor>& x_k, const std::optional<Tensor>& x_v,
+                                      const MhaOptions& o) {
+    if (o.need_weights) fail("need_weights: record_multi_head_attention returns no weights (use multi_head_attention)");
+    return record_with(ctx, cmd, workspace, o.out.has_value(), o.measure_time, "record_multi_head_attention",
+                       [&](detail::CallTarget& t) { return detail::mha_call(ctx, weights, x_q, x_k, x_v, o, t, false); });
 }
 
 }  // namespace vkattn

@@ -8,7 +8,11 @@
 #include "layers/additive_plan.hpp"
 #include "attention/attention_problem.hpp"
 #include "runtime/context_state.hpp"
+#include "attention/call_target.hpp"
+#include "attention/chunking.hpp"
+#include "layers/layer_calls.hpp"
 #include "layers/matmul_engine.hpp"
+#include "runtime/convert.hpp"
 #include "vkattn/error.hpp"
 #include "vkattn/matmul.hpp"
 
@@ -34,9 +38,10 @@ void check_param(Context& ctx, const Tensor& t, const char* name, const Shape& s
 
 }  // namespace
 
-AttentionResult additive_attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AdditiveWeights& w,
-                                   const AdditiveOptions& o) {
-    using namespace detail;
+namespace detail {
+
+AttentionResult additive_call(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AdditiveWeights& w,
+                              const AdditiveOptions& o, CallTarget& target) {
     ContextState& st = detail::state_of(ctx);
     std::lock_guard lock(st.mutex);
     st.ensure_alive();
@@ -65,12 +70,18 @@ AttentionResult additive_attention(Context& ctx, const Tensor& q, const Tensor& 
     if (w.v_a.strides()[0] != 1) fail("v_a: must be contiguous (stride 1)");
 
     // Projections: qp = q W_qᵀ [B, H, Lq, A], kp = k W_kᵀ + b [B, Hkv, Lk, A], in q's dtype.
-    const MatmulResult rq = matmul_full(ctx, q, w.w_q);
-    const MatmulResult rk = matmul_full(ctx, k, w.w_k, w.bias);
+    const auto project = [&](const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias, const char* name) {
+        MatmulOptions mo;
+        mo.out = target.temporary(ctx, {x.dim(0), x.dim(1), x.dim(2), weight.dim(0)}, x.dtype(), name);
+        mo.measure_time = o.measure_time;
+        return matmul_call(ctx, x, weight, bias, mo, target);
+    };
+    const MatmulResult rq = project(q, w.w_q, std::nullopt, "q projection");
+    const MatmulResult rk = project(k, w.w_k, w.bias, "k projection");
     AttentionOptions vo = o;
     vo.scale = 1.0f;
     vo.path = Path::automatic;
-    const AttentionProblem p = validate_attention(ctx, rq.out, rk.out, v, vo);  // batches, heads, masks, key_lengths
+    const AttentionProblem p = validate_attention(ctx, rq.out, rk.out, v, vo);  // batches, heads, masks, key_lengths, out
 
     const DeviceInfo& dev = st.info;
     const AdditiveConfig cfg = choose_additive_config(dev);
@@ -86,11 +97,16 @@ AttentionResult additive_attention(Context& ctx, const Tensor& q, const Tensor& 
     result.variant = "additive." + std::string(dtype_name(p.dtype)) + cfg.name() + " + " + rq.variant;
     result.dispatches = rq.dispatches + rk.dispatches;
     const bool need_lse = o.return_lse || o.return_weights;
-    Tensor out32 = ctx.empty({p.B, p.Hq, p.Lq, p.Dv}, DType::f32);
-    Tensor lse = need_lse ? ctx.empty({p.B, p.Hq, p.Lq}, DType::f32) : Tensor();
-    if (o.return_weights) result.weights = ctx.empty({p.B, p.Hq, p.Lq, p.Lk}, DType::f32);
-    std::optional<Tensor> key_lengths;
-    if (!o.key_lengths.empty()) key_lengths = ctx.upload_raw(o.key_lengths.data(), o.key_lengths.size() * 4, {p.B}, DType::i32);
+    const Shape out_shape = {p.B, p.Hq, p.Lq, p.Dv};
+    // f32 output: the result itself (options.out, else new); f16: f32 rows packed at the end.
+    const Tensor out32 = p.out_dtype == DType::f16 ? target.temporary(ctx, out_shape, DType::f32, "out")
+                         : o.out                   ? *o.out
+                                                   : target.result(ctx, out_shape, DType::f32, "out");
+    const Tensor lse = o.return_lse ? target.result(ctx, {p.B, p.Hq, p.Lq}, DType::f32, "lse")
+                       : need_lse   ? target.temporary(ctx, {p.B, p.Hq, p.Lq}, DType::f32, "lse")
+                                    : Tensor();
+    if (o.return_weights) result.weights = target.result(ctx, {p.B, p.Hq, p.Lq, p.Lk}, DType::f32, "weights");
+    const bool key_lengths = !o.key_lengths.empty();  // go with the parameters (host_words)
 
     const auto bind = [&](const Tensor& t, const char* name, int32_t& offset) {
         int64_t hi = t.offset();
@@ -100,17 +116,17 @@ AttentionResult additive_attention(Context& ctx, const Tensor& q, const Tensor& 
         offset = static_cast<int32_t>(t.offset() - base);
         return r;
     };
-    const auto s4 = [](const Tensor& t, bool broadcast_heads) {
+    const auto s4 = [](const Tensor& t) {
         const Strides& s = t.strides();
-        return std::array<int32_t, 4>{int32_t(s[0]), int32_t(broadcast_heads ? 0 : s[1]), int32_t(s[2]), int32_t(s[3])};
+        return std::array<int32_t, 4>{int32_t(s[0]), int32_t(s[1]), int32_t(s[2]), int32_t(s[3])};
     };
     KernelParams kp;
     kp.dims0 = {int32_t(p.B), int32_t(p.Hq), int32_t(p.Hkv), int32_t(p.Lq)};
     kp.dims1 = {int32_t(p.Lk), int32_t(p.D), int32_t(p.Dv), int32_t(p.Hq / p.Hkv)};
-    kp.q_stride = s4(rq.out, false);
-    kp.k_stride = s4(rk.out, false);
-    kp.v_stride = s4(v, false);
-    kp.o_stride = s4(out32, false);
+    kp.q_stride = s4(rq.out);
+    kp.k_stride = s4(rk.out);
+    kp.v_stride = s4(v);
+    kp.o_stride = s4(out32);
     kp.m_stride = {int32_t(p.mask_strides.empty() ? 0 : p.mask_strides[0]), int32_t(p.mask_strides.empty() ? 0 : p.mask_strides[1]),
                    int32_t(p.mask_strides.empty() ? 0 : p.mask_strides[2]), int32_t(p.mask_strides.empty() ? 0 : p.mask_strides[3])};
     kp.flags = {static_cast<int32_t>(o.causal), p.mask_kind, (key_lengths ? 1 : 0) | (need_lse ? 2 : 0), 0};
@@ -127,15 +143,9 @@ AttentionResult additive_attention(Context& ctx, const Tensor& q, const Tensor& 
         d.bindings[kMask] = bind_elements(st, *detail::buffer_of(*o.mask), dtype_size(o.mask->dtype()), o.mask->offset(), hi, "mask", base);
         kp.offsets1[0] = static_cast<int32_t>(o.mask->offset() - base);
     }
-    if (key_lengths) d.bindings[kKeyLengths] = {detail::buffer_of(*key_lengths)->buffer.get(), 0, VK_WHOLE_SIZE};
+    d.bindings[kKeyLengths].host_words = key_lengths;
     if (need_lse) d.bindings[kLse] = bind(lse, "lse", kp.offsets1[1]);
-    int32_t va_offset = 0;
-    d.bindings[kAux] = bind(w.v_a, "v_a", va_offset);
-    Tensor va_copy;  // the kernel reads v_a from the start of its binding: copy a view that starts elsewhere
-    if (va_offset != 0) {
-        va_copy = ctx.upload(w.v_a.download<float>(), {A}, w.v_a.dtype());
-        d.bindings[kAux] = {detail::buffer_of(va_copy)->buffer.get(), 0, VK_WHOLE_SIZE};
-    }
+    d.bindings[kAux] = bind(w.v_a, "v_a", kp.offsets1[3]);  // v_a read from element offsets1.w of its binding
     d.params = kp;
     d.groups = {static_cast<uint32_t>(row_groups), static_cast<uint32_t>(slices), 1};
     std::vector<Dispatch> ds = {d};
@@ -146,33 +156,51 @@ AttentionResult additive_attention(Context& ctx, const Tensor& q, const Tensor& 
         ds.push_back(dw);
     }
     if (p.out_dtype == DType::f16) {
-        result.out = ctx.empty({p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
-        append_f16_pack(st, out32, result.out, out32.numel(), ds);
+        result.out = o.out ? *o.out : target.result(ctx, out_shape, DType::f16, "out");
+        append_convert(st, chunk_limits(dev, 1, dev.max_workgroup_count[0]), out32, result.out, result.out.offset(), out32.numel(), ds);
     } else {
         result.out = out32;
     }
     if (o.return_lse) result.lse = lse;
     result.dispatches += static_cast<uint32_t>(ds.size());
-    result.gpu_milliseconds = st.run_dispatches(ds, o.measure_time);
-    if (o.measure_time && rq.gpu_milliseconds >= 0) result.gpu_milliseconds += rq.gpu_milliseconds + rk.gpu_milliseconds;
+    result.gpu_milliseconds = target.finish(st, ds, o.key_lengths, o.measure_time);
+    if (o.measure_time && rq.gpu_milliseconds >= 0 && result.gpu_milliseconds >= 0)
+        result.gpu_milliseconds += rq.gpu_milliseconds + rk.gpu_milliseconds;
     return result;
 }
 
-AttentionResult luong_general_attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& w,
-                                        const AttentionOptions& o) {
+AttentionResult luong_call(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& w, const AttentionOptions& o,
+                           CallTarget& target) {
     std::lock_guard lock(detail::state_of(ctx).mutex);
     check_input(ctx, q, "q", "[B, H, Lq, Dq]");
     check_input(ctx, k, "k", "[B, Hkv, Lk, Dk]");
     if (!w.defined() || w.rank() != 2) fail("w: expected rank 2 [Dq, Dk], got " + (w.defined() ? to_string(w.shape()) : std::string("an empty tensor")));
     check_param(ctx, w, "w", {q.dim(3), k.dim(3)}, q.dtype());
-    const MatmulResult rk = matmul_full(ctx, k, w);  // (W k_j) for every key: [B, Hkv, Lk, Dq]
+    MatmulOptions mo;  // (W k_j) for every key: [B, Hkv, Lk, Dq]
+    mo.out = target.temporary(ctx, {k.dim(0), k.dim(1), k.dim(2), w.dim(0)}, k.dtype(), "k projection");
+    mo.measure_time = o.measure_time;
+    const MatmulResult rk = matmul_call(ctx, k, w, std::nullopt, mo, target);
     AttentionOptions ao = o;
     if (!ao.scale) ao.scale = 1.0f;
-    AttentionResult r = attention_full(ctx, q, rk.out, v, ao);
+    AttentionResult r = attention_call(ctx, q, rk.out, v, ao, target);
     r.variant = rk.variant + " + " + r.variant;
     r.dispatches += rk.dispatches;
     if (r.gpu_milliseconds >= 0 && rk.gpu_milliseconds >= 0) r.gpu_milliseconds += rk.gpu_milliseconds;
     return r;
+}
+
+}  // namespace detail
+
+AttentionResult additive_attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AdditiveWeights& w,
+                                   const AdditiveOptions& o) {
+    detail::SyncTarget target;
+    return detail::additive_call(ctx, q, k, v, w, o, target);
+}
+
+AttentionResult luong_general_attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& w,
+                                        const AttentionOptions& o) {
+    detail::SyncTarget target;
+    return detail::luong_call(ctx, q, k, v, w, o, target);
 }
 
 }  // namespace vkattn

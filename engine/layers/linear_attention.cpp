@@ -10,7 +10,9 @@
 #include "attention/chunking.hpp"
 #include "runtime/context_state.hpp"
 #include "runtime/convert.hpp"
+#include "layers/layer_calls.hpp"
 #include "layers/linear_plan.hpp"
+#include "runtime/output_check.hpp"
 #include "vkattn/error.hpp"
 #include "vkattn/linear_attention.hpp"
 
@@ -76,11 +78,9 @@ LinearProblem validate_linear(Context& ctx, const Tensor& q, const Tensor& k, co
 }
 
 }  // namespace
-}  // namespace detail
 
-LinearAttentionResult linear_attention_full(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
-                                            const LinearAttentionOptions& o) {
-    using namespace detail;
+LinearAttentionResult linear_call(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const LinearAttentionOptions& o,
+                                  CallTarget& target) {
     ContextState& st = detail::state_of(ctx);
     std::lock_guard lock(st.mutex);
     st.ensure_alive();
@@ -93,20 +93,31 @@ LinearAttentionResult linear_attention_full(Context& ctx, const Tensor& q, const
         throw Error(ErrorCode::unsupported, "q: the f32 output of " + std::to_string(p.B * p.Hq * p.Lq) + " rows x " +
                                                 std::to_string(p.Dv) + " exceeds one storage binding on this device");
 
+    const Shape out_shape = {p.B, p.Hq, p.Lq, p.Dv};
+    if (o.out)
+        check_output(ctx, *o.out, "out", out_shape, "[B, Hq, Lq, Dv]", p.out_dtype, "out_dtype, else q's dtype",
+                     {{&q, "q"}, {&k, "k"}, {&v, "v"}});
+
     LinearAttentionResult result;
     result.variant = linear_variant_name(plan, p);
-    Tensor out32 = ctx.empty({p.B, p.Hq, p.Lq, p.Dv}, DType::f32);
-    Tensor states = ctx.empty({plan.state_floats}, DType::f32);
+    // f32 output: the result itself (options.out, else new); f16: f32 rows packed at the end.
+    const Tensor out32 = p.out_dtype == DType::f16 ? target.temporary(ctx, out_shape, DType::f32, "out")
+                         : o.out                   ? *o.out
+                                                   : target.result(ctx, out_shape, DType::f32, "out");
+    const BoundRange ob = whole_binding(out32, "out", dev);
+    const Tensor states = target.temporary(ctx, {plan.state_floats}, DType::f32, "states");
     const bool lengths = !o.key_lengths.empty();  // go with the parameters (host_words)
 
     Dispatch base;
     base.params = linear_params(p, plan, q, k, v, lengths);
+    base.params.o_stride = strides_of(out32);
+    base.params.offsets0[3] = static_cast<int32_t>(out32.offset());
     base.bindings[kQ] = qb;
     base.bindings[kK] = kb;
     base.bindings[kV] = vb;
-    base.bindings[kOut] = {detail::buffer_of(out32)->buffer.get(), 0, VK_WHOLE_SIZE};
+    base.bindings[kOut] = ob;
     base.bindings[kKeyLengths].host_words = lengths;
-    base.bindings[kP] = {detail::buffer_of(states)->buffer.get(), 0, VK_WHOLE_SIZE};
+    base.bindings[kP] = range_of(states);
 
     const std::string suffix = p.dtype == DType::f16 ? "_f16" : "_f32";
     std::vector<Dispatch> dispatches;
@@ -122,11 +133,18 @@ LinearAttentionResult linear_attention_full(Context& ctx, const Tensor& q, const
     dispatches.push_back(d);
 
     std::optional<Tensor> out16;
-    if (p.out_dtype == DType::f16) out16 = ctx.empty({p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
-    SyncTarget target;
+    if (p.out_dtype == DType::f16) out16 = o.out ? *o.out : target.result(ctx, out_shape, DType::f16, "out");
     finish_call(st, target, result, out32, out16, false, chunk_limits(dev, 1, dev.max_workgroup_count[0]), dispatches,
                 o.key_lengths, o.measure_time);
     return result;
+}
+
+}  // namespace detail
+
+LinearAttentionResult linear_attention_full(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
+                                            const LinearAttentionOptions& o) {
+    detail::SyncTarget target;
+    return detail::linear_call(ctx, q, k, v, o, target);
 }
 
 Tensor linear_attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const LinearAttentionOptions& o) {

@@ -1,7 +1,10 @@
 // vkattn::matmul: validation, tiling per device, one dispatch per K block, optional f16 packing.
 #include <algorithm>
 
-#include "attention/attention_problem.hpp"  // convert_workgroup
+#include "attention/call_target.hpp"
+#include "attention/chunking.hpp"
+#include "runtime/convert.hpp"
+#include "runtime/output_check.hpp"
 #include "runtime/access.hpp"
 #include "layers/matmul_engine.hpp"
 #include "vkattn/error.hpp"
@@ -69,21 +72,7 @@ BoundRange bind_elements(const ContextState& st, const DeviceBuffer& buffer, std
     return {buffer.buffer.get(), begin, std::min<uint64_t>(range, buffer.size - begin)};
 }
 
-void append_f16_pack(ContextState& st, const Tensor& src, const Tensor& dst, int64_t count, std::vector<Dispatch>& out) {
-    Dispatch d;
-    const int32_t conv_wg = convert_workgroup(st.info);  // the shader's workgroup size is a specialization constant
-    d.pipeline = st.pipeline("convert_f32_to_f16", {conv_wg});
-    d.params.flags[3] = static_cast<int32_t>(count);
-    d.bindings[kOut] = {detail::buffer_of(src)->buffer.get(), 0, VK_WHOLE_SIZE};
-    d.bindings[kP] = {detail::buffer_of(dst)->buffer.get(), 0, VK_WHOLE_SIZE};
-    const uint32_t words = static_cast<uint32_t>((count + 1) / 2);
-    const uint32_t groups = (words + static_cast<uint32_t>(conv_wg) - 1) / static_cast<uint32_t>(conv_wg);
-    const uint32_t gx = std::min(groups, st.info.max_workgroup_count[0]);
-    d.groups = {gx, (groups + gx - 1) / gx, 1};
-    out.push_back(d);
-}
-
-MatmulResult run_matmul(ContextState& st, Context& ctx, const MatmulProblem& p) {
+MatmulResult run_matmul(ContextState& st, Context& ctx, const MatmulProblem& p, CallTarget& target) {
     const MatmulConfig cfg = choose_matmul_config(st.info);
     const DeviceInfo& dev = st.info;
     if (groups_for(p.M, cfg.rows) > dev.max_workgroup_count[0] || groups_for(p.N, cfg.cols) > dev.max_workgroup_count[1] ||
@@ -113,21 +102,32 @@ MatmulResult run_matmul(ContextState& st, Context& ctx, const MatmulProblem& p) 
         throw Error(ErrorCode::unsupported, "out: " + std::to_string(y_count) + " f32 values exceed one binding on this device");
     for (int64_t s : {p.a_strides[0], p.a_strides[1], p.a_strides[2], p.w.strides()[0], p.w.strides()[1]})
         if (s > kMaxIndex) throw Error(ErrorCode::unsupported, "a / w: a stride exceeds int32 indexing");
+    if (p.bias && p.bias->strides()[0] != 1)
+        throw Error(ErrorCode::invalid_argument, "bias: must be contiguous (stride 1), got stride " + std::to_string(p.bias->strides()[0]));
 
     MatmulResult result;
     result.variant = matmul_variant_name(cfg, p.a.dtype());
-    Tensor y32 = ctx.empty({p.B1, p.B2, p.M, p.N}, DType::f32);
+    // Y in f32: the caller's f32 output (any strides, viewed as [B1, B2, M, N]), else new f32 rows,
+    // which an f16 output is packed from.
+    const Shape y_shape = {p.B1, p.B2, p.M, p.N};
+    const auto fresh = [&](DType dt) {
+        return p.temporary || dt != p.out_dtype ? target.temporary(ctx, y_shape, dt, "out") : target.result(ctx, y_shape, dt, "out");
+    };
+    const Tensor y32 = p.out && p.out->dtype() == DType::f32 ? *p.out : fresh(DType::f32);
+    int64_t y_hi = y32.offset(), y_base = 0;
+    for (int i = 0; i < 4; ++i) y_hi += (y32.dim(i) - 1) * y32.strides()[static_cast<std::size_t>(i)];
+    const BoundRange y_range = bind_elements(st, *detail::buffer_of(y32), 4, y32.offset(), y_hi, "out", y_base);
+    for (int64_t s : y32.strides())
+        if (s > kMaxIndex) throw Error(ErrorCode::unsupported, "out: a stride exceeds int32 indexing");
     const VkPipeline pl = st.pipeline(p.a.dtype() == DType::f16 ? "matmul_f16" : "matmul_f32", {cfg.rows, cfg.cols, cfg.kblock});
 
     KernelParams kp;
     kp.dims0 = {int32_t(p.B1), int32_t(p.B2), int32_t(p.M), int32_t(p.N)};
     kp.k_stride = {0, 0, int32_t(p.w.strides()[0]), int32_t(p.w.strides()[1])};
-    kp.o_stride = {int32_t(p.B2 * p.M * p.N), int32_t(p.M * p.N), int32_t(p.N), 1};
+    kp.o_stride = {int32_t(y32.strides()[0]), int32_t(y32.strides()[1]), int32_t(y32.strides()[2]), int32_t(y32.strides()[3])};
     kp.offsets0[2] = p.bias ? int32_t(p.bias->offset() - bias_base) : 0;
-    kp.offsets0[3] = 0;
+    kp.offsets0[3] = int32_t(y32.offset() - y_base);
     kp.dims1[2] = p.bias ? 1 : 0;
-    if (p.bias && p.bias->strides()[0] != 1)
-        throw Error(ErrorCode::invalid_argument, "bias: must be contiguous (stride 1), got stride " + std::to_string(p.bias->strides()[0]));
 
     std::vector<Dispatch> dispatches;
     bool first = true;
@@ -144,26 +144,41 @@ MatmulResult run_matmul(ContextState& st, Context& ctx, const MatmulProblem& p) 
             d.bindings[kQ] = a_range;
             d.bindings[kK] = w_range;
             d.bindings[kV] = bias_range;
-            d.bindings[kOut] = {detail::buffer_of(y32)->buffer.get(), 0, VK_WHOLE_SIZE};
+            d.bindings[kOut] = y_range;
             d.groups = {groups_for(p.M, cfg.rows), groups_for(p.N, cfg.cols), static_cast<uint32_t>(p.B1 * p.B2)};
             dispatches.push_back(d);
             first = false;
         }
     if (p.out_dtype == DType::f16) {
-        result.out = ctx.empty({p.B1, p.B2, p.M, p.N}, DType::f16);
-        append_f16_pack(st, y32, result.out, y_count, dispatches);
+        result.out = p.out ? *p.out : fresh(DType::f16);
+        append_convert(st, chunk_limits(dev, 1, dev.max_workgroup_count[0]), y32, result.out, result.out.offset(), y_count, dispatches);
     } else {
         result.out = y32;
     }
     result.dispatches = static_cast<uint32_t>(dispatches.size());
-    result.gpu_milliseconds = st.run_dispatches(dispatches, p.measure_time);
+    result.gpu_milliseconds = target.finish(st, dispatches, {}, p.measure_time);
     return result;
 }
 
-}  // namespace detail
+void check_matmul_out(Context& ctx, const Tensor& out, const Shape& shape, DType dtype, const char* name,
+                      const std::vector<std::pair<const Tensor*, const char*>>& reads) {
+    check_output(ctx, out, name, shape, "[..., M, N]", dtype, "out_dtype, else a's dtype", reads);
+}
 
-MatmulResult matmul_full(Context& ctx, const Tensor& a, const Tensor& w, const std::optional<Tensor>& bias, const MatmulOptions& o) {
-    using namespace detail;
+namespace {
+// `out` ([.., M, N], rank 2 to 4) as [B1, B2, M, N]; a missing or size-1 batch dimension has stride 0.
+Tensor as_four_dims(const Tensor& out) {
+    const int r = out.rank();
+    const auto dim_at = [&](int i) { return i < 0 ? int64_t{1} : out.dim(i); };
+    const auto stride_at = [&](int i) { return i < 0 || out.dim(i) == 1 ? int64_t{0} : out.strides()[static_cast<std::size_t>(i)]; };
+    return out.view({dim_at(r - 4), dim_at(r - 3), out.dim(r - 2), out.dim(r - 1)},
+                    {stride_at(r - 4), stride_at(r - 3), out.strides()[static_cast<std::size_t>(r - 2)], out.strides()[static_cast<std::size_t>(r - 1)]},
+                    out.offset());
+}
+}  // namespace
+
+MatmulResult matmul_call(Context& ctx, const Tensor& a, const Tensor& w, const std::optional<Tensor>& bias, const MatmulOptions& o,
+                         CallTarget& target) {
     ContextState& st = detail::state_of(ctx);
     std::lock_guard lock(st.mutex);
     st.ensure_alive();
@@ -189,6 +204,9 @@ MatmulResult matmul_full(Context& ctx, const Tensor& a, const Tensor& w, const s
     const DType out_dtype = o.out_dtype.value_or(a.dtype());
     if (out_dtype != DType::f32 && out_dtype != DType::f16)
         fail("out_dtype: " + std::string(dtype_name(out_dtype)) + " is not supported (f32 or f16)");
+    Shape out_shape(a.shape().begin(), a.shape().end() - 1);
+    out_shape.push_back(N);
+    if (o.out) check_matmul_out(ctx, *o.out, out_shape, out_dtype, "out", {{&a, "a"}, {&w, "w"}, {bias ? &*bias : nullptr, "bias"}});
 
     MatmulProblem p;
     p.a = a;
@@ -202,12 +220,18 @@ MatmulResult matmul_full(Context& ctx, const Tensor& a, const Tensor& w, const s
     p.w = wt;
     p.bias = bias;
     p.out_dtype = out_dtype;
+    if (o.out) p.out = out_dtype == DType::f32 ? as_four_dims(*o.out) : o.out->view({p.B1, p.B2, M, N}, contiguous_strides({p.B1, p.B2, M, N}), o.out->offset());
     p.measure_time = o.measure_time;
-    MatmulResult res = run_matmul(st, ctx, p);
-    Shape out_shape(a.shape().begin(), a.shape().end() - 1);
-    out_shape.push_back(N);
-    res.out = res.out.view(out_shape, contiguous_strides(out_shape));
+    MatmulResult res = run_matmul(st, ctx, p, target);
+    res.out = o.out ? *o.out : res.out.view(out_shape, contiguous_strides(out_shape));
     return res;
+}
+
+}  // namespace detail
+
+MatmulResult matmul_full(Context& ctx, const Tensor& a, const Tensor& w, const std::optional<Tensor>& bias, const MatmulOptions& o) {
+    detail::SyncTarget target;
+    return detail::matmul_call(ctx, a, w, bias, o, target);
 }
 
 Tensor matmul(Context& ctx, const Tensor& a, const Tensor& w, const std::optional<Tensor>& bias, const MatmulOptions& o) {

@@ -11,6 +11,10 @@
 #include "vkattn/matmul.hpp"
 
 namespace vkattn::detail {
+class CallTarget;
+}
+
+namespace vkattn::detail {
 
 /// Tiling of shaders/layers/matmul.comp: specialization constants 0..2.
 struct MatmulConfig {
@@ -42,16 +46,26 @@ struct MatmulProblem {
     Tensor w;                             ///< viewed as [N, K]
     std::optional<Tensor> bias;           ///< [N]
     DType out_dtype = DType::f32;
+    /// Where Y goes (checked by check_matmul_out): any strides in f32, contiguous in f16. Absent: a
+    /// new contiguous [B1, B2, M, N] tensor from the target (a result, or a temporary when `temporary`).
+    std::optional<Tensor> out;
+    bool temporary = false;
     bool measure_time = false;
 };
 
-/// Runs a problem whose shapes were validated; returns Y as a contiguous [B1, B2, M, N] tensor.
-/// Throws Error(unsupported) when an operand's span is larger than one binding.
-MatmulResult run_matmul(ContextState& st, Context& ctx, const MatmulProblem& p);
+/// Runs a problem whose shapes were validated through `target` (run, recorded, queued or sized);
+/// result.out is `p.out` or the tensor the target gave. Throws Error(unsupported) when an operand's
+/// span is larger than one binding.
+MatmulResult run_matmul(ContextState& st, Context& ctx, const MatmulProblem& p, CallTarget& target);
 
-/// Appends the dispatches that pack `count` f32 values of `src` (from element 0) into f16 `dst`
-/// (from element 0); both must fit one binding.
-void append_f16_pack(ContextState& st, const Tensor& src, const Tensor& dst, int64_t count, std::vector<Dispatch>& out);
+/// Checks an output the caller gave for Y of `shape` in `dtype`: Error(invalid_argument) naming `name`.
+/// It must not overlap the operands in `reads` (the kernel would read what it writes).
+void check_matmul_out(Context& ctx, const Tensor& out, const Shape& shape, DType dtype, const char* name,
+                      const std::vector<std::pair<const Tensor*, const char*>>& reads);
+
+/// matmul_full through `target`: checks, plans, binds, then target.finish.
+MatmulResult matmul_call(Context& ctx, const Tensor& a, const Tensor& w, const std::optional<Tensor>& bias, const MatmulOptions& o,
+                         CallTarget& target);
 
 /// The range of `buffer` that covers elements [lo, hi] (of `elem_size` bytes), starting at an
 /// offset the device accepts; `base` receives the element index at the range's start. Throws

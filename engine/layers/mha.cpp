@@ -5,7 +5,10 @@
 #include "vkattn/mha.hpp"
 
 #include "runtime/context_state.hpp"
+#include "attention/call_target.hpp"
+#include "layers/layer_calls.hpp"
 #include "layers/matmul_engine.hpp"
+#include "runtime/output_check.hpp"
 #include "vkattn/error.hpp"
 #include "vkattn/matmul.hpp"
 
@@ -167,9 +170,10 @@ MhaWeights load_mha_weights(Context& ctx, const std::string& path, const MhaLoad
     return load_mha_weights(ctx, SafeTensors::open(path), o);
 }
 
-MhaResult multi_head_attention(Context& ctx, const MhaWeights& w, const Tensor& x_q, const std::optional<Tensor>& x_k_in,
-                               const std::optional<Tensor>& x_v_in, const MhaOptions& o) {
-    using namespace detail;
+namespace detail {
+
+MhaResult mha_call(Context& ctx, const MhaWeights& w, const Tensor& x_q, const std::optional<Tensor>& x_k_in,
+                   const std::optional<Tensor>& x_v_in, const MhaOptions& o, CallTarget& target, bool synchronous) {
     ContextState& st = detail::state_of(ctx);
     std::lock_guard lock(st.mutex);
     st.ensure_alive();
@@ -196,16 +200,34 @@ MhaResult multi_head_attention(Context& ctx, const MhaWeights& w, const Tensor& 
         fail("x_v: shape " + to_string(x_v.shape()) + " must match x_k's batch and length [" + std::to_string(B) + ", " + std::to_string(Lk) + ", vdim]");
     const DType out_dtype = o.out_dtype.value_or(dt);
     if (out_dtype != DType::f32 && out_dtype != DType::f16) fail("out_dtype: f32 or f16");
+    if (o.out)
+        check_output(ctx, *o.out, "out", {B, Lq, w.embed_dim}, "[B, Lq, E]", out_dtype, "out_dtype, else x_q's dtype",
+                     {{&x_q, "x_q"}, {&x_k, "x_k"}, {&x_v, "x_v"}, {o.mask ? &*o.mask : nullptr, "mask"}});
 
     const int64_t H = w.heads, Hkv = w.kv_heads, D = w.head_dim, HD = H * D, KD = Hkv * D;
     MhaResult result;
-    const auto note = [&](const MatmulResult& r) {
-        result.dispatches += r.dispatches;
-        if (r.gpu_milliseconds >= 0) result.gpu_milliseconds = std::max(0.0, result.gpu_milliseconds) + r.gpu_milliseconds;
-        if (result.variant.empty()) result.variant = r.variant;
+    const auto add_time = [&](double ms) {
+        if (ms >= 0) result.gpu_milliseconds = std::max(0.0, result.gpu_milliseconds) + ms;
     };
-    MatmulOptions mo;
-    mo.measure_time = o.measure_time;
+    // One projection X Wᵀ + b into a new [B, L, rows] temporary of the weights' dtype.
+    const auto project = [&](const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias) {
+        const Shape shape = {x.dim(0), x.dim(1), weight.dim(0)};
+        MatmulProblem p;
+        p.a = x;
+        p.B1 = 1, p.B2 = x.dim(0), p.M = x.dim(1), p.N = weight.dim(0);
+        p.a_strides = {0, x.strides()[0], x.strides()[1]};
+        p.segments = {{x.offset(), x.strides()[2], 0, x.dim(2)}};
+        p.w = weight;
+        p.bias = bias;
+        p.out_dtype = dt;
+        p.temporary = true;
+        p.measure_time = o.measure_time;
+        const MatmulResult r = run_matmul(st, ctx, p, target);
+        result.dispatches += r.dispatches;
+        add_time(r.gpu_milliseconds);
+        if (result.variant.empty()) result.variant = r.variant;
+        return r.out.view(shape, contiguous_strides(shape), r.out.offset());
+    };
     const auto bias_view = [&](const std::optional<Tensor>& b, int64_t row0, int64_t rows) -> std::optional<Tensor> {
         if (!b) return std::nullopt;
         return rows_of(*b, row0, rows);
@@ -214,27 +236,19 @@ MhaResult multi_head_attention(Context& ctx, const MhaWeights& w, const Tensor& 
     // Projections; heads are strided views of their outputs.
     Tensor q, k, v;
     if (self && w.in_proj) {
-        const MatmulResult r = matmul_full(ctx, x_q, *w.in_proj, w.in_proj_bias, mo);  // [B, Lq, HD + 2 KD]
-        note(r);
-        q = heads_view(r.out, H, D, 0);
-        k = heads_view(r.out, Hkv, D, HD);
-        v = heads_view(r.out, Hkv, D, HD + KD);
+        const Tensor y = project(x_q, *w.in_proj, w.in_proj_bias);  // [B, Lq, HD + 2 KD]
+        q = heads_view(y, H, D, 0);
+        k = heads_view(y, Hkv, D, HD);
+        v = heads_view(y, Hkv, D, HD + KD);
     } else {
-        const MatmulResult rq = matmul_full(ctx, x_q, w.w_q, w.b_q, mo);
-        note(rq);
-        q = heads_view(rq.out, H, D, 0);
+        q = heads_view(project(x_q, w.w_q, w.b_q), H, D, 0);
         if (w.in_proj && !x_v_in) {  // packed K and V rows are adjacent: one matmul for both
-            const MatmulResult rkv = matmul_full(ctx, x_k, rows_of(*w.in_proj, HD, 2 * KD), bias_view(w.in_proj_bias, HD, 2 * KD), mo);
-            note(rkv);
-            k = heads_view(rkv.out, Hkv, D, 0);
-            v = heads_view(rkv.out, Hkv, D, KD);
+            const Tensor y = project(x_k, rows_of(*w.in_proj, HD, 2 * KD), bias_view(w.in_proj_bias, HD, 2 * KD));
+            k = heads_view(y, Hkv, D, 0);
+            v = heads_view(y, Hkv, D, KD);
         } else {
-            const MatmulResult rk = matmul_full(ctx, x_k, w.w_k, w.b_k, mo);
-            const MatmulResult rv = matmul_full(ctx, x_v, w.w_v, w.b_v, mo);
-            note(rk);
-            note(rv);
-            k = heads_view(rk.out, Hkv, D, 0);
-            v = heads_view(rv.out, Hkv, D, 0);
+            k = heads_view(project(x_k, w.w_k, w.b_k), Hkv, D, 0);
+            v = heads_view(project(x_v, w.w_v, w.b_v), Hkv, D, 0);
         }
     }
 
@@ -244,9 +258,10 @@ MhaResult multi_head_attention(Context& ctx, const MhaWeights& w, const Tensor& 
     ao.mask = o.mask;
     ao.return_weights = o.need_weights;
     ao.measure_time = o.measure_time;
-    const AttentionResult att = attention_full(ctx, q, k, v, ao);  // out [B, H, Lq, D]
+    ao.out = target.temporary(ctx, {B, H, Lq, D}, dt, "attention output");
+    const AttentionResult att = attention_call(ctx, q, k, v, ao, target);  // out [B, H, Lq, D]
     result.dispatches += att.dispatches;
-    if (att.gpu_milliseconds >= 0) result.gpu_milliseconds = std::max(0.0, result.gpu_milliseconds) + att.gpu_milliseconds;
+    add_time(att.gpu_milliseconds);
     result.variant += " + " + att.variant;
 
     // Output projection over Concat(heads): A(b, l, h*D + d) = out[b, h, l, d], one K segment per head.
@@ -258,15 +273,21 @@ MhaResult multi_head_attention(Context& ctx, const MhaWeights& w, const Tensor& 
     op.w = w.w_o;
     op.bias = w.b_o;
     op.out_dtype = out_dtype;
+    if (o.out)
+        op.out = o.out->view({1, B, Lq, w.embed_dim},
+                             {0, o.out->strides()[0], o.out->strides()[1], o.out->strides()[2]}, o.out->offset());
     op.measure_time = o.measure_time;
-    const MatmulResult ro = run_matmul(st, ctx, op);
-    note(ro);
-    result.out = ro.out.view({B, Lq, w.embed_dim}, {Lq * w.embed_dim, w.embed_dim, 1});
+    const MatmulResult ro = run_matmul(st, ctx, op, target);
+    result.dispatches += ro.dispatches;
+    add_time(ro.gpu_milliseconds);
+    result.out = o.out ? *o.out : ro.out.view({B, Lq, w.embed_dim}, {Lq * w.embed_dim, w.embed_dim, 1}, ro.out.offset());
 
     if (o.need_weights) {
         if (!o.average_weights) {
             result.weights = att.weights;
         } else {
+            // Averaged on the host: only the synchronous call, whose weights have been computed by now.
+            if (!synchronous) throw Error(ErrorCode::vulkan_error, "internal: averaged weights outside a synchronous call");
             const std::vector<float> per_head = att.weights->download<float>();
             std::vector<float> avg(static_cast<std::size_t>(B * Lq * Lk), 0.0f);
             for (int64_t b = 0; b < B; ++b)
@@ -277,6 +298,14 @@ MhaResult multi_head_attention(Context& ctx, const MhaWeights& w, const Tensor& 
         }
     }
     return result;
+}
+
+}  // namespace detail
+
+MhaResult multi_head_attention(Context& ctx, const MhaWeights& w, const Tensor& x_q, const std::optional<Tensor>& x_k,
+                               const std::optional<Tensor>& x_v, const MhaOptions& o) {
+    detail::SyncTarget target;
+    return detail::mha_call(ctx, w, x_q, x_k, x_v, o, target, true);
 }
 
 }  // namespace vkattn

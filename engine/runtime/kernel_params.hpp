@@ -14,7 +14,7 @@ struct alignas(16) KernelParams {
     std::array<int32_t, 4> o_stride{};
     std::array<int32_t, 4> m_stride{};
     std::array<int32_t, 4> offsets0{};  // q, k, v, o
-    std::array<int32_t, 4> offsets1{};  // mask, lse, p, unused (may be negative in row chunks)
+    std::array<int32_t, 4> offsets1{};  // mask, lse, p (may be negative in row chunks), w: a kernel's own (rowwise work list, split-KV first key, additive v_a)
     std::array<int32_t, 4> chunk{};     // first bh, its b, its h, first row tile
     std::array<int32_t, 4> flags{};     // causal, mask kind, bits (1 key lengths, 2 lse), element count
     std::array<float, 4> scalars{};     // scale * log2(e), log2(e), scale

@@ -17,7 +17,7 @@ struct AdditiveWeights {
 };
 
 /// Masks and outputs as in AttentionOptions (causal, key_lengths, mask, return_lse, return_weights,
-/// out_dtype, measure_time); its scale and path are not used (additive scores are not scaled, and the
+/// out_dtype, out, measure_time); its scale and path are not used (additive scores are not scaled, and the
 /// weights come from a second pass of the same kernel).
 using AdditiveOptions = AttentionOptions;
 

@@ -4,11 +4,16 @@
 /// vkQueueSubmit, and no host wait until Context::wait(ticket) (docs/embedding.md, "Batches and tickets").
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <span>
 
+#include "vkattn/additive.hpp"
 #include "vkattn/attention.hpp"
 #include "vkattn/context.hpp"
 #include "vkattn/kv_cache.hpp"
+#include "vkattn/linear_attention.hpp"
+#include "vkattn/matmul.hpp"
+#include "vkattn/mha.hpp"
 #include "vkattn/tensor.hpp"
 
 namespace vkattn {
@@ -35,6 +40,19 @@ public:
     void append(KvCache& cache, const Tensor& k_new, const Tensor& v_new, std::span<const int32_t> counts = {});
     /// attend(), queued (the cache's lengths as they are when it is queued).
     AttentionResult attend(const Tensor& q, const KvCache& cache, const AttentionOptions& options = {});
+
+    /// The layers, queued: as their synchronous calls, with results valid after the wait. measure_time
+    /// is refused; so is multi-head attention's need_weights with average_weights (the average is
+    /// formed on the host after the run: queue it with average_weights = false).
+    MatmulResult matmul(const Tensor& a, const Tensor& w, const std::optional<Tensor>& bias = std::nullopt,
+                        const MatmulOptions& options = {});
+    LinearAttentionResult linear_attention(const Tensor& q, const Tensor& k, const Tensor& v, const LinearAttentionOptions& options = {});
+    AttentionResult additive_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AdditiveWeights& weights,
+                                       const AdditiveOptions& options = {});
+    AttentionResult luong_general_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& w,
+                                            const AttentionOptions& options = {});
+    MhaResult multi_head_attention(const MhaWeights& weights, const Tensor& x_q, const std::optional<Tensor>& x_k = std::nullopt,
+                                   const std::optional<Tensor>& x_v = std::nullopt, const MhaOptions& options = {});
 
     /// Operations queued since the last submit.
     std::size_t size() const;

@@ -10,9 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "vkattn/additive.hpp"
 #include "vkattn/attention.hpp"
 #include "vkattn/context.hpp"
 #include "vkattn/kv_cache.hpp"
+#include "vkattn/linear_attention.hpp"
+#include "vkattn/matmul.hpp"
+#include "vkattn/mha.hpp"
 #include "vkattn/tensor.hpp"
 
 namespace vkattn {
@@ -136,5 +140,39 @@ AttentionResult record_attend(Context& ctx, VkCommandBuffer cmd, Workspace& work
 /// a record_attention's starting barrier does not cover reads by transfer).
 void record_append(Context& ctx, VkCommandBuffer cmd, KvCache& cache, const Tensor& k_new, const Tensor& v_new,
                    std::span<const int32_t> counts = {});
+
+/// The layers, recorded. Each runs the same checks and plan as its synchronous call and records the
+/// same dispatches, under the same barrier contract as record_attention: one global barrier first,
+/// COMPUTE_SHADER -> COMPUTE_SHADER barriers between its own stages (a layer's projections, attention
+/// and output projection are stages), its last dispatch's SHADER_WRITEs to options.out at the end.
+/// options.out is required; measure_time is refused, and so are return_lse / return_weights (additive,
+/// Luong) and need_weights (multi-head attention). The *_workspace_size calls plan without allocating
+/// or compiling; intermediate tensors (projections, f32 working rows) live in the workspace.
+VkDeviceSize matmul_workspace_size(Context& ctx, const Tensor& a, const Tensor& w, const std::optional<Tensor>& bias = std::nullopt,
+                                   const MatmulOptions& options = {});
+MatmulResult record_matmul(Context& ctx, VkCommandBuffer cmd, Workspace& workspace, const Tensor& a, const Tensor& w,
+                           const std::optional<Tensor>& bias, const MatmulOptions& options);
+
+VkDeviceSize linear_attention_workspace_size(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
+                                             const LinearAttentionOptions& options = {});
+LinearAttentionResult record_linear_attention(Context& ctx, VkCommandBuffer cmd, Workspace& workspace, const Tensor& q,
+                                              const Tensor& k, const Tensor& v, const LinearAttentionOptions& options);
+
+VkDeviceSize additive_attention_workspace_size(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
+                                               const AdditiveWeights& weights, const AdditiveOptions& options = {});
+AttentionResult record_additive_attention(Context& ctx, VkCommandBuffer cmd, Workspace& workspace, const Tensor& q, const Tensor& k,
+                                          const Tensor& v, const AdditiveWeights& weights, const AdditiveOptions& options);
+
+VkDeviceSize luong_general_attention_workspace_size(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& w,
+                                                    const AttentionOptions& options = {});
+AttentionResult record_luong_general_attention(Context& ctx, VkCommandBuffer cmd, Workspace& workspace, const Tensor& q,
+                                               const Tensor& k, const Tensor& v, const Tensor& w, const AttentionOptions& options);
+
+VkDeviceSize multi_head_attention_workspace_size(Context& ctx, const MhaWeights& weights, const Tensor& x_q,
+                                                 const std::optional<Tensor>& x_k = std::nullopt,
+                                                 const std::optional<Tensor>& x_v = std::nullopt, const MhaOptions& options = {});
+MhaResult record_multi_head_attention(Context& ctx, VkCommandBuffer cmd, Workspace& workspace, const MhaWeights& weights,
+                                      const Tensor& x_q, const std::optional<Tensor>& x_k, const std::optional<Tensor>& x_v,
+                                      const MhaOptions& options);
 
 }  // namespace vkattn

@@ -37,6 +37,9 @@ struct LinearAttentionOptions {
     std::vector<int32_t> key_lengths;
     /// Output dtype; default: q's dtype. Accumulation is always f32.
     std::optional<DType> out_dtype;
+    /// Where the output goes: [B, Hq, Lq, Dv] in the output dtype (f32: any strides; f16: contiguous,
+    /// from a 4-byte boundary, an even number of elements), overlapping no input. Absent: a new tensor.
+    std::optional<Tensor> out;
     /// Record GPU timestamps around the kernels (LinearAttentionResult::gpu_milliseconds).
     bool measure_time = false;
 };

@@ -17,6 +17,11 @@ struct MatmulOptions {
     bool transpose_w = true;
     /// Output dtype (f32 or f16); default: A's dtype. Accumulation is always f32.
     std::optional<DType> out_dtype;
+    /// Where Y goes: a tensor of shape [..., M, N] (a's shape with K replaced by N) in the output
+    /// dtype, e.g. a view of a larger buffer or wrap_buffer of an application's buffer. f32: any
+    /// strides; f16: contiguous, from a 4-byte boundary, an even number of elements. It must not
+    /// overlap a, w or bias. Absent: a new contiguous tensor. Required by record_matmul.
+    std::optional<Tensor> out;
     /// Record GPU timestamps around the kernels (MatmulResult::gpu_milliseconds).
     bool measure_time = false;
 };

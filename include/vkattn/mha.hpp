@@ -62,6 +62,9 @@ struct MhaOptions {
     bool need_weights = false;         ///< also return the attention weights (explicit path)
     bool average_weights = true;       ///< average them over heads ([B, Lq, Lk]); false: [B, H, Lq, Lk]
     std::optional<DType> out_dtype;    ///< default: x_q's dtype
+    /// Where the output goes: [B, Lq, E] in the output dtype (f32: any strides; f16: contiguous, from a
+    /// 4-byte boundary, an even number of elements), overlapping no input. Absent: a new tensor.
+    std::optional<Tensor> out;
     bool measure_time = false;
 };
 

@@ -18,7 +18,7 @@ layout(std140, set = 0, binding = 0) uniform Params {
     ivec4 o_stride;
     ivec4 m_stride;   // mask strides (0 broadcasts)
     ivec4 offsets0;   // q, k, v, o element offsets of this chunk's first slice inside the bound ranges
-    ivec4 offsets1;   // mask, lse, p offsets; unused
+    ivec4 offsets1;   // mask, lse, p offsets; w: a kernel's own (rowwise: work-list index, split-KV: first key, additive: v_a's offset)
     ivec4 chunk;      // first flattened b*Hq+h of the chunk, its b, its h, first row tile
     ivec4 flags;      // causal (0 none, 1 top-left, 2 bottom-right), mask kind (0 none, 1 f32, 2 f16, 3 u8), FLAG_* bits, element count (convert)
     vec4 scalars;     // scale * log2(e), log2(e), scale, unused

@@ -35,7 +35,7 @@
 // after an attention pass that wrote lse: recomputes the scores of every key and writes
 // alpha_ij = exp(score - lse_i) (0 for masked keys) to binding 8 as [slice][Lq][Lk].
 // Params as the attention kernels: dims1.y is A (the projected width), bindings 1 qp, 2 kp, 3 v,
-// and binding 9 holds v_a (A values in the storage dtype).
+// and binding 9 holds v_a (A values in the storage dtype, from element offsets1.w).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 
@@ -56,7 +56,8 @@ layout(std430, set = 0, binding = 9) readonly buffer VaBuf { uint va_words[]; };
 shared vec4 kv_sh[CW * BQ];
 shared float va_sh[CW];
 
-float load_va(int a) {
+float load_va(int i) {
+    const int a = P.offsets1.w + i;  // v_a's first element in its binding
 #if IN_F16
     return unpackHalf2x16(va_words[a >> 1])[a & 1];
 #else
