@@ -53,10 +53,12 @@ void check(VkResult r, const char* what) {
 class BenchApplication {
 public:
     explicit BenchApplication(uint32_t device_index) {
-        VkApplicationInfo ai{VK_STRUCTURE_TYPE_APPLICATION_INFO};
+        VkApplicationInfo ai{};
+        ai.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO;
         ai.pApplicationName = "vkattn bench overhead";
         ai.apiVersion = VK_API_VERSION_1_2;
-        VkInstanceCreateInfo ii{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+        VkInstanceCreateInfo ii{};
+        ii.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
         ii.pApplicationInfo = &ai;
         check(vkCreateInstance(&ii, nullptr, &instance), "vkCreateInstance");
         uint32_t n = 0;
@@ -73,29 +75,36 @@ public:
         for (uint32_t f = 0; f < families && family == UINT32_MAX; ++f)
             if (props[f].queueFlags & VK_QUEUE_COMPUTE_BIT) family = f;
         if (family == UINT32_MAX) throw Error(ErrorCode::unsupported, "bench overhead: the device has no compute queue");
-        VkPhysicalDeviceVulkan12Features have12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
-        VkPhysicalDeviceFeatures2 have{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+        VkPhysicalDeviceVulkan12Features have12{};
+        have12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
+        VkPhysicalDeviceFeatures2 have{};
+        have.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
         have.pNext = &have12;
         vkGetPhysicalDeviceFeatures2(physical, &have);
         float16 = have12.shaderFloat16 == VK_TRUE;
-        VkPhysicalDeviceVulkan12Features want12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+        VkPhysicalDeviceVulkan12Features want12{};
+        want12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
         want12.shaderFloat16 = have12.shaderFloat16;
         const float priority = 1;
-        VkDeviceQueueCreateInfo qi{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+        VkDeviceQueueCreateInfo qi{};
+        qi.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
         qi.queueFamilyIndex = family;
         qi.queueCount = 1;
         qi.pQueuePriorities = &priority;
-        VkDeviceCreateInfo di{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+        VkDeviceCreateInfo di{};
+        di.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
         di.pNext = &want12;
         di.queueCreateInfoCount = 1;
         di.pQueueCreateInfos = &qi;
         check(vkCreateDevice(physical, &di, nullptr, &device), "vkCreateDevice");
         vkGetDeviceQueue(device, family, 0, &queue);
-        VkCommandPoolCreateInfo pi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+        VkCommandPoolCreateInfo pi{};
+        pi.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
         pi.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
         pi.queueFamilyIndex = family;
         check(vkCreateCommandPool(device, &pi, nullptr, &pool), "vkCreateCommandPool");
-        VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+        VkFenceCreateInfo fi{};
+        fi.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
         check(vkCreateFence(device, &fi, nullptr, &fence), "vkCreateFence");
     }
     ~BenchApplication() {
@@ -120,13 +129,15 @@ public:
         return a;
     }
     VkCommandBuffer begin() const {
-        VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+        VkCommandBufferAllocateInfo ai{};
+        ai.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
         ai.commandPool = pool;
         ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
         ai.commandBufferCount = 1;
         VkCommandBuffer cmd = VK_NULL_HANDLE;
         check(vkAllocateCommandBuffers(device, &ai, &cmd), "vkAllocateCommandBuffers");
-        VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+        VkCommandBufferBeginInfo bi{};
+        bi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
         check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
         return cmd;
     }
@@ -146,7 +157,8 @@ public:
     }
     /// Submits `cmd`; returns the host microseconds vkQueueSubmit took, after waiting for the fence.
     double submit_and_wait(VkCommandBuffer cmd) const {
-        VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+        VkSubmitInfo si{};
+        si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
         si.commandBufferCount = 1;
         si.pCommandBuffers = &cmd;
         const auto t0 = Clock::now();
