@@ -9,6 +9,7 @@ vkattn_shader(attention_fused_rowwise_f16 attention/attention_fused_rowwise.comp
 vkattn_shader(attention_decode_split_f32 attention/attention_decode_split.comp DEFINES IN_F16=0)
 vkattn_shader(attention_decode_split_f16 attention/attention_decode_split.comp DEFINES IN_F16=1)
 vkattn_shader(attention_decode_combine attention/attention_decode_combine.comp)
+vkattn_shader(attention_decode_combine_f16out attention/attention_decode_combine.comp DEFINES O_BUFFER_AS_WORDS=1)
 vkattn_shader(attention_scores_f32 attention/attention_scores.comp DEFINES IN_F16=0)
 vkattn_shader(attention_scores_f16 attention/attention_scores.comp DEFINES IN_F16=1)
 vkattn_shader(attention_softmax attention/attention_softmax.comp)

@@ -338,8 +338,15 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
         }
     }
 
+    // Decode and split-KV end with the combine pass, which packs an f16 output itself when every row
+    // starts on a word (even Dv; an f16 output is contiguous): no f32 working rows, no convert pass.
+    const bool combine_packs = (decode || split_kv) && p.out_dtype == DType::f16 && p.Dv % 2 == 0;
     Tensor out32;
-    if (!staged) {
+    std::optional<Tensor> combined16;
+    if (combine_packs) {
+        combined16 = o.out ? *o.out : result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
+        ops.o = operand_of(*combined16, "out", 1, true);
+    } else if (!staged) {
         // f32 output: the result itself; f16 output: f32 working rows that finish_call packs.
         const Shape out_shape = {p.B, p.Hq, p.Lq, p.Dv};
         out32 = p.out_dtype == DType::f16 ? target.temporary(ctx, out_shape, DType::f32, "out")
@@ -418,7 +425,8 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
             if (scratch_p) d.params.offsets1[2] = static_cast<int32_t>(-c.row0 * scratch_per_row);
         };
         if (decode) {
-            record_decode(st, dc, p, chunk_dispatch(VK_NULL_HANDLE, kp, ops, c, p.Hq, lim, 1, key_lengths_range, scratch_range), dispatches);
+            record_decode(st, dc, p, chunk_dispatch(VK_NULL_HANDLE, kp, ops, c, p.Hq, lim, 1, key_lengths_range, scratch_range),
+                          combine_packs, dispatches);
             return;
         }
         if (rowwise) {
@@ -446,7 +454,7 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
                 d.groups = {static_cast<uint32_t>(grid[0]), static_cast<uint32_t>(grid[1]), 1};
             }
             if (split_kv)
-                record_kv_split(st, ks, p, d, dispatches);
+                record_kv_split(st, ks, p, d, combine_packs, dispatches);
             else
                 dispatches.push_back(d);
             return;
@@ -477,8 +485,11 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
 
     std::optional<Tensor> out16;
     if (p.out_dtype == DType::f16)
-        out16 = staged ? *staged_out : o.out ? *o.out : result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
-    finish_call(st, target, result, out32, out16, staged, lim, dispatches, words, o.measure_time);
+        out16 = staged          ? *staged_out
+                : combine_packs ? *combined16
+                : o.out         ? *o.out
+                                : result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
+    finish_call(st, target, result, out32, out16, staged || combine_packs, lim, dispatches, words, o.measure_time);
     return result;
 }
 

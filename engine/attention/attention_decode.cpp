@@ -66,7 +66,7 @@ std::string decode_variant_name(const DecodeConfig& c, DType dtype) {
            ",rows" + std::to_string(c.rows) + ",bc" + std::to_string(c.keys) + ",blocks" + std::to_string(c.blocks) + "]";
 }
 
-void record_decode(ContextState& st, const DecodeConfig& c, const AttentionProblem& p, const Dispatch& base,
+void record_decode(ContextState& st, const DecodeConfig& c, const AttentionProblem& p, const Dispatch& base, bool pack_f16,
                    std::vector<Dispatch>& out) {
     const std::string suffix = p.dtype == DType::f16 ? "_f16" : "_f32";
     Dispatch split = base;
@@ -77,13 +77,13 @@ void record_decode(ContextState& st, const DecodeConfig& c, const AttentionProbl
     split.groups = {static_cast<uint32_t>(c.blocks), static_cast<uint32_t>(p.B * p.Hkv), 1};
     out.push_back(split);
 
-    append_decode_combine(st, p, split, out);
+    append_decode_combine(st, p, split, pack_f16, out);
 }
 
-void append_decode_combine(ContextState& st, const AttentionProblem& p, const Dispatch& split, std::vector<Dispatch>& out) {
+void append_decode_combine(ContextState& st, const AttentionProblem& p, const Dispatch& split, bool pack_f16, std::vector<Dispatch>& out) {
     constexpr int kCombineGroup = 64;
     Dispatch combine = split;
-    combine.pipeline = st.pipeline("attention_decode_combine", {kCombineGroup});
+    combine.pipeline = st.pipeline(pack_f16 ? "attention_decode_combine_f16out" : "attention_decode_combine", {kCombineGroup});
     const int64_t n = p.B * p.Hq * p.Lq * ((p.Dv + 3) / 4);
     combine.groups = {static_cast<uint32_t>((n + kCombineGroup - 1) / kCombineGroup), 1, 1};
     out.push_back(combine);

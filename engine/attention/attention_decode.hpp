@@ -34,12 +34,14 @@ bool choose_decode_config(const DeviceInfo& dev, const AttentionProblem& p, cons
 std::string decode_variant_name(const DecodeConfig& c, DType dtype);
 
 /// Appends the split and combine dispatches; `base` has every binding of the single chunk, the
-/// scratch (scratch_floats f32) at binding 8.
-void record_decode(ContextState& st, const DecodeConfig& c, const AttentionProblem& p, const Dispatch& base,
+/// scratch (scratch_floats f32) at binding 8. `pack_f16`: binding 4 is the f16 output itself
+/// (contiguous, Dv even), which the combine pass packs.
+void record_decode(ContextState& st, const DecodeConfig& c, const AttentionProblem& p, const Dispatch& base, bool pack_f16,
                    std::vector<Dispatch>& out);
 
 /// Appends the log-sum-exp merge (attention_decode_combine.comp) of the partial results `split`
 /// wrote to binding 8 (P.flags.w of them per row); shared by the CPU decode kernel and split-KV.
-void append_decode_combine(ContextState& st, const AttentionProblem& p, const Dispatch& split, std::vector<Dispatch>& out);
+/// `pack_f16`: as for record_decode.
+void append_decode_combine(ContextState& st, const AttentionProblem& p, const Dispatch& split, bool pack_f16, std::vector<Dispatch>& out);
 
 }  // namespace vkattn::detail

@@ -137,7 +137,7 @@ std::string kv_split_variant_suffix(const KvSplitConfig& c, const DeviceInfo& de
            (c.forced ? std::string("requested") : std::to_string(dev.compute_units) + " units") + "]+combine";
 }
 
-void record_kv_split(ContextState& st, const KvSplitConfig& c, const AttentionProblem& p, Dispatch tiled,
+void record_kv_split(ContextState& st, const KvSplitConfig& c, const AttentionProblem& p, Dispatch tiled, bool pack_f16,
                      std::vector<Dispatch>& out) {
     tiled.params.ext[3] = c.keys_per_split;
     tiled.params.flags[3] = c.splits;
@@ -145,7 +145,7 @@ void record_kv_split(ContextState& st, const KvSplitConfig& c, const AttentionPr
     tiled.params.offsets1[3] = c.key_begin;
     tiled.groups[2] = static_cast<uint32_t>(c.splits);
     out.push_back(tiled);
-    append_decode_combine(st, p, tiled, out);
+    append_decode_combine(st, p, tiled, pack_f16, out);
 }
 
 }  // namespace vkattn::detail

@@ -54,8 +54,9 @@ bool choose_kv_split_config(const DeviceInfo& dev, const AttentionProblem& p, co
 std::string kv_split_variant_suffix(const KvSplitConfig& c, const DeviceInfo& dev);
 
 /// Turns the tiled kernel's dispatch `tiled` (one chunk covering the problem, scratch at binding 8)
-/// into the split dispatch and appends it with the combine pass.
-void record_kv_split(ContextState& st, const KvSplitConfig& c, const AttentionProblem& p, Dispatch tiled,
+/// into the split dispatch and appends it with the combine pass (`pack_f16`: binding 4 is the f16
+/// output itself, which the combine pass packs; see append_decode_combine).
+void record_kv_split(ContextState& st, const KvSplitConfig& c, const AttentionProblem& p, Dispatch tiled, bool pack_f16,
                      std::vector<Dispatch>& out);
 
 }  // namespace vkattn::detail

@@ -4,6 +4,9 @@
 // M = max of m_b over the blocks with l_b > 0, L = sum l_b exp(m_b - M), o = sum acc_b exp(m_b - M) / L (natural units);
 // a row with no visible key (L = 0) gets zeros and lse -inf, like the other kernels. Rows are the
 // flattened (b * Hq + h) * Lq + i of the whole problem (the engine binds one chunk covering it).
+// O_BUFFER_AS_WORDS: the output is f16 (contiguous, Dv even, so every row starts on a word) and this
+// pass packs it, two columns per word, instead of writing f32 rows that a convert pass would pack:
+// one dispatch and one barrier fewer per decode call, and no f32 working rows.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 
@@ -45,10 +48,17 @@ void main() {
     const int i = r - bh * LQ();
     const Slice s = make_slice(bh);
     const int o_row = s.o_base + i * P.o_stride.z;
+#ifdef O_BUFFER_AS_WORDS
+    [[unroll]] for (int u = 0; u < 4; u += 2) {
+        const int c = 4 * cq + u;
+        if (c < Dv) o_words[(o_row + c) >> 1] = packHalf2x16(vec2(acc[u] * inv, acc[u + 1] * inv));
+    }
+#else
     [[unroll]] for (int u = 0; u < 4; ++u) {
         const int c = 4 * cq + u;
         if (c < Dv) o_data[o_row + c * P.o_stride.w] = acc[u] * inv;
     }
+#endif
     if (cq == 0 && (P.flags.z & FLAG_LSE) != 0)
         lse_data[P.offsets1.y + bh * LQ() + i] = row_lse(RowState(M, L));
 }

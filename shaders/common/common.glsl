@@ -29,7 +29,11 @@ layout(std140, set = 0, binding = 0) uniform Params {
 layout(std430, set = 0, binding = 1) readonly buffer QBuf { uint q_words[]; };
 layout(std430, set = 0, binding = 2) readonly buffer KBuf { uint k_words[]; };
 layout(std430, set = 0, binding = 3) readonly buffer VBuf { uint v_words[]; };
+#ifdef O_BUFFER_AS_WORDS
+layout(std430, set = 0, binding = 4) buffer OBuf { uint o_words[]; };  // raw words (packed f16 output)
+#else
 layout(std430, set = 0, binding = 4) buffer OBuf { float o_data[]; };
+#endif
 layout(std430, set = 0, binding = 5) readonly buffer MBuf { uint m_words[]; };
 layout(std430, set = 0, binding = 6) readonly buffer LBuf { int key_lengths[]; };
 layout(std430, set = 0, binding = 7) buffer LseBuf { float lse_data[]; };
