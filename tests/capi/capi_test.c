@@ -876,6 +876,155 @@ int main(void) {
         vkattn_kv_cache_destroy(cache);
     }
 
+    /* ---- the layers recorded into the application's command buffer and queued in a batch, each bitwise
+     * equal to its synchronous call */
+    {
+        enum { NL = 4 }; /* linear, additive, Luong, multi-head */
+        static float a_h[M_ROWS * D], w_h[N_COLS * D], wq_h[A * D], wk_h[A * D], va_h[A], wl_h[D * D];
+        static float in_w[3 * E * E], in_b[3 * E], out_w[E * E], out_b[E], x[LQ * E];
+        static float sync[NL][B * H * LQ * D], back[B * H * LQ * D], y_sync[M_ROWS * N_COLS], y_back[M_ROWS * N_COLS];
+        const int64_t a_shape[2] = {M_ROWS, D}, w_shape[2] = {N_COLS, D}, aw_shape[2] = {A, D}, a1[1] = {A}, wl_shape[2] = {D, D};
+        const int64_t x_shape[3] = {1, LQ, E};
+        const size_t counts[NL] = {B * H * LQ * D, B * H * LQ * D, B * H * LQ * D, LQ * E};
+        const VkDeviceSize region = sizeof(float) * B * H * LQ * D;
+        const char* path = "capi_test_mha2.safetensors";
+        vkattn_tensor ta, tw, wl, tx, outs[NL];
+        vkattn_additive_weights aw;
+        vkattn_mha_weights mw;
+        vkattn_linear_attention_options lo;
+        vkattn_attention_options ao;
+        vkattn_mha_options mo;
+        vkattn_layer_result lr, blr[3];
+        vkattn_attention_result ar, bar[2];
+        vkattn_workspace ws;
+        vkattn_batch batch;
+        vkattn_ticket ticket = 0;
+        VkDeviceSize need = 0, n1 = 0;
+        VkCommandBuffer cmd;
+        AppBuffer buf;
+        int l;
+        fill(a_h, M_ROWS * D, 0.3f, 0.2f);
+        fill(w_h, N_COLS * D, 0.17f, 0.9f);
+        fill(wq_h, A * D, 0.41f, 0.2f);
+        fill(wk_h, A * D, 0.31f, 0.5f);
+        fill(va_h, A, 0.9f, 0.1f);
+        fill(wl_h, D * D, 0.07f, 0.3f);
+        fill(in_w, 3 * E * E, 0.13f, 0.4f);
+        fill(in_b, 3 * E, 0.7f, 0.3f);
+        fill(out_w, E * E, 0.19f, 1.7f);
+        fill(out_b, E, 0.5f, 0.6f);
+        fill(x, LQ * E, 0.29f, 0.8f);
+        write_mha_file(path, in_w, in_b, out_w, out_b);
+        OK(vkattn_mha_load(ctx, path, MHA_HEADS, 0, "", VKATTN_DTYPE_F32, &mw));
+        remove(path);
+        OK(vkattn_tensor_upload(ctx, a_h, M_ROWS * D, 2, a_shape, VKATTN_DTYPE_F32, &ta));
+        OK(vkattn_tensor_upload(ctx, w_h, N_COLS * D, 2, w_shape, VKATTN_DTYPE_F32, &tw));
+        OK(vkattn_tensor_upload(ctx, wq_h, A * D, 2, aw_shape, VKATTN_DTYPE_F32, &aw.w_q));
+        OK(vkattn_tensor_upload(ctx, wk_h, A * D, 2, aw_shape, VKATTN_DTYPE_F32, &aw.w_k));
+        OK(vkattn_tensor_upload(ctx, va_h, A, 1, a1, VKATTN_DTYPE_F32, &aw.v_a));
+        aw.bias = NULL;
+        OK(vkattn_tensor_upload(ctx, wl_h, D * D, 2, wl_shape, VKATTN_DTYPE_F32, &wl));
+        OK(vkattn_tensor_upload(ctx, x, LQ * E, 3, x_shape, VKATTN_DTYPE_F32, &tx));
+
+        /* synchronous */
+        vkattn_linear_attention_options_init(&lo);
+        vkattn_attention_options_init(&ao);
+        vkattn_mha_options_init(&mo);
+        vkattn_layer_result_init(&lr);
+        vkattn_attention_result_init(&ar);
+        OK(vkattn_linear_attention(ctx, q, k, v, &lo, &lr));
+        OK(vkattn_tensor_download(lr.out, sync[0], counts[0]));
+        vkattn_layer_result_release(&lr);
+        OK(vkattn_additive_attention(ctx, q, k, v, &aw, &ao, &ar));
+        OK(vkattn_tensor_download(ar.out, sync[1], counts[1]));
+        vkattn_attention_result_release(&ar);
+        OK(vkattn_luong_general_attention(ctx, q, k, v, wl, &ao, &ar));
+        OK(vkattn_tensor_download(ar.out, sync[2], counts[2]));
+        vkattn_attention_result_release(&ar);
+        OK(vkattn_multi_head_attention(ctx, mw, tx, tx, tx, &mo, &lr));
+        OK(vkattn_tensor_download(lr.out, sync[3], counts[3]));
+        vkattn_layer_result_release(&lr);
+        OK(vkattn_matmul(ctx, ta, tw, NULL, NULL, &lr));
+        OK(vkattn_tensor_download(lr.out, y_sync, M_ROWS * N_COLS));
+        vkattn_layer_result_release(&lr);
+
+        /* recorded, into the application's buffer */
+        app_buffer(&app, &buf, NL * region);
+        memset(buf.mapped, 0xff, (size_t)buf.size);
+        for (l = 0; l < NL; ++l)
+            OK(vkattn_tensor_wrap_buffer(ctx, buf.buffer, buf.size, buf.usage, (VkDeviceSize)l * region, l == 3 ? 3 : 4,
+                                         l == 3 ? x_shape : q_shape, NULL, VKATTN_DTYPE_F32, &outs[l]));
+        lo.out = outs[0];
+        OK(vkattn_linear_attention_workspace_size(ctx, q, k, v, &lo, &n1));
+        if (n1 > need) need = n1;
+        ao.out = outs[1];
+        OK(vkattn_additive_attention_workspace_size(ctx, q, k, v, &aw, &ao, &n1));
+        if (n1 > need) need = n1;
+        ao.out = outs[2];
+        OK(vkattn_luong_general_attention_workspace_size(ctx, q, k, v, wl, &ao, &n1));
+        if (n1 > need) need = n1;
+        mo.out = outs[3];
+        OK(vkattn_multi_head_attention_workspace_size(ctx, mw, tx, tx, tx, &mo, &n1));
+        if (n1 > need) need = n1;
+        OK(vkattn_workspace_create(ctx, need, &ws));
+        cmd = app_begin(&app);
+        OK(vkattn_record_linear_attention(ctx, cmd, ws, q, k, v, &lo, &lr));
+        vkattn_layer_result_release(&lr);
+        ao.out = outs[1];
+        OK(vkattn_record_additive_attention(ctx, cmd, ws, q, k, v, &aw, &ao, &ar));
+        vkattn_attention_result_release(&ar);
+        ao.out = outs[2];
+        OK(vkattn_record_luong_general_attention(ctx, cmd, ws, q, k, v, wl, &ao, &ar));
+        vkattn_attention_result_release(&ar);
+        OK(vkattn_record_multi_head_attention(ctx, cmd, ws, mw, tx, tx, tx, &mo, &lr));
+        vkattn_layer_result_release(&lr);
+        app_submit_and_wait(&app, cmd);
+        for (l = 0; l < NL; ++l)
+            CHECK(memcmp((char*)buf.mapped + l * region, sync[l], counts[l] * sizeof(float)) == 0,
+                  "recorded layer %d (linear, additive, Luong, multi-head) differs from its synchronous call", l);
+        vkattn_workspace_destroy(ws);
+
+        /* queued in a batch */
+        OK(vkattn_batch_create(ctx, &batch));
+        for (l = 0; l < 3; ++l) vkattn_layer_result_init(&blr[l]);
+        vkattn_attention_result_init(&bar[0]);
+        vkattn_attention_result_init(&bar[1]);
+        OK(vkattn_batch_linear_attention(batch, q, k, v, NULL, &blr[0]));
+        OK(vkattn_batch_additive_attention(batch, q, k, v, &aw, NULL, &bar[0]));
+        OK(vkattn_batch_luong_general_attention(batch, q, k, v, wl, NULL, &bar[1]));
+        OK(vkattn_batch_multi_head_attention(batch, mw, tx, tx, tx, NULL, &blr[1]));
+        OK(vkattn_batch_matmul(batch, ta, tw, NULL, NULL, &blr[2]));
+        FAILS(vkattn_batch_matmul(batch, ta, NULL, NULL, NULL, &blr[2]), VKATTN_ERROR_INVALID_ARGUMENT, "w: NULL tensor handle");
+        CHECK(vkattn_batch_size(batch) == 5, "batch of layers: %zu", vkattn_batch_size(batch));
+        OK(vkattn_batch_submit(batch, &ticket));
+        OK(vkattn_context_wait(ctx, ticket));
+        OK(vkattn_tensor_download(blr[0].out, back, counts[0]));
+        CHECK(memcmp(back, sync[0], counts[0] * sizeof(float)) == 0, "batched linear attention");
+        OK(vkattn_tensor_download(bar[0].out, back, counts[1]));
+        CHECK(memcmp(back, sync[1], counts[1] * sizeof(float)) == 0, "batched additive attention");
+        OK(vkattn_tensor_download(bar[1].out, back, counts[2]));
+        CHECK(memcmp(back, sync[2], counts[2] * sizeof(float)) == 0, "batched Luong attention");
+        OK(vkattn_tensor_download(blr[1].out, back, counts[3]));
+        CHECK(memcmp(back, sync[3], counts[3] * sizeof(float)) == 0, "batched multi-head attention");
+        OK(vkattn_tensor_download(blr[2].out, y_back, M_ROWS * N_COLS));
+        CHECK(memcmp(y_back, y_sync, sizeof y_sync) == 0, "batched matmul");
+        for (l = 0; l < 3; ++l) vkattn_layer_result_release(&blr[l]);
+        vkattn_attention_result_release(&bar[0]);
+        vkattn_attention_result_release(&bar[1]);
+        vkattn_batch_destroy(batch);
+
+        for (l = 0; l < NL; ++l) vkattn_tensor_release(outs[l]);
+        app_buffer_destroy(&app, &buf);
+        vkattn_tensor_release(ta);
+        vkattn_tensor_release(tw);
+        vkattn_tensor_release(aw.w_q);
+        vkattn_tensor_release(aw.w_k);
+        vkattn_tensor_release(aw.v_a);
+        vkattn_tensor_release(wl);
+        vkattn_tensor_release(tx);
+        vkattn_mha_weights_release(mw);
+    }
+
     vkattn_stats_init(&stats);
     OK(vkattn_context_stats(ctx, &stats));
     CHECK(stats.pipelines >= 1 && stats.submissions >= 1, "stats");
