@@ -5,9 +5,10 @@
 # the CI machine; the price is libFuzzer's coverage counters (-fsanitize=fuzzer-no-link) in the code the
 # sanitizer step runs, which only count. Both steps configure it with exactly these options, so
 # whichever runs second builds only what it adds.
+# The C compiler is clang too (the C API test, tests/capi/capi_test.c): the sanitizer flags apply to C.
 # Usage: scripts/ci/asan_build.sh [cmake --build arguments, e.g. --target fuzz_npy]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang \
   -DVKATTN_SANITIZE=ON -DVKATTN_FUZZ=ON >/dev/null
 cmake --build build-asan --parallel "${VKATTN_JOBS:-$(nproc)}" "$@"
