@@ -13,7 +13,8 @@ packages=(
   fonts-dejavu-core                     #   fontconfig finds "DejaVu Sans", the font of every label
   nlohmann-json3-dev                    # JSON: .safetensors weight headers, bench --json files
   spirv-headers                         # SPIR-V opcode/enumerant numbers for the shader reflection
-  python3-numpy                         # .npy round-trip check in the test suite
+  python3-numpy                         # .npy round-trip check in the test suite, the Python module's tests
+  python3-dev pybind11-dev              # the Python module (tools/python/, docs/python.md)
 )
 missing=()
 for p in "${packages[@]}"; do
