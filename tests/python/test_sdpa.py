@@ -119,6 +119,12 @@ class ScaledDotProductAttention(unittest.TestCase):
         self.assertFalse(q.flags.c_contiguous)
         self.check(vkattn.scaled_dot_product_attention(q, k, v), reference(q, k, v))
 
+    def test_byte_swapped_inputs(self):
+        q, k, v = qkv(())
+        mask = randn(L, S).astype(">f8")
+        got = vkattn.scaled_dot_product_attention(q.astype(">f4"), k, v.astype(">f4"), attn_mask=mask)
+        self.check(got, reference(q, k, v, mask))
+
     # --- causal, masks, scale -------------------------------------------------------------------------
 
     def test_causal_top_left_with_fewer_queries_than_keys(self):

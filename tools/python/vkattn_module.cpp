@@ -37,11 +37,11 @@ std::mutex g_context_mutex;
 std::unique_ptr<vkattn::Context> g_context;
 
 vkattn::Context& default_context() {
+    // The GIL is released before the mutex is taken (device creation takes a while; other threads run),
+    // so that a thread waiting for the mutex never holds the GIL the creating thread needs back.
+    py::gil_scoped_release release;
     std::lock_guard<std::mutex> lock(g_context_mutex);
-    if (!g_context) {
-        py::gil_scoped_release release;  // device creation can take a while; let other threads run
-        g_context = std::make_unique<vkattn::Context>();
-    }
+    if (!g_context) g_context = std::make_unique<vkattn::Context>();
     return *g_context;
 }
 
@@ -59,6 +59,8 @@ std::string dtype_text(const py::dtype& dt) { return py::str(py::handle(dt)).cas
 // f32 or f16 from a numpy dtype; anything else is refused naming the argument.
 vkattn::DType float_dtype_of(const py::array& a, const char* name) {
     const py::dtype dt = a.dtype();
+    if (dt.kind() == 'f' && dt.byteorder() == '>')
+        invalid(std::string(name) + ": big-endian dtype " + dtype_text(dt) + " (expected native float32 or float16)");
     if (dt.kind() == 'f' && dt.itemsize() == 4) return vkattn::DType::f32;
     if (dt.kind() == 'f' && dt.itemsize() == 2) return vkattn::DType::f16;
     invalid(std::string(name) + ": dtype " + dtype_text(dt) + " (expected float32 or float16)");
@@ -112,7 +114,7 @@ py::array attention(const py::array& q, const py::array& k, const py::array& v, 
         const py::dtype dt = mask->dtype();
         if (dt.kind() == 'b' || (dt.kind() == 'u' && dt.itemsize() == 1))
             mask_dtype = vkattn::DType::u8;
-        else if (dt.kind() == 'f' && dt.itemsize() == 4)
+        else if (dt.kind() == 'f' && dt.itemsize() == 4 && dt.byteorder() != '>')
             mask_dtype = vkattn::DType::f32;
         else
             invalid("mask: dtype " + dtype_text(dt) + " (expected bool, uint8 or float32)");

@@ -74,6 +74,8 @@ def _as_array(x, name):
     if _is_torch_tensor(x):
         return _torch_to_numpy(x, name), True
     if isinstance(x, np.ndarray):
+        if not x.dtype.isnative:  # byte-swapped data: in the machine's order, as the engine reads it
+            x = x.astype(x.dtype.newbyteorder("="))
         return x, False
     raise TypeError(f"{name}: {type(x).__module__}.{type(x).__qualname__} is neither a numpy array "
                     "nor a torch tensor")
