@@ -10,7 +10,7 @@ AttentionOptions attention_options(const vkattn_attention_options* in) {
     const vkattn_attention_options o = read_struct(in, vkattn_attention_options_init, "options");
     AttentionOptions a;
     if (o.has_scale) a.scale = o.scale;
-    a.causal = causal_of(o.causal, "options.causal");
+    a.causal = causal_of(raw(o.causal), "options.causal");
     a.key_lengths = int_list(o.key_lengths, o.key_lengths_count, "options.key_lengths");
     if (o.mask) a.mask = o.mask->t;
     a.window.left = o.window_left;
@@ -20,7 +20,7 @@ AttentionOptions attention_options(const vkattn_attention_options* in) {
     a.alibi_slopes.assign(o.alibi_slopes, o.alibi_slopes + o.alibi_slopes_count);
     a.softcap = o.softcap;
     a.align_to_key_lengths = o.align_to_key_lengths != 0;
-    a.path = path_of(o.path, "options.path");
+    a.path = path_of(raw(o.path), "options.path");
     a.return_lse = o.return_lse != 0;
     a.return_weights = o.return_weights != 0;
     a.out_dtype = out_dtype_of(o.out_dtype, "options.out_dtype");
@@ -150,7 +150,7 @@ KvCacheOptions cache_options(const vkattn_kv_cache_options* in) {
     c.capacity = o.capacity;
     c.head_dim = o.head_dim;
     c.value_dim = o.value_dim;
-    c.dtype = dtype_of(o.dtype, "options.dtype");
+    c.dtype = dtype_of(raw(o.dtype), "options.dtype");
     return c;
 }
 }  // namespace

@@ -129,7 +129,7 @@ void copy_out(const Tensor& t, void* data, std::size_t bytes, const char* name) 
 extern "C" {
 
 const char* vkattn_status_name(vkattn_status status) {
-    switch (status) {
+    switch (raw(status)) {
         case VKATTN_OK: return "ok";
         case VKATTN_ERROR_INVALID_ARGUMENT: return "invalid_argument";
         case VKATTN_ERROR_UNSUPPORTED: return "unsupported";
@@ -173,13 +173,13 @@ ContextOptions context_options(const vkattn_context_options* in, bool adopting) 
         c.device = DeviceSelector::parse(o.device);
     }
     c.validation = o.validation != 0;
-    switch (o.validation_checks) {
+    switch (raw(o.validation_checks)) {
         case VKATTN_VALIDATION_STANDARD: c.validation_checks = ValidationChecks::standard; break;
         case VKATTN_VALIDATION_SYNCHRONIZATION: c.validation_checks = ValidationChecks::synchronization; break;
         case VKATTN_VALIDATION_GPU_ASSISTED: c.validation_checks = ValidationChecks::gpu_assisted; break;
         case VKATTN_VALIDATION_BEST_PRACTICES: c.validation_checks = ValidationChecks::best_practices; break;
         default:
-            fail("options.validation_checks: " + std::to_string(static_cast<int>(o.validation_checks)) +
+            fail("options.validation_checks: " + std::to_string(raw(o.validation_checks)) +
                  " is not a vkattn_validation_checks");
     }
     if (o.profile) c.profile = o.profile;
@@ -343,7 +343,7 @@ vkattn_status vkattn_tensor_empty(vkattn_context ctx, int rank, const int64_t* s
         Context& c = ctx_of(ctx);
         auto& o = out_of(out, "out");
         const Shape s = shape_of(rank, shape, "shape");
-        const DType d = dtype_of(dtype, "dtype");
+        const DType d = dtype_of(raw(dtype), "dtype");
         o = new_tensor(c.empty(s, d));
     });
 }
@@ -355,7 +355,7 @@ vkattn_status vkattn_tensor_upload(vkattn_context ctx, const float* data, size_t
         auto& o = out_of(out, "out");
         if (!data && count > 0) fail("data: NULL pointer with count " + std::to_string(count));
         const Shape s = shape_of(rank, shape, "shape");
-        const DType d = dtype_of(dtype, "dtype");
+        const DType d = dtype_of(raw(dtype), "dtype");
         o = new_tensor(c.upload(std::span<const float>(data, count), s, d));
     });
 }
@@ -367,7 +367,7 @@ vkattn_status vkattn_tensor_upload_raw(vkattn_context ctx, const void* data, siz
         auto& o = out_of(out, "out");
         if (!data && bytes > 0) fail("data: NULL pointer with " + std::to_string(bytes) + " bytes");
         const Shape s = shape_of(rank, shape, "shape");
-        const DType d = dtype_of(dtype, "dtype");
+        const DType d = dtype_of(raw(dtype), "dtype");
         o = new_tensor(c.upload_raw(data, bytes, s, d));
     });
 }
@@ -449,7 +449,7 @@ vkattn_status vkattn_tensor_wrap_buffer(vkattn_context ctx, VkBuffer buffer, VkD
         auto& o = out_of(out, "out");
         const Shape s = shape_of(rank, shape, "shape");
         const Strides st = strides ? Strides(strides, strides + rank) : Strides{};
-        const DType d = dtype_of(dtype, "dtype");
+        const DType d = dtype_of(raw(dtype), "dtype");
         ApplicationBuffer b;
         b.buffer = buffer;
         b.size = size;

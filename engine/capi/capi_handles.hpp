@@ -37,6 +37,17 @@ struct vkattn_mha_weights_t {
 
 namespace vkattn::capi {
 
+/// The value of a C enum as the caller stored it. A C caller may pass any int in an enum-typed field
+/// or parameter; reading it through the C++ enum type would be undefined behaviour for values outside
+/// the enumerators (UBSan's enum check), so every enum the C API receives is read through this.
+template <class Enum>
+int32_t raw(const Enum& e) noexcept {
+    static_assert(sizeof(Enum) == sizeof(int32_t), "C enums are int-sized");
+    int32_t v;
+    std::memcpy(&v, &e, sizeof v);
+    return v;
+}
+
 /// Throws Error(invalid_argument, message).
 [[noreturn]] void fail(const std::string& message);
 

@@ -19,13 +19,13 @@ MatmulOptions matmul_options(const vkattn_matmul_options* in) {
 LinearAttentionOptions linear_options(const vkattn_linear_attention_options* in) {
     const vkattn_linear_attention_options o = read_struct(in, vkattn_linear_attention_options_init, "options");
     LinearAttentionOptions l;
-    switch (o.feature_map) {
+    switch (raw(o.feature_map)) {
         case VKATTN_FEATURE_MAP_ELU_PLUS_ONE: l.feature_map = FeatureMap::elu_plus_one; break;
         case VKATTN_FEATURE_MAP_IDENTITY: l.feature_map = FeatureMap::identity; break;
         default:
-            fail("options.feature_map: " + std::to_string(static_cast<int>(o.feature_map)) + " is not a vkattn_feature_map");
+            fail("options.feature_map: " + std::to_string(raw(o.feature_map)) + " is not a vkattn_feature_map");
     }
-    l.causal = causal_of(o.causal, "options.causal");
+    l.causal = causal_of(raw(o.causal), "options.causal");
     l.key_lengths = int_list(o.key_lengths, o.key_lengths_count, "options.key_lengths");
     l.out_dtype = out_dtype_of(o.out_dtype, "options.out_dtype");
     if (o.out) l.out = o.out->t;
@@ -36,7 +36,7 @@ LinearAttentionOptions linear_options(const vkattn_linear_attention_options* in)
 MhaOptions mha_options(const vkattn_mha_options* in) {
     const vkattn_mha_options o = read_struct(in, vkattn_mha_options_init, "options");
     MhaOptions m;
-    m.causal = causal_of(o.causal, "options.causal");
+    m.causal = causal_of(raw(o.causal), "options.causal");
     m.key_lengths = int_list(o.key_lengths, o.key_lengths_count, "options.key_lengths");
     if (o.mask) m.mask = o.mask->t;
     m.need_weights = o.need_weights != 0;
@@ -132,7 +132,7 @@ vkattn_status vkattn_mha_load(vkattn_context ctx, const char* path, int64_t head
         l.heads = heads;
         l.kv_heads = kv_heads;
         if (prefix) l.prefix = prefix;
-        l.dtype = dtype_of(dtype, "dtype");
+        l.dtype = dtype_of(raw(dtype), "dtype");
         o = new vkattn_mha_weights_t{load_mha_weights(c, std::string(path), l)};
     });
 }
