@@ -163,19 +163,17 @@ class EngineTest(unittest.TestCase):
         bool_mask = _rng.random((LQ, LK)) > 0.3
         float_mask = np.where(_rng.random((B, 1, LQ, LK)) > 0.3, 0.5, -np.inf).astype(np.float32)
         slopes = vkattn.alibi_slopes(HQ)
+        # Every option is in at least one case; options that select a pipeline of their own (window,
+        # ALiBi, softcap: specialisation constants) share cases, so that the test compiles few
+        # pipelines on lavapipe. The combined case fails if any one of them is dropped on the way in.
         cases = [
             dict(),
-            dict(scale=0.3),
-            dict(causal="top_left"),
-            dict(causal="bottom_right"),
-            dict(key_lengths=lengths),
+            dict(scale=0.3, causal="top_left"),
             dict(causal="bottom_right", key_lengths=lengths),
+            dict(key_lengths=lengths),
             dict(mask=bool_mask),
             dict(mask=float_mask),
-            dict(window=(3, 1)),
             dict(window=(2, 0), causal="bottom_right"),
-            dict(alibi_slopes=slopes),
-            dict(softcap=1.5),
             dict(softcap=2.0, alibi_slopes=slopes, window=(4, -1), key_lengths=lengths),
         ]
         for opts in cases:
