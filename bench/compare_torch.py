@@ -3,11 +3,15 @@
 
 PyTorch runs on CUDA (scaled_dot_product_attention) when torch.cuda.is_available(), else on the CPU
 (scaled_dot_product_attention where this torch has it, else softmax(Q K^T) V written out). vkattn runs
-through `vkattn bench --shapes standard --filter <case> --json`, so its numbers are GPU-timestamp
-medians of the same cases the bench table shows. Both sides count the same flops for a case
-(2*B*Hq*(D+Dv) per visible query/key pair, causal pairs counted exactly), so the ratio is a time ratio.
+in the same process through its Python module (build/python, docs/python.md): q, k and v are uploaded
+once as device tensors and each timed call is vkattn.attention on them, whose output stays on the
+device, so both sides are timed the same way: the wall time of a call that returns when its result is
+ready, median of repeated runs after a warm-up (on CUDA, torch's events instead). Both sides count the
+same flops for a case (2*B*Hq*(D+Dv) per visible query/key pair, causal pairs counted exactly), so the
+ratio is a time ratio. vkattn's own GPU-timestamp numbers for the same case names come from
+`vkattn bench --shapes standard --filter <case>`.
 
-Not part of CI. Needs python3-torch (Debian) or a pip torch, and numpy.
+Not part of CI. Needs python3-torch (Debian) or a pip torch, numpy, and vkattn's Python module.
 
     /usr/bin/python3 bench/compare_torch.py                      # a modest default set
     /usr/bin/python3 bench/compare_torch.py --filter "decode f16 Lq1" --json out.json
@@ -16,10 +20,10 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
+
+import numpy as np
 
 try:
     import torch
@@ -28,6 +32,15 @@ except ImportError:
     sys.exit("compare_torch: PyTorch is not installed (Debian: apt-get install python3-torch)")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+try:
+    import vkattn
+except ImportError:
+    sys.path.insert(0, os.path.join(ROOT, "build", "python"))  # the module in the build tree (README)
+    try:
+        import vkattn
+    except ImportError as e:
+        sys.exit("compare_torch: vkattn's Python module is not importable (%s): build it (README quick start), or set "
+                 "PYTHONPATH to the build tree's python folder" % e)
 TARGET_SECONDS = 0.2  # like vkattn bench: repeat until this much time was measured
 MIN_REPEATS, MAX_REPEATS = 3, 100
 MAX_SCORE_BYTES = 2 << 30  # the written-out fallback materialises Q K^T; skip cases above this
@@ -158,42 +171,45 @@ def run_torch(c, cuda):
     return dict(impl="error")
 
 
-def run_vkattn(exe, cases, args):
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "vkattn.json")
-        cmd = [exe, "bench", "--shapes", "standard", "--json", out]
-        for c in cases:
-            cmd += ["--filter", c["name"]]
-        if args.device:
-            cmd += ["--device", args.device]
-        if args.max_seconds_per_case is not None:
-            cmd += ["--max-seconds-per-case", str(args.max_seconds_per_case)]
-        print("compare_torch: " + " ".join(repr(x) if " " in x else x for x in cmd), file=sys.stderr)
-        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL)
-        if not os.path.exists(out) or os.path.getsize(out) == 0:
-            sys.exit("compare_torch: vkattn bench wrote no JSON (exit status %d)" % proc.returncode)
-        with open(out) as f:
-            doc = json.load(f)
-    rows = {r["name"]: r for r in doc["rows"]}
-    return doc, rows
+def time_wall(fn):
+    """Median, min, max seconds of repeated calls after one warm-up (which also builds the pipelines)."""
+    fn()
+    times = []
+    while len(times) < MAX_REPEATS:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if len(times) >= MIN_REPEATS and sum(times) >= TARGET_SECONDS:
+            break
+    return statistics.median(times), min(times), max(times)
+
+
+def run_vkattn(ctx, c):
+    """The case through the module: inputs uploaded once, the timed call on device tensors."""
+    rng = np.random.default_rng(0)
+    dtype = np.float16 if c["dtype"] == "f16" else np.float32
+    q = ctx.tensor(rng.standard_normal((1, c["Hq"], c["Lq"], c["D"])).astype(dtype))
+    k = ctx.tensor(rng.standard_normal((1, c["Hkv"], c["Lk"], c["D"])).astype(dtype))
+    v = ctx.tensor(rng.standard_normal((1, c["Hkv"], c["Lk"], c["D"])).astype(dtype))
+    causal = {"none": "none", "top-left": "top_left", "bottom-right": "bottom_right"}[c["causal"]]
+    try:
+        med, lo, hi = time_wall(lambda: vkattn.attention(q, k, v, causal=causal))
+    except vkattn.Error as e:
+        return dict(status="error", note=str(e))
+    return dict(status="ok", median_s=med, min_s=lo, max_s=hi, gflops=flops(c) / med / 1e9)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--filter", action="append", default=[],
                     help="cases whose name contains TEXT (repeatable); default: a modest set of prefill and decode cases")
-    ap.add_argument("--vkattn", default=os.environ.get("VKATTN", os.path.join(ROOT, "build", "tools", "vkattn")),
-                    help="the vkattn program (default: $VKATTN, else build/tools/vkattn)")
-    ap.add_argument("--device", help="vkattn --device")
-    ap.add_argument("--max-seconds-per-case", type=float, help="vkattn --max-seconds-per-case")
+    ap.add_argument("--device", help="vkattn's device: an index, a type (discrete, integrated, cpu) or a name part")
     ap.add_argument("--threads", type=int,
                     help="torch CPU threads (default: torch's own choice; printed; lavapipe uses every CPU)")
     ap.add_argument("--json", help="also write the comparison to FILE")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    if not os.access(args.vkattn, os.X_OK):
-        sys.exit("compare_torch: no vkattn program at %s (build it, or pass --vkattn)" % args.vkattn)
 
     all_cases = standard_cases()
     if args.filter:
@@ -204,29 +220,31 @@ def main():
         sys.exit("compare_torch: no case matches --filter")
     cuda = torch.cuda.is_available()
 
-    doc, vk_rows = run_vkattn(args.vkattn, cases, args)
+    ctx = vkattn.Context(device=args.device)
+    vk_device = ctx.device
     where = torch.cuda.get_device_name(0) if cuda else "CPU, %d threads" % torch.get_num_threads()
-    print("torch %s on %s; vkattn on %s (%s)" % (torch.__version__, where, doc["device"]["name"], doc["device"]["driver"]))
+    print("torch %s on %s; vkattn on %s" % (torch.__version__, where, vk_device["name"]))
     print("GFLOP/s at the median of repeated runs (>= %.0f ms measured, after a warm-up)\n" % (TARGET_SECONDS * 1e3))
-    header = ("case", "torch impl", "torch GFLOP/s", "vkattn variant", "vkattn GFLOP/s", "vkattn/torch")
+    header = ("case", "torch impl", "torch GFLOP/s", "vkattn GFLOP/s", "vkattn/torch")
     lines, results = [], []
     for c in cases:
         print("compare_torch: torch %s ..." % c["name"], file=sys.stderr, flush=True)
         t = run_torch(c, cuda)
-        vk = vk_rows.get(c["name"], {})
+        print("compare_torch: vkattn %s ..." % c["name"], file=sys.stderr, flush=True)
+        vk = run_vkattn(ctx, c)
         vk_g = vk.get("gflops") if vk.get("status") == "ok" else None
         ratio = vk_g / t["gflops"] if vk_g and t.get("gflops") else None
         vk_text = "%.2f" % vk_g if vk_g else (vk.get("status", "missing") + (": " + vk["note"] if vk.get("note") else ""))
         lines.append((c["name"], t["impl"], "%.2f" % t["gflops"] if "gflops" in t else "-",
-                      vk.get("variant") or "-", vk_text, "%.2fx" % ratio if ratio else "-"))
+                      vk_text, "%.2fx" % ratio if ratio else "-"))
         results.append(dict(case=c, torch=t, vkattn=vk, ratio=ratio))
     widths = [max(len(str(r[i])) for r in lines + [header]) for i in range(len(header))]
     for i, row in enumerate([header, tuple("-" * w for w in widths)] + lines):
-        print("  ".join(str(x).rjust(w) if j in (2, 4, 5) and i != 0 else str(x).ljust(w)
+        print("  ".join(str(x).rjust(w) if j in (2, 3, 4) and i != 0 else str(x).ljust(w)
                         for j, (x, w) in enumerate(zip(row, widths))).rstrip())
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(torch=torch.__version__, torch_device=where, vkattn_device=doc["device"],
+            json.dump(dict(torch=torch.__version__, torch_device=where, vkattn_device=vk_device,
                            results=results), f, indent=1)
         print("\nwrote " + args.json)
 
