@@ -408,5 +408,43 @@ def write_safetensors(path, tensors):
         f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
+
+class HeatmapTest(unittest.TestCase):
+    """vkattn.heatmap draws weights as `vkattn heatmap` does: PNG and SVG by extension, UTF-8 token labels."""
+
+    def test_png_and_svg_with_utf8_tokens(self):
+        rng = np.random.default_rng(5)
+        w = rng.random((1, 2, 3, 4)).astype(np.float32)
+        w /= w.sum(axis=-1, keepdims=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            png = os.path.join(tmp, "w.png")
+            self.assertEqual(vkattn.heatmap(w, png, query_tokens=["l'", "économie", "naïve"],
+                                            key_tokens=["the", "economy", "–", "Straße"], head=1), png)
+            with open(png, "rb") as f:
+                head = f.read(24)
+            self.assertEqual(head[:8], b"\x89PNG\r\n\x1a\n")
+            width, height = struct.unpack(">II", head[16:24])
+            self.assertGreater(width, 100)
+            self.assertGreater(height, 100)
+            svg = os.path.join(tmp, "w.svg")
+            vkattn.heatmap(w, svg, mode="grid", title="Straße")
+            with open(svg, encoding="utf-8") as f:
+                self.assertIn("<svg", f.read(4096))
+
+    def test_errors_name_the_argument(self):
+        w = np.full((1, 1, 2, 3), 1 / 3, dtype=np.float32)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "w.png")
+            with self.assertRaisesRegex(ValueError, "query_tokens"):
+                vkattn.heatmap(w, out, query_tokens=["a"])
+            with self.assertRaisesRegex(ValueError, "^mode: 'all'"):
+                vkattn.heatmap(w, out, mode="all")
+            with self.assertRaisesRegex(ValueError, "head"):
+                vkattn.heatmap(w, out, head=4)
+            with self.assertRaisesRegex(ValueError, "weights: expected \\[B, H, Lq, Lk\\]"):
+                vkattn.heatmap(w[0], out)
+            with self.assertRaisesRegex(TypeError, "^key_tokens"):
+                vkattn.heatmap(w, out, key_tokens="abc")
+
 if __name__ == "__main__":
     unittest.main()

@@ -35,6 +35,11 @@
 
 #include <vkattn/vkattn.hpp>
 
+#if VKATTN_PYTHON_HEATMAP
+#include "draw/heatmap_figure.hpp"  // the vkattn program's drawing library (tools/draw)
+#include "draw/heatmap_render.hpp"
+#endif
+
 namespace py = pybind11;
 
 namespace {
@@ -575,6 +580,40 @@ py::array attention(const py::array& q, const py::array& k, const py::array& v, 
     return result;
 }
 
+#if VKATTN_PYTHON_HEATMAP
+// vkattn.heatmap: weights [B, H, Lq, Lk] (float32, C-contiguous) drawn as `vkattn heatmap` draws them,
+// to a PNG or SVG chosen by the extension of `path`. Returns the path.
+std::string heatmap(py::array_t<float, py::array::c_style | py::array::forcecast> weights, const std::string& path,
+                    std::vector<std::string> query_tokens, std::vector<std::string> key_tokens, int64_t batch,
+                    const std::string& mode, int64_t head, const std::string& title, int64_t max_cells,
+                    std::optional<double> vmax) {
+    if (weights.ndim() != 4)
+        throw vkattn::Error(vkattn::ErrorCode::invalid_argument,
+                            "weights: expected [B, H, Lq, Lk], got " + std::to_string(weights.ndim()) + " dimensions");
+    vkattn::Shape shape;
+    for (py::ssize_t i = 0; i < 4; ++i) shape.push_back(static_cast<int64_t>(weights.shape(i)));
+    std::vector<float> values(weights.data(), weights.data() + weights.size());
+    vkattn::cli::HeatmapRequest r;
+    r.batch = batch;
+    r.head = head;
+    if (mode == "head") r.mode = vkattn::cli::HeatmapMode::head;
+    else if (mode == "grid") r.mode = vkattn::cli::HeatmapMode::grid;
+    else if (mode == "mean") r.mode = vkattn::cli::HeatmapMode::mean;
+    else throw vkattn::Error(vkattn::ErrorCode::invalid_argument, "mode: '" + mode + "' (expected 'head', 'grid' or 'mean')");
+    r.query_tokens = std::move(query_tokens);
+    r.key_tokens = std::move(key_tokens);
+    r.title = title;
+    r.max_cells = max_cells;
+    r.vmax = vmax;
+    r.query_option = "query_tokens";
+    r.key_option = "key_tokens";
+    r.out_option = "path";
+    py::gil_scoped_release release;
+    vkattn::cli::write_heatmap(vkattn::cli::make_weights(std::move(values), shape), r, path);
+    return path;
+}
+#endif
+
 }  // namespace
 
 PYBIND11_MODULE(_vkattn, m) {
@@ -728,6 +767,11 @@ PYBIND11_MODULE(_vkattn, m) {
           py::arg("is_causal") = false, py::arg("scale") = py::none(),
           "Attention over C-contiguous [B, H, L, E] float32/float16 arrays on the default context; mask None, "
           "[Lq, Lk] or [B|1, Hq|1, Lq, Lk] (float32 added, bool/uint8 non-zero = attend). Returns [B, Hq, Lq, Ev].");
+#if VKATTN_PYTHON_HEATMAP
+    m.def("_heatmap", &heatmap, py::arg("weights"), py::arg("path"), py::arg("query_tokens"), py::arg("key_tokens"),
+          py::arg("batch"), py::arg("mode"), py::arg("head"), py::arg("title"), py::arg("max_cells"), py::arg("vmax"),
+          "Draws attention weights [B, H, Lq, Lk] (float32) to a PNG or SVG file, as `vkattn heatmap` does.");
+#endif
     m.def("_release_context", &release_context,
           "Drops the module's reference to the default context (the next call creates a new one; objects made on "
           "it keep it alive until they go). Registered with atexit.");

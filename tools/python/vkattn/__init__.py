@@ -42,6 +42,7 @@ from ._vkattn import (  # noqa: F401  (the public names of the package)
     device,
     devices,
 )
+from . import _vkattn as _core
 
 __all__ = [
     "scaled_dot_product_attention",
@@ -53,6 +54,7 @@ __all__ = [
     "MhaWeights",
     "additive_attention",
     "linear_attention",
+    "heatmap",
     "alibi_slopes",
     "Context",
     "Tensor",
@@ -649,3 +651,35 @@ def linear_attention(q, k, v, *, feature_map="elu_plus_one", causal="none", key_
     lengths = _int_list(key_lengths, "key_lengths")
     tq, tk, tv = (_device_float(ctx, x, n) for x, n in ((q, "q"), (k, "k"), (v, "v")))
     return _returned(ctx._linear(tq, tk, tv, fm, causal, lengths, _out_dtype(out_dtype)), as_numpy, as_torch)
+
+def heatmap(weights, path, *, query_tokens=None, key_tokens=None, batch=0, head=0, mode="head", title="",
+            max_cells=256, vmax=None):
+    """Draws attention weights as `vkattn heatmap` does and writes a PNG or SVG (by path's extension).
+
+    weights: [B, H, Lq, Lk] (a numpy array, a vkattn.Tensor, e.g. attention(..., return_weights=True).weights,
+    or a PyTorch CPU tensor); mode: "head" (one head: `head`), "grid" (every head of `batch`) or "mean"
+    (the mean over heads of `batch`); query_tokens / key_tokens: Lq / Lk labels (UTF-8), default indices;
+    max_cells: average-pool each axis to at most this many cells (0: never); vmax: top of the colour
+    scale (default: the largest value shown). Returns path. Errors name the argument (ValueError).
+    """
+    if not hasattr(_core, "_heatmap"):
+        raise Error("heatmap: this build of vkattn has no drawing library (it was built without the tools: "
+                    "-DVKATTN_BUILD_TOOLS=OFF)")
+    if isinstance(weights, Tensor):
+        weights = weights.numpy()
+    elif _is_torch_tensor(weights):
+        weights = _torch_to_numpy(weights, "weights")
+    w = np.ascontiguousarray(np.asarray(weights), dtype=np.float32)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a file name, got {type(path).__name__}")
+    tokens = []
+    for value, name in ((query_tokens, "query_tokens"), (key_tokens, "key_tokens")):
+        if value is None:
+            tokens.append([])
+        elif isinstance(value, str) or not all(isinstance(t, str) for t in value):
+            raise TypeError(f"{name}: expected a list of str")
+        else:
+            tokens.append(list(value))
+    _choice(mode, "mode", ("head", "grid", "mean"))
+    return _core._heatmap(w, os.fspath(path), tokens[0], tokens[1], int(batch), mode, int(head), str(title),
+                          int(max_cells), None if vmax is None else float(vmax))
