@@ -211,22 +211,14 @@ MhaResult mha_call(Context& ctx, const MhaWeights& w, const Tensor& x_q, const s
     };
     // One projection X Wᵀ + b into a new [B, L, rows] temporary of the weights' dtype.
     const auto project = [&](const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias) {
-        const Shape shape = {x.dim(0), x.dim(1), weight.dim(0)};
-        MatmulProblem p;
-        p.a = x;
-        p.B1 = 1, p.B2 = x.dim(0), p.M = x.dim(1), p.N = weight.dim(0);
-        p.a_strides = {0, x.strides()[0], x.strides()[1]};
-        p.segments = {{x.offset(), x.strides()[2], 0, x.dim(2)}};
-        p.w = weight;
-        p.bias = bias;
-        p.out_dtype = dt;
-        p.temporary = true;
-        p.measure_time = o.measure_time;
-        const MatmulResult r = run_matmul(st, ctx, p, target);
+        MatmulOptions mo;
+        mo.out = target.temporary(ctx, {x.dim(0), x.dim(1), weight.dim(0)}, dt, "projection");
+        mo.measure_time = o.measure_time;
+        const MatmulResult r = matmul_call(ctx, x, weight, bias, mo, target);
         result.dispatches += r.dispatches;
         add_time(r.gpu_milliseconds);
         if (result.variant.empty()) result.variant = r.variant;
-        return r.out.view(shape, contiguous_strides(shape), r.out.offset());
+        return r.out;
     };
     const auto bias_view = [&](const std::optional<Tensor>& b, int64_t row0, int64_t rows) -> std::optional<Tensor> {
         if (!b) return std::nullopt;
