@@ -21,32 +21,50 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsa
 # Pipelines are kept between runs of the attention target (each costs seconds to compile on lavapipe).
 export VKATTN_FUZZ_PIPELINE_CACHE="$PWD/build-asan/fuzz/pipeline-cache"
 mkdir -p build-asan/fuzz/artifacts "$VKATTN_FUZZ_PIPELINE_CACHE"
-status=0
-for target in fuzz_npy:npy fuzz_safetensors:safetensors fuzz_attention_args:attention_args; do
-  name="${target%%:*}"; corpus="tests/fuzz/corpus/${target##*:}"
-  work="build-asan/fuzz/corpus-${name}"
+# The three targets run at the same time, each in its own process for the same bounded time: the two
+# parsers keep a core busy each and the attention target mostly waits on lavapipe, so on the 2-core CI
+# machine this takes about one target's time instead of three (each target still gets its full time;
+# it runs fewer executions per second while they share the cores).
+fuzz_one() {  # fuzz_one NAME CORPUS_DIR: runs one target; writes its log and a result line
+  local name=$1 corpus=$2 work="build-asan/fuzz/corpus-$1" log="build-asan/fuzz/$1.log" leaks=1 rss=2048
   rm -rf "$work"; mkdir -p "$work"; cp "$corpus"/* "$work"/
-  log="build-asan/fuzz/$name.log"
   # The attention target: no leak check. lavapipe's JIT-compiled shader code allocates with realloc and
   # never frees, and its frames have no module name, so no suppression can match them. Each pipeline
   # keeps ~16 MB of JIT code and the fuzzer reaches dozens of variants: 6 GB. The parser targets (npy,
   # safetensors) keep leak checking on (nothing of the driver is loaded).
   # -timeout=300 per input: an input that needs new pipelines compiles each (1-2 s on an idle lavapipe,
   # many times that on a loaded 2-core machine); 60 s was hit by a seed input on a busy machine.
-  leaks=1; rss=2048
   if [ "$name" = fuzz_attention_args ]; then leaks=0; rss=6144; fi
   echo "fuzz: $name for ${seconds}s from $(ls "$corpus" | wc -l) seeds"
   if ASAN_OPTIONS="detect_leaks=$leaks" "build-asan/tests/fuzz/$name" -max_total_time="$seconds" -print_final_stats=1 \
       -artifact_prefix=build-asan/fuzz/artifacts/ -max_len=4096 -timeout=300 -rss_limit_mb="$rss" "$work" >"$log" 2>&1; then
+    local execs rate cov
     execs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo "?")
     rate=$(grep -oE 'stat::average_exec_per_sec: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo "?")
     cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -n 1 || true)
-    echo "fuzz: $name ok: $execs executions ($rate/s), $cov, corpus $(ls "$work" | wc -l) inputs"
+    echo "fuzz: $name ok: $execs executions ($rate/s), $cov, corpus $(ls "$work" | wc -l) inputs" >"build-asan/fuzz/$name.result"
   else
-    tail -n 60 "$log"
-    echo "fuzz: $name FAILED (input saved under build-asan/fuzz/artifacts/: $(ls build-asan/fuzz/artifacts | tr '\n' ' '))"
-    status=1
+    echo "fuzz: $name FAILED" >"build-asan/fuzz/$name.result"
   fi
+}
+pids=()
+for target in fuzz_npy:npy fuzz_safetensors:safetensors fuzz_attention_args:attention_args; do
+  name="${target%%:*}"
+  rm -f "build-asan/fuzz/$name.result"
+  fuzz_one "$name" "tests/fuzz/corpus/${target##*:}" &
+  pids+=($!)
+done
+wait "${pids[@]}" || true
+status=0
+for name in fuzz_npy fuzz_safetensors fuzz_attention_args; do
+  line=$(cat "build-asan/fuzz/$name.result" 2>/dev/null || echo "fuzz: $name FAILED (no result: the run did not finish)")
+  case "$line" in
+    *" ok: "*) echo "$line" ;;
+    *)
+      tail -n 60 "build-asan/fuzz/$name.log" || true
+      echo "$line (input saved under build-asan/fuzz/artifacts/: $(ls build-asan/fuzz/artifacts | tr '\n' ' '))"
+      status=1 ;;
+  esac
 done
 echo "fuzz: total $(( $(date +%s) - t0 )) s"
 exit $status

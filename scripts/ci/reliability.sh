@@ -23,13 +23,43 @@ fi
 steps=("$@")
 if [ ${#steps[@]} -eq 0 ]; then steps=(profiles validation tsan sanitize fuzz); fi
 summary=()
-for step in "${steps[@]}"; do
-  script="scripts/ci/${step}.sh"
-  if [ ! -x "$script" ]; then echo "reliability: no step '$step' ($script)" >&2; exit 2; fi
-  echo "==== reliability: $step"
+run_step() {  # run_step NAME: runs scripts/ci/NAME.sh and adds its time to the summary
+  local t0
+  echo "==== reliability: $1"
   t0=$(date +%s)
-  bash "$script"
-  summary+=("$(printf '%-12s %5d s' "$step" $(( $(date +%s) - t0 )))")
+  bash "scripts/ci/$1.sh"
+  summary+=("$(printf '%-12s %5d s' "$1" $(( $(date +%s) - t0 )))")
+}
+has_step() { [[ " ${steps[*]} " == *" $1 "* ]]; }
+for step in "${steps[@]}"; do
+  if [ ! -x "scripts/ci/${step}.sh" ]; then echo "reliability: no step '$step' (scripts/ci/${step}.sh)" >&2; exit 2; fi
+done
+for step in "${steps[@]}"; do
+  if [ "$step" = validation ] && has_step profiles; then continue; fi  # ran beside profiles
+  if [ "$step" = profiles ] && has_step validation; then
+    # GPU-assisted validation (one process, a few tests) runs beside the profiles (four processes, two at
+    # a time): each of these processes keeps about one core busy, so the three share the two cores with
+    # less idle time than two steps in a row. Both use the Release tree, built once here first.
+    build="${VKATTN_BUILD_DIR:-build}"
+    cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$build" --parallel "$(nproc)"
+    export VKATTN_CI_PREBUILT=1
+    vlog="$build/validation-step.log"
+    t0=$(date +%s)
+    ( rc=0; bash scripts/ci/validation.sh >"$vlog" 2>&1 || rc=$?
+      echo "$rc $(( $(date +%s) - t0 ))" >"$build/validation-step.result" ) &
+    vpid=$!
+    run_step profiles
+    wait "$vpid" || true
+    unset VKATTN_CI_PREBUILT
+    echo "==== reliability: validation (ran beside profiles)"
+    cat "$vlog"
+    read -r vrc vseconds <"$build/validation-step.result"
+    if [ "$vrc" -ne 0 ]; then echo "reliability: validation failed" >&2; exit "$vrc"; fi
+    summary+=("$(printf '%-12s %5d s (beside profiles)' validation "$vseconds")")
+    continue
+  fi
+  run_step "$step"
 done
 # .ci/run prints these with its own step times.
 if [ -n "${VKATTN_CI_STEP_TIMES:-}" ]; then printf '%s\n' "${summary[@]}" >"$VKATTN_CI_STEP_TIMES"; fi
