@@ -15,6 +15,7 @@ packages=(
   spirv-headers                         # SPIR-V opcode/enumerant numbers for the shader reflection
   python3-numpy                         # .npy round-trip check in the test suite, the Python module's tests
   python3-dev pybind11-dev              # the Python module (tools/python/, docs/python.md)
+  python3-torch                         # the module's tests against PyTorch (python_torch), bench/compare_torch.py
 )
 missing=()
 for p in "${packages[@]}"; do

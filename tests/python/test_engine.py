@@ -446,5 +446,39 @@ class HeatmapTest(unittest.TestCase):
             with self.assertRaisesRegex(TypeError, "^key_tokens"):
                 vkattn.heatmap(w, out, key_tokens="abc")
 
+
+class BenchTest(unittest.TestCase):
+    """vkattn.bench runs `vkattn bench`'s cases: rows as dicts with the --json file's fields, checked."""
+
+    def test_rows_are_measured_and_checked(self):
+        rows = vkattn.bench("quick", filter=["decode", "explicit"], repeat=3, max_seconds_per_case=0, progress=False)
+        self.assertEqual(len(rows), 2)
+        self.assertTrue(any(r["kind"] == "decode" for r in rows) and any(r["kind"] == "explicit" for r in rows))
+        for r in rows:
+            self.assertEqual(r["status"], "ok", r["note"])
+            self.assertEqual(r["check"], "pass")
+            self.assertGreaterEqual(r["repeats"], 3)
+            self.assertGreater(r["median_ms"], 0)
+            self.assertLessEqual(r["min_ms"], r["median_ms"])
+            self.assertLessEqual(r["median_ms"], r["max_ms"])
+            self.assertAlmostEqual(r["gflops"], r["gflop"] / (r["median_ms"] / 1e3), delta=r["gflops"] * 1e-3)
+            self.assertTrue(r["variant"])
+            self.assertEqual(r["device"], vkattn.device()["name"])
+        unchecked = vkattn.bench("quick", filter="decode", repeat=3, check=False, progress=False)
+        self.assertEqual(unchecked[0]["check"], "off")
+
+    def test_errors_name_the_argument(self):
+        with self.assertRaisesRegex(ValueError, "^shapes: unknown set 'nope'"):
+            vkattn.bench("nope")
+        with self.assertRaisesRegex(ValueError, "^filter: no case"):
+            vkattn.bench("quick", filter="no such case")
+        with self.assertRaisesRegex(ValueError, "^repeat: 0"):
+            vkattn.bench("quick", filter="decode", repeat=0)
+        with self.assertRaisesRegex(ValueError, "^max_seconds_per_case"):
+            vkattn.bench("quick", filter="decode", max_seconds_per_case=-1)
+        with self.assertRaisesRegex(TypeError, "^filter"):
+            vkattn.bench("quick", filter=[3])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -180,7 +180,7 @@ void print_scaling_summary(std::ostream& out, const BenchReport& rep) {
     }
 }
 
-void write_bench_json(const std::string& path, const BenchReport& rep) {
+std::string bench_json_text(const BenchReport& rep) {
     const DeviceInfo& d = rep.device;
     const RooflineFigures& r = rep.roofline;
     Json doc;
@@ -217,12 +217,16 @@ void write_bench_json(const std::string& path, const BenchReport& rep) {
         rows.push_back(std::move(fields));
     }
     doc["rows"] = std::move(rows);
-
-    std::ofstream f(path, std::ios::trunc);
-    if (!f) throw Error(ErrorCode::io_error, "--json: cannot open '" + path + "' for writing");
     // Device and driver strings come from the driver: bytes that are not UTF-8 become U+FFFD rather
     // than an exception or an invalid file.
-    f << doc.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
+    return doc.dump(2, ' ', false, Json::error_handler_t::replace);
+}
+
+void write_bench_json(const std::string& path, const BenchReport& rep) {
+    const std::string text = bench_json_text(rep);
+    std::ofstream f(path, std::ios::trunc);
+    if (!f) throw Error(ErrorCode::io_error, "--json: cannot open '" + path + "' for writing");
+    f << text << '\n';
     finish(f, "--json", path);
 }
 

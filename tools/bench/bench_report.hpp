@@ -42,6 +42,8 @@ void print_bench_table(std::ostream& out, const BenchReport& report);
 /// median time against N and how far the time per token drifts from the smallest N to the largest.
 void print_scaling_summary(std::ostream& out, const BenchReport& report);
 
+/// The report as `vkattn bench --json` writes it (format "vkattn-bench", version 1).
+std::string bench_json_text(const BenchReport& report);
 /// Throw Error(io_error) naming the path when the file cannot be written.
 void write_bench_json(const std::string& path, const BenchReport& report);
 void write_bench_csv(const std::string& path, const BenchReport& report);

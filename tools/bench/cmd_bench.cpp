@@ -15,16 +15,13 @@
 #include "bench/bench_linear.hpp"
 #include "bench/bench_overhead.hpp"
 #include "bench/bench_report.hpp"
+#include "bench/bench_run.hpp"
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
 #include "vkattn/roofline.hpp"
-#include "runtime/clock.hpp"
 
 namespace vkattn::cli {
 namespace {
-
-/// Per-case budget on CPU devices when --max-seconds-per-case is not given (GPUs: none).
-constexpr double kDefaultCpuBudgetSeconds = 20;
 
 struct BenchArgs {
     CommonOptions common;
@@ -51,8 +48,6 @@ RooflineFigures roofline_for(Context& ctx, bool remeasure) {
     return measure_roofline(ctx, o);
 }
 
-std::string seconds_text(double s) { return format_fixed(s, s < 10 ? 1 : 0) + " s"; }
-
 int run_bench(const BenchArgs& a) {
     if (a.shapes == "overhead") {
         // Host time per operation, not kernel time: its own runner (bench_overhead.cpp).
@@ -65,34 +60,31 @@ int run_bench(const BenchArgs& a) {
         if (!a.repeat.empty()) o.repeats = static_cast<int>(parse_integer(a.repeat, "--repeat", 1, 1000));
         return run_overhead_bench(o);
     }
-    MeasureSettings settings;
-    settings.max_repeats = static_cast<int>(parse_integer(a.repeat.empty() ? "100" : a.repeat, "--repeat", 1, 1000000));
-    settings.check = !a.no_check;
-    const double budget_arg = a.max_seconds.empty() ? -1 : parse_double(a.max_seconds, "--max-seconds-per-case");
-    if (!a.max_seconds.empty() && !(budget_arg >= 0 && std::isfinite(budget_arg)))
+    BenchRunOptions run;
+    run.shapes = a.shapes;
+    run.filters = a.filters;
+    run.settings.max_repeats = static_cast<int>(parse_integer(a.repeat.empty() ? "100" : a.repeat, "--repeat", 1, 1000000));
+    run.settings.check = !a.no_check;
+    run.max_seconds_per_case = a.max_seconds.empty() ? -1 : parse_double(a.max_seconds, "--max-seconds-per-case");
+    if (!a.max_seconds.empty() && !(run.max_seconds_per_case >= 0 && std::isfinite(run.max_seconds_per_case)))
         throw UsageError("--max-seconds-per-case: '" + a.max_seconds + "' must be a non-negative number (0: no limit)");
-    if (filter_cases(bench_cases(a.shapes, false), a.filters).empty())
-        throw UsageError("--filter: no case of set '" + a.shapes + "' has a name containing any of the given texts");
+    run.remeasure = a.remeasure;
+    run.progress = [](const std::string& line) { std::cerr << line << std::endl; };
+    check_bench_selection(a.shapes, a.filters);
     probe_writable(a.json, "--json");
     probe_writable(a.csv, "--csv");
 
     Context ctx = open_context(a.common);
     const DeviceInfo& dev = ctx.device();
     const bool cpu = dev.type == DeviceType::cpu;
-    const std::vector<BenchCase> cases = filter_cases(bench_cases(a.shapes, cpu), a.filters);
-    BenchReport rep;
-    rep.device = dev;
-    rep.shapes = a.shapes;
-    rep.filters = a.filters;
-    rep.date = vkattn::detail::utc_now();  // the engine's clock: the same stamps as its cache files
-    rep.max_seconds_per_case = budget_arg >= 0 ? budget_arg : cpu ? kDefaultCpuBudgetSeconds : 0;
-    rep.roofline = roofline_for(ctx, a.remeasure);
+    BenchReport rep = new_bench_report(ctx, run);
+    const std::vector<BenchCase> cases = bench_report_cases(rep);
 
     std::cout << "bench: [" << dev.index << "] " << dev.name << ", " << dev.vendor << ", " << to_string(dev.type) << ", driver "
               << dev.driver_name << " (" << dev.driver_info << ")\n"
               << "timer: " << (dev.timestamps ? "GPU timestamps" : "host clock (the device has no timestamps)")
               << "; per case: one checked run, one warm-up, then repeats until " << kBenchTargetMilliseconds << " ms (at least "
-              << kBenchMinRepeats << ", at most " << std::max(settings.max_repeats, kBenchMinRepeats) << ")\n"
+              << kBenchMinRepeats << ", at most " << std::max(run.settings.max_repeats, kBenchMinRepeats) << ")\n"
               << "shapes: " << a.shapes << ", " << cases.size() << " case(s)"
               << (rep.max_seconds_per_case > 0 ? ", skipping cases estimated over " + seconds_text(rep.max_seconds_per_case) +
                                                      " (--max-seconds-per-case)"
@@ -102,52 +94,8 @@ int run_bench(const BenchArgs& a) {
     print_roofline(std::cout, rep.roofline);
     std::cout << std::endl;
 
-    BenchEstimator estimator(rep.roofline);
-    settings.budget_seconds = rep.max_seconds_per_case;
-    bool failed = false, lost = false;
     const auto start = std::chrono::steady_clock::now();
-    for (std::size_t i = 0; i < cases.size(); ++i) {
-        const BenchCase& c = cases[i];
-        settings.seed = case_seed(0, c.spec.name);
-        BenchRow row;
-        row.bench = c;
-        row.flops = attention_flops(c.spec);
-        row.bytes = attention_bytes(c.spec);
-        row.estimated_seconds = estimator.estimate_seconds(c, settings);
-        const std::string where = "[" + std::to_string(i + 1) + "/" + std::to_string(cases.size()) + "] " + c.spec.name;
-        if (lost) {
-            row.status = "not run";
-            row.note = "the device was lost earlier";
-        } else if (rep.max_seconds_per_case > 0 && row.estimated_seconds > rep.max_seconds_per_case) {
-            row.status = "skipped";
-            row.note = "estimated " + seconds_text(row.estimated_seconds) + " > " + seconds_text(rep.max_seconds_per_case);
-            std::cerr << where << ": skipped, " << row.note << " (--max-seconds-per-case)" << std::endl;
-        } else {
-            std::cerr << where << ": estimated " << seconds_text(row.estimated_seconds) << " ..." << std::endl;
-            try {
-                const double estimate = row.estimated_seconds;
-                row = measure_case(ctx, c, settings);
-                row.estimated_seconds = estimate;
-                estimator.add(row);
-                failed = failed || row.check.starts_with("FAIL");
-                if (row.status == "skipped")
-                    std::cerr << "    skipped, " << row.note << " (--max-seconds-per-case)" << std::endl;
-                else
-                    std::cerr << "    " << format_fixed(row.median_ms, 3) << " ms, " << format_fixed(row.gflops, 2)
-                              << " GFLOP/s, " << format_fixed(row.gbps, 2) << " GB/s, check " << row.check << " ("
-                              << seconds_text(row.wall_seconds) << ")" << std::endl;
-                if (row.check.starts_with("FAIL"))
-                    std::cerr << "vkattn: bench: " << c.spec.name << ": " << row.note << std::endl;
-            } catch (const Error& e) {
-                row.status = "error";
-                row.note = std::string(to_string(e.code())) + ": " + e.message();
-                failed = true;
-                lost = e.code() == ErrorCode::device_lost;
-                std::cerr << "vkattn: bench: " << c.spec.name << ": " << row.note << std::endl;
-            }
-        }
-        rep.rows.push_back(std::move(row));
-    }
+    const bool failed = measure_bench_cases(ctx, rep, cases, run);
 
     std::cout << '\n';
     print_bench_table(std::cout, rep);

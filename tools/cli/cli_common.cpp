@@ -1,8 +1,6 @@
 #include "cli/cli_common.hpp"
 #include "vkattn/profile.hpp"
 
-#include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -13,26 +11,6 @@
 #include <system_error>
 
 namespace vkattn::cli {
-
-void add_common_options(CLI::App& command, CommonOptions& common) {
-    command
-        .add_option_function<std::string>(
-            "--device",
-            [&common](const std::string& text) {
-                common.device = text;
-                common.device_given = true;
-            },
-            "Device: index, name substring, or discrete|integrated|virtual|cpu (default: $VKATTN_DEVICE, "
-            "else discrete > integrated > virtual > cpu)")
-        ->type_name("SEL");
-    command.add_flag("--verbose", common.verbose, "Log device choice, plan and pipeline compile times to stderr");
-    command.add_flag("--validation", common.validation, "Enable the Khronos validation layer (VK_LAYER_KHRONOS_validation)");
-    std::string names;
-    for (const std::string& n : profile_names()) names += (names.empty() ? "" : "|") + n;
-    command.add_option("--profile", common.profile, "Limits profile: plan as if the device were weaker (" + names +
-                                                        "; default: $VKATTN_PROFILE, else desktop)")
-        ->type_name("NAME");
-}
 
 std::string checked_profile(const CommonOptions& common) {
     const std::string name = effective_profile(common.profile);

@@ -27,6 +27,8 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <algorithm>
+#include <cmath>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -35,6 +37,12 @@
 
 #include <vkattn/vkattn.hpp>
 
+#if VKATTN_PYTHON_BENCH
+#include <iostream>
+
+#include "bench/bench_run.hpp"  // the vkattn program's benchmark (tools/bench)
+#include "cli/cli_common.hpp"
+#endif
 #if VKATTN_PYTHON_HEATMAP
 #include "draw/heatmap_figure.hpp"  // the vkattn program's drawing library (tools/draw)
 #include "draw/heatmap_render.hpp"
@@ -614,6 +622,39 @@ std::string heatmap(py::array_t<float, py::array::c_style | py::array::forcecast
 }
 #endif
 
+#if VKATTN_PYTHON_BENCH
+// vkattn.bench: the cases of one `vkattn bench` set on ctx, measured as the program measures them. Returns
+// the report as the program's --json file holds it (the Python side parses it). Progress lines go to
+// standard error, as the program's do.
+std::string bench(const CtxPtr& c, const std::string& shapes, const std::vector<std::string>& filters, int64_t repeat,
+                  bool check, double max_seconds_per_case, bool remeasure, bool progress) {
+    const std::vector<std::string>& sets = vkattn::cli::bench_set_names();
+    if (std::find(sets.begin(), sets.end(), shapes) == sets.end()) {
+        std::string names;
+        for (const std::string& n : sets) names += (names.empty() ? "'" : ", '") + n + "'";
+        invalid("shapes: unknown set '" + shapes + "' (expected one of " + names + ")");
+    }
+    if (vkattn::cli::filter_cases(vkattn::cli::bench_cases(shapes, false), filters).empty())
+        invalid("filter: no case of set '" + shapes + "' has a name containing any of the given texts");
+    if (repeat < 1 || repeat > 1000000) invalid("repeat: " + std::to_string(repeat) + " (expected 1 to 1000000)");
+    if (!(max_seconds_per_case >= 0 || max_seconds_per_case == -1) || !std::isfinite(max_seconds_per_case))
+        invalid("max_seconds_per_case: must be a non-negative number (0: no limit) or None");
+    vkattn::cli::BenchRunOptions run;
+    run.shapes = shapes;
+    run.filters = filters;
+    run.settings.max_repeats = static_cast<int>(repeat);
+    run.settings.check = check;
+    run.max_seconds_per_case = max_seconds_per_case;
+    run.remeasure = remeasure;
+    if (progress) run.progress = [](const std::string& line) { std::cerr << line << std::endl; };
+    return locked(*c, [&](vkattn::Context& ctx) {
+        vkattn::cli::BenchReport rep = vkattn::cli::new_bench_report(ctx, run);
+        vkattn::cli::measure_bench_cases(ctx, rep, vkattn::cli::bench_report_cases(rep), run);
+        return vkattn::cli::bench_json_text(rep);
+    });
+}
+#endif
+
 }  // namespace
 
 PYBIND11_MODULE(_vkattn, m) {
@@ -771,6 +812,12 @@ PYBIND11_MODULE(_vkattn, m) {
     m.def("_heatmap", &heatmap, py::arg("weights"), py::arg("path"), py::arg("query_tokens"), py::arg("key_tokens"),
           py::arg("batch"), py::arg("mode"), py::arg("head"), py::arg("title"), py::arg("max_cells"), py::arg("vmax"),
           "Draws attention weights [B, H, Lq, Lk] (float32) to a PNG or SVG file, as `vkattn heatmap` does.");
+#endif
+#if VKATTN_PYTHON_BENCH
+    m.def("_bench", &bench, py::arg("ctx"), py::arg("shapes"), py::arg("filters"), py::arg("repeat"), py::arg("check"),
+          py::arg("max_seconds_per_case"), py::arg("remeasure"), py::arg("progress"),
+          "Runs one `vkattn bench` set on ctx; returns the report as the program's --json file holds it.");
+    m.def("_bench_sets", &vkattn::cli::bench_set_names, "The shape sets bench() takes.");
 #endif
     m.def("_release_context", &release_context,
           "Drops the module's reference to the default context (the next call creates a new one; objects made on "

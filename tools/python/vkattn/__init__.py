@@ -18,6 +18,7 @@ call (the environment variable VKATTN_DEVICE selects the device; see device()).
 """
 
 import collections
+import json
 import math
 import os
 import sys
@@ -55,6 +56,7 @@ __all__ = [
     "additive_attention",
     "linear_attention",
     "heatmap",
+    "bench",
     "alibi_slopes",
     "Context",
     "Tensor",
@@ -683,3 +685,45 @@ def heatmap(weights, path, *, query_tokens=None, key_tokens=None, batch=0, head=
     _choice(mode, "mode", ("head", "grid", "mean"))
     return _core._heatmap(w, os.fspath(path), tokens[0], tokens[1], int(batch), mode, int(head), str(title),
                           int(max_cells), None if vmax is None else float(vmax))
+
+
+def bench(shapes="quick", *, filter=None, repeat=100, check=True, max_seconds_per_case=None, remeasure=False,
+          progress=True, ctx=None):
+    """Times one of `vkattn bench`'s shape sets on the device, as the program does, and returns its rows.
+
+    shapes: "quick", "standard", "prefill", "decode", "memory", "local" or "linear" (docs/benchmarks.md);
+    filter: a str or a list of str: only the cases whose name contains one of them; repeat: at most this many
+    timed runs per case (at least 3; runs stop once 200 ms were measured); check: compare each case's output
+    with the host reference once; max_seconds_per_case: skip cases estimated to take longer (None: 20 s on
+    CPU devices, no limit on GPUs; 0: no limit); remeasure: measure the device's roofline again instead of
+    reading its cached figures; progress: a line per case on standard error. Runs on ctx (default: the
+    module's context) with the GIL released.
+
+    Returns a list of dicts, one per case, with the fields of the rows of `vkattn bench --json` (name, kind,
+    status, note, device, shape, dtype, variant, timer, repeats, median_ms, min_ms, max_ms, gflops, gbps,
+    pct_peak, pct_roofline, check, max_abs_err, ...): times are GPU timestamps where the device has them
+    (timer == "gpu"); a figure that was not measured is None. A case whose output failed the check has
+    check "FAIL" and the reason in note; a case over the time budget has status "skipped".
+    """
+    if not hasattr(_core, "_bench"):
+        raise Error("bench: this build of vkattn has no benchmark library (it was built without the tools: "
+                    "-DVKATTN_BUILD_TOOLS=OFF)")
+    ctx = _context_for(ctx)
+    if not isinstance(shapes, str):
+        raise TypeError(f"shapes: expected a str, got {type(shapes).__name__}")
+    if filter is None:
+        filters = []
+    elif isinstance(filter, str):
+        filters = [filter]
+    elif all(isinstance(f, str) for f in filter):
+        filters = list(filter)
+    else:
+        raise TypeError("filter: expected a str or a list of str")
+    if isinstance(repeat, bool) or not isinstance(repeat, int):
+        raise TypeError(f"repeat: expected an int, got {type(repeat).__name__}")
+    seconds = -1.0 if max_seconds_per_case is None else float(max_seconds_per_case)
+    if max_seconds_per_case is not None and not (seconds >= 0 and math.isfinite(seconds)):
+        raise ValueError(f"max_seconds_per_case: {max_seconds_per_case!r} (expected a non-negative number, 0: no "
+                         "limit, or None)")
+    text = _core._bench(ctx, shapes, filters, repeat, bool(check), seconds, bool(remeasure), bool(progress))
+    return json.loads(text)["rows"]
