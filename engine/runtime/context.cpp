@@ -119,6 +119,14 @@ void ContextState::initialise(ContextOptions opts) {
         chain = &size_control.pNext;
         if (info.api_version < VK_API_VERSION_1_3) device_extensions.push_back(VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
     }
+    // VK_KHR_portability_subset (MoltenVK on Apple devices, other layered implementations): a device that
+    // advertises it must be created with it enabled (VUID-VkDeviceCreateInfo-pProperties-04451). What it
+    // may withhold (VkPhysicalDevicePortabilitySubsetFeaturesKHR: triangle fans, image view swizzles and
+    // reinterpretation, events, sampler LOD bias, tessellation and vertex modes, ...) is graphics and
+    // events, none of which vkattn uses: its kernels need only compute, storage buffers and the limits
+    // device_probe reads. A beta extension, so named by its string (vulkan_beta.h is not included).
+    // Not run here: no portability device has been available to this project (lavapipe does not advertise it).
+    if (has_device_extension(physical, "VK_KHR_portability_subset")) device_extensions.push_back("VK_KHR_portability_subset");
     di.enabledExtensionCount = static_cast<uint32_t>(device_extensions.size());
     di.ppEnabledExtensionNames = device_extensions.data();
     VkDevice dev = VK_NULL_HANDLE;

@@ -37,6 +37,8 @@ DeviceType to_device_type(VkPhysicalDeviceType t) {
     }
 }
 
+}  // namespace
+
 bool has_device_extension(VkPhysicalDevice physical, const char* name) {
     uint32_t n = 0;
     vkEnumerateDeviceExtensionProperties(physical, nullptr, &n, nullptr);
@@ -44,6 +46,8 @@ bool has_device_extension(VkPhysicalDevice physical, const char* name) {
     vkEnumerateDeviceExtensionProperties(physical, nullptr, &n, exts.data());
     return std::any_of(exts.begin(), exts.end(), [&](const auto& e) { return std::strcmp(e.extensionName, name) == 0; });
 }
+
+namespace {
 
 void probe_memory(VkPhysicalDevice physical, DeviceInfo& info) {
     VkPhysicalDeviceMemoryProperties mem{};

@@ -8,6 +8,9 @@ namespace vkattn::detail {
 
 DeviceInfo probe_device(VkPhysicalDevice physical, uint32_t index);
 
+/// Whether the physical device advertises the device extension `name`.
+bool has_device_extension(VkPhysicalDevice physical, const char* name);
+
 /// Index of a queue family with compute support (preferring compute-only), or UINT32_MAX.
 uint32_t find_compute_queue_family(VkPhysicalDevice physical);
 
