@@ -10,11 +10,11 @@ vkattn_shader(attention_decode_split_f32 attention/attention_decode_split.comp D
 vkattn_shader(attention_decode_split_f16 attention/attention_decode_split.comp DEFINES IN_F16=1)
 vkattn_shader(attention_decode_combine attention/attention_decode_combine.comp)
 vkattn_shader(attention_decode_combine_f16out attention/attention_decode_combine.comp DEFINES O_BUFFER_AS_WORDS=1)
-vkattn_shader(attention_scores_f32 attention/attention_scores.comp DEFINES IN_F16=0)
-vkattn_shader(attention_scores_f16 attention/attention_scores.comp DEFINES IN_F16=1)
-vkattn_shader(attention_softmax attention/attention_softmax.comp)
-vkattn_shader(attention_pv_f32 attention/attention_pv.comp DEFINES IN_F16=0)
-vkattn_shader(attention_pv_f16 attention/attention_pv.comp DEFINES IN_F16=1)
+# The explicit path's second pass (the first is the fused kernel with its log-sum-exp): P = exp(s - lse).
+vkattn_shader(attention_weights_f32 attention/attention_weights.comp DEFINES IN_F16=0)
+vkattn_shader(attention_weights_f16 attention/attention_weights.comp DEFINES IN_F16=1)
+vkattn_shader(attention_weights_rowwise_f32 attention/attention_weights_rowwise.comp DEFINES IN_F16=0)
+vkattn_shader(attention_weights_rowwise_f16 attention/attention_weights_rowwise.comp DEFINES IN_F16=1)
 vkattn_shader(convert_f32_to_f16 runtime/convert_f32_to_f16.comp)
 # Roofline microbenchmarks (engine/tuning/roofline.cpp): FMA peak in f32 and f16 arithmetic, copy bandwidth.
 vkattn_shader(roofline_fma_f32 roofline/roofline_fma.comp DEFINES FMA_F16=0)

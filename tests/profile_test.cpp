@@ -134,13 +134,13 @@ TEST(Profiles, PlannerPicksFittingVariantsUnderEveryProfile) {
             const detail::FusedConfig f = detail::choose_fused_config(d, dcap);
             if (f.kernel == detail::FusedKernel::rowwise) {
                 expect_fits(d, "attention_fused_rowwise_f16", {f.rows, f.keys, f.dcap, 1}, f.shared_bytes);
+                expect_fits(d, "attention_weights_rowwise_f32", {f.rows, f.keys, f.dcap, 1}, f.shared_bytes);
                 expect_fits(d, "attention_decode_split_f32", {64, f.keys, f.dcap, 0}, f.shared_bytes);
             }
         }
         const detail::ExplicitConfig e = detail::choose_explicit_config(d);
-        expect_fits(d, "attention_scores_f32", {e.tile});
-        expect_fits(d, "attention_pv_f16", {e.tile});
-        expect_fits(d, "attention_softmax", {e.softmax_workgroup});
+        expect_fits(d, "attention_weights_f32", {e.tile});
+        expect_fits(d, "attention_weights_f16", {e.tile});
         expect_fits(d, "attention_decode_combine", {64});
         expect_fits(d, "convert_f32_to_f16", {detail::convert_workgroup(d)});
     }
@@ -219,7 +219,7 @@ TEST(SpirvReflect, ReadsWorkgroupSharedMemoryAndCapabilities) {
     const detail::ShaderNeeds fused = reflect_shader(words("attention_fused_f32"), {64, 16, 32, 64, 4});
     EXPECT_EQ(fused.workgroup, (std::array<uint32_t, 3>{64, 1, 1}));
     EXPECT_EQ(fused.shared_bytes, 4u * (16 * 64 + 2 * 32 * 64 + 16 * 32 + 16 * 4));
-    const detail::ShaderNeeds scores = reflect_shader(words("attention_scores_f16"), {8});
+    const detail::ShaderNeeds scores = reflect_shader(words("attention_weights_f16"), {8});
     EXPECT_EQ(scores.workgroup, (std::array<uint32_t, 3>{8, 8, 1}));
     EXPECT_EQ(scores.shared_bytes, 2u * 8 * 8 * 4);
     const detail::ShaderNeeds convert = reflect_shader(words("convert_f32_to_f16"), {32});

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <numeric>
 
 #include "runtime/access.hpp"
 #include "attention/attention_decode.hpp"
@@ -250,18 +251,19 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
     result.path = choose_path(o);
 
     // Plan first: an unsupported configuration fails before anything is allocated.
-    FusedConfig fc;
+    // The explicit path runs the fused kernel too (its output, lse, and each row's final (m, l)), then the
+    // weights pass P = exp(s - m) / l over the same rows: one pass over the keys more than the fused path.
+    const bool explicit_path = result.path == Path::explicit_;
+    FusedConfig fc = st.forced_fused ? *st.forced_fused : choose_fused_config(dev, head_dim_class(std::max(p.D, p.Dv)), p.dtype, st.tuning.get());
+    fit_fused_rows(fc, p.Lq);
     ExplicitConfig ec;
-    int64_t row_tile;
-    if (result.path == Path::fused) {
-        fc = st.forced_fused ? *st.forced_fused : choose_fused_config(dev, head_dim_class(std::max(p.D, p.Dv)), p.dtype, st.tuning.get());
-        fit_fused_rows(fc, p.Lq);
-        row_tile = fc.rows;
-        result.variant = fused_variant_name(fc, p.dtype);
-    } else {
+    int64_t row_tile = fc.rows;
+    result.variant = fused_variant_name(fc, p.dtype);
+    if (explicit_path) {
         ec = choose_explicit_config(dev);
-        row_tile = ec.tile;
-        result.variant = explicit_variant_name(ec, p.dtype);
+        // Chunks start on a row tile of both passes (the tiled weights kernel's rows come in ec.tile).
+        if (fc.kernel != FusedKernel::rowwise) row_tile = std::lcm<int64_t>(fc.rows, ec.tile);
+        result.variant = explicit_variant_name(ec, fc, p.dtype);
     }
 
     const auto result_tensor = [&](const char* name, const Shape& shape, DType dtype) { return target.result(ctx, shape, dtype, name); };
@@ -290,16 +292,18 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
     KvSplitConfig ks;
     const bool split_kv = result.path == Path::fused && !decode && choose_kv_split_config(dev, p, o, fc, packed, inputs, ks);
     if (split_kv) result.variant += kv_split_variant_suffix(ks, dev);
-    if (result.path == Path::fused && fc.kernel == FusedKernel::tiled && has_loop_iteration_limit(dev) &&
+    if (fc.kernel == FusedKernel::tiled && has_loop_iteration_limit(dev) &&
         tiled_loop_iterations(fc, p.D, p.Dv, split_kv ? ks.keys_per_split : p.Lk) > 60000)
         throw Error(ErrorCode::unsupported,
                     "k: " + std::to_string(p.Lk) + " keys would exceed this device's limit of 65535 shader loop "
                     "iterations in the tiled fused kernel (lavapipe); use the default kernel (unset VKATTN_FUSED_KERNEL)");
 
-    // Scratch per query row: the explicit path's score row, or the rowwise kernel's (m, l) between blocks.
-    const bool rowwise = result.path == Path::fused && fc.kernel == FusedKernel::rowwise && !decode;
-    const int64_t scratch_per_row = rowwise ? 2 : (result.path == Path::explicit_ && !result.weights) ? p.Lk : 0;
-    const bool scratch_p = scratch_per_row > 0;
+    // Scratch per query row: (m, l), the rowwise kernel's between key blocks and the explicit path's for
+    // its weights pass; and on the explicit path without return_weights, the row of P that pass writes.
+    const bool rowwise = fc.kernel == FusedKernel::rowwise && !decode;
+    const int64_t state_per_row = rowwise || explicit_path ? 2 : 0;
+    const int64_t p_scratch_per_row = explicit_path && !result.weights ? p.Lk : 0;
+    const int64_t scratch_per_row = state_per_row + p_scratch_per_row;
 
     // Binding 6: the B key lengths (zeros when unused), then the Hq ALiBi slopes (as float bits) when
     // given, then (rowwise kernel) its work lists, appended below.
@@ -369,7 +373,7 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
             row_tile = fc.rows;
             lim.row_tile = row_tile;
             lim.max_rows = std::max<int64_t>(row_tile, lim.max_rows / 2);
-            result.variant = fused_variant_name(fc, p.dtype);
+            result.variant = explicit_path ? explicit_variant_name(ec, fc, p.dtype) : fused_variant_name(fc, p.dtype);
         }
     }
     if (staged) {
@@ -389,13 +393,18 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
             throw Error(ErrorCode::vulkan_error, "internal: the f32 working buffer does not fit one binding");
     }
 
-    std::optional<Tensor> scratch;
-    BoundRange scratch_range;
-    if (scratch_p) {
-        int64_t most = 0;
-        for (const Chunk& c : chunks) most = std::max(most, c.slices * c.row_count * scratch_per_row);
-        scratch = target.temporary(ctx, {most}, DType::f32, "scratch");
+    // Two chunk-local temporaries: (m, l) per row, and the explicit path's P rows when no weights were asked for.
+    std::optional<Tensor> scratch, p_scratch;
+    BoundRange scratch_range, p_scratch_range;
+    int64_t most_rows = 0;
+    for (const Chunk& c : chunks) most_rows = std::max(most_rows, c.slices * c.row_count);
+    if (state_per_row > 0) {
+        scratch = target.temporary(ctx, {most_rows * state_per_row}, DType::f32, "scratch");
         scratch_range = range_of(*scratch);
+    }
+    if (p_scratch_per_row > 0) {
+        p_scratch = target.temporary(ctx, {most_rows * p_scratch_per_row}, DType::f32, "scratch");
+        p_scratch_range = range_of(*p_scratch);
     }
     if ((packed || split_kv) && chunks.size() != 1)
         throw Error(ErrorCode::vulkan_error, "internal: a packed or split problem was split into chunks");
@@ -421,8 +430,39 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
     // Records the dispatches of chunk ci.
     const auto record_chunk = [&](std::size_t ci) {
         const Chunk& c = chunks[ci];
-        const auto scratch_fix = [&](Dispatch& d) {
-            if (scratch_p) d.params.offsets1[2] = static_cast<int32_t>(-c.row0 * scratch_per_row);
+        // Scratch rows are chunk-local: shift binding 8's index to the chunk's first row (per_row floats a row).
+        const auto scratch_fix = [&](Dispatch& d, int64_t per_row) { d.params.offsets1[2] = static_cast<int32_t>(-c.row0 * per_row); };
+        // The fused pass of the explicit path keeps (m, l) in the scratch (binding 8), never in the weights,
+        // and leaves each row's final pair there (FLAG_ROW_STATE).
+        Operands fused_ops = ops;
+        KernelParams fused_kp = kp;
+        if (explicit_path) {
+            fused_ops.weights = Operand{};
+            fused_kp.flags[2] |= kFlagRowState;
+        }
+        // The weights pass: P to binding 8 (the weights, or the P scratch), the (m, l) scratch read through
+        // binding 4 (the output's slot: this pass writes no output).
+        const auto append_weights_pass = [&] {
+            if (!explicit_path) return;
+            const auto weights_dispatch = [&](VkPipeline pl, int64_t row_unit) {
+                Dispatch d = chunk_dispatch(pl, kp, ops, c, p.Hq, lim, row_unit, key_lengths_range, p_scratch_range);
+                if (!ops.weights.buffer) scratch_fix(d, p_scratch_per_row);
+                d.bindings[kOut] = scratch_range;
+                d.params.offsets0[3] = static_cast<int32_t>(-c.row0 * state_per_row);
+                return d;
+            };
+            if (fc.kernel == FusedKernel::rowwise) {
+                Dispatch d = weights_dispatch(st.pipeline("attention_weights_rowwise" + suffix, {fc.rows, fc.keys, fc.dcap, p.features()}), fc.rows);
+                d.groups = {groups_for(c.row_count, fc.rows), 1, static_cast<uint32_t>(c.slices)};
+                for (int64_t kb = 0; kb * fc.keys < p.Lk; ++kb) {
+                    d.params.flags[3] = static_cast<int32_t>(kb);
+                    dispatches.push_back(d);
+                }
+            } else {
+                Dispatch d = weights_dispatch(st.pipeline("attention_weights" + suffix, {ec.tile}), ec.tile);
+                d.groups = {groups_for(p.Lk, ec.tile), groups_for(c.row_count, ec.tile), static_cast<uint32_t>(c.slices)};
+                dispatches.push_back(d);
+            }
         };
         if (decode) {
             record_decode(st, dc, p, chunk_dispatch(VK_NULL_HANDLE, kp, ops, c, p.Hq, lim, 1, key_lengths_range, scratch_range),
@@ -431,22 +471,24 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
         }
         if (rowwise) {
             VkPipeline pl = st.pipeline("attention_fused_rowwise" + suffix, {fc.rows, fc.keys, fc.dcap, p.features()});
-            const Dispatch base = chunk_dispatch(pl, kp, ops, c, p.Hq, lim, fc.rows, key_lengths_range, scratch_range);
+            const Dispatch base = chunk_dispatch(pl, fused_kp, fused_ops, c, p.Hq, lim, fc.rows, key_lengths_range, scratch_range);
             for (const RowwiseDispatch& w : rowwise_work) {
                 if (w.chunk != ci) continue;
                 Dispatch d = base;
-                scratch_fix(d);
+                scratch_fix(d, state_per_row);
                 d.params.flags[3] = w.key_block;
                 d.params.offsets1[3] = w.first_word;
                 d.groups = {w.items, 1, 1};
                 dispatches.push_back(d);
             }
+            append_weights_pass();
             return;
         }
-        if (result.path == Path::fused) {
+        {
             VkPipeline pl = st.pipeline((fc.subgroup_reduce ? "attention_fused_sg" : "attention_fused") + suffix,
                                         {fc.workgroup, fc.rows, fc.keys, fc.dcap, fc.threads_per_row});
-            Dispatch d = chunk_dispatch(pl, kp, ops, c, p.Hq, lim, fc.rows, key_lengths_range, scratch_range);
+            Dispatch d = chunk_dispatch(pl, fused_kp, fused_ops, c, p.Hq, lim, fc.rows, key_lengths_range, scratch_range);
+            if (explicit_path) scratch_fix(d, state_per_row);
             d.groups = {groups_for(c.row_count, fc.rows), static_cast<uint32_t>(c.slices), 1};
             if (packed) {
                 const std::array<int64_t, 2> grid = tiled_grid(p, fc, true);
@@ -457,20 +499,7 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
                 record_kv_split(st, ks, p, d, combine_packs, dispatches);
             else
                 dispatches.push_back(d);
-            return;
-        }
-        VkPipeline scores = st.pipeline("attention_scores" + suffix, {ec.tile});
-        VkPipeline softmax = st.pipeline("attention_softmax", {ec.softmax_workgroup});
-        VkPipeline pv = st.pipeline("attention_pv" + suffix, {ec.tile});
-        Dispatch d1 = chunk_dispatch(scores, kp, ops, c, p.Hq, lim, ec.tile, key_lengths_range, scratch_range);
-        d1.groups = {groups_for(p.Lk, ec.tile), groups_for(c.row_count, ec.tile), static_cast<uint32_t>(c.slices)};
-        Dispatch d2 = chunk_dispatch(softmax, kp, ops, c, p.Hq, lim, 1, key_lengths_range, scratch_range);
-        d2.groups = {static_cast<uint32_t>(c.row_count), static_cast<uint32_t>(c.slices), 1};
-        Dispatch d3 = chunk_dispatch(pv, kp, ops, c, p.Hq, lim, ec.tile, key_lengths_range, scratch_range);
-        d3.groups = {groups_for(p.Dv, ec.tile), groups_for(c.row_count, ec.tile), static_cast<uint32_t>(c.slices)};
-        for (Dispatch* d : {&d1, &d2, &d3}) {
-            scratch_fix(*d);
-            dispatches.push_back(*d);
+            append_weights_pass();
         }
     };
     for (std::size_t ci = 0; ci < chunks.size(); ++ci) {

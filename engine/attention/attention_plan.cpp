@@ -189,10 +189,6 @@ ExplicitConfig choose_explicit_config(const DeviceInfo& dev) {
     ExplicitConfig c;
     const uint32_t max_wg = std::min(dev.max_workgroup_invocations, std::min(dev.max_workgroup_size[0], dev.max_workgroup_size[1]));
     c.tile = max_wg >= 256 ? 16 : 8;
-    c.softmax_workgroup = 1;
-    while (c.softmax_workgroup * 2 <= 64 && static_cast<uint32_t>(c.softmax_workgroup * 2) <= dev.max_workgroup_size[0] &&
-           static_cast<uint32_t>(c.softmax_workgroup * 2) <= dev.max_workgroup_invocations)
-        c.softmax_workgroup *= 2;
     return c;
 }
 
@@ -217,9 +213,9 @@ std::string fused_variant_name(const FusedConfig& c, DType dtype) {
            (c.tuned ? ",tuned]" : "]");
 }
 
-std::string explicit_variant_name(const ExplicitConfig& c, DType dtype) {
-    return "explicit." + std::string(dtype_name(dtype)) + "[tile" + std::to_string(c.tile) + ",softmax" +
-           std::to_string(c.softmax_workgroup) + "]";
+std::string explicit_variant_name(const ExplicitConfig& c, const FusedConfig& fused, DType dtype) {
+    return "explicit." + std::string(dtype_name(dtype)) + "[" + fused_variant_name(fused, dtype) + "," +
+           (fused.kernel == FusedKernel::rowwise ? std::string("weights_rowwise") : "weights_tile" + std::to_string(c.tile)) + "]";
 }
 
 }  // namespace vkattn::detail
@@ -263,7 +259,20 @@ std::vector<std::string> kernel_variants(const DeviceInfo& device) {
     lines.push_back("split-KV (tiled kernel, few row tiles x heads over many keys): up to 128 splits of >= 128 keys, chosen for " +
                     std::to_string(device.compute_units) + " compute units (" + device.compute_units_source +
                     "), + decode_combine; AttentionOptions::kv_splits overrides");
-    lines.push_back("weights: " + detail::explicit_variant_name(detail::choose_explicit_config(device), DType::f32) + " / f16");
+    {
+        // The explicit path: the fused pass above with its log-sum-exp, then the weights pass.
+        std::string w = "weights (explicit path): the fused kernel with its log-sum-exp, then P = exp(s - lse) by ";
+        try {
+            const auto c = detail::choose_fused_config(device, 64, DType::f32, &table);
+            w += c.kernel == detail::FusedKernel::rowwise
+                     ? std::string("attention_weights_rowwise (the fused rows and key blocks)")
+                     : "attention_weights[tile" + std::to_string(detail::choose_explicit_config(device).tile) + "]";
+            w += ", e.g. " + detail::explicit_variant_name(detail::choose_explicit_config(device), c, DType::f32);
+        } catch (const Error& e) {
+            w += "nothing: the fused kernel is unsupported (" + e.message() + ")";
+        }
+        lines.push_back(w);
+    }
     lines.push_back("f16 output: convert_f32_to_f16[wg" + std::to_string(detail::convert_workgroup(device)) + "]");
     return lines;
 }

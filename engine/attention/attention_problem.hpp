@@ -60,10 +60,11 @@ struct FusedConfig {
     bool subgroup_reduce = false;  // tiled: row maxima by subgroup shuffles (attention_fused_sg_*)
 };
 
-/// Tiling of the explicit path's three stages.
+/// The explicit path: the fused kernel (fc, with its log-sum-exp), then the weights pass P = exp(s - lse):
+/// attention_weights_rowwise (the fused rowwise kernel's rows and key blocks) where the fused kernel is
+/// the rowwise one, else attention_weights (tile x tile workgroups).
 struct ExplicitConfig {
-    int tile = 16;             // scores and P·V workgroups are tile x tile
-    int softmax_workgroup = 64;
+    int tile = 16;  // attention_weights: workgroups of tile x tile (row, key) pairs
 };
 
 /// Head-dim capacity class of a problem: 64, 128, 256 or 512.
@@ -94,6 +95,7 @@ int convert_workgroup(const DeviceInfo& device);
 Path choose_path(const AttentionOptions& options);
 
 std::string fused_variant_name(const FusedConfig& c, DType dtype);
-std::string explicit_variant_name(const ExplicitConfig& c, DType dtype);
+/// "explicit.<dt>[<the fused pass's variant>,weights_rowwise]" or "...,weights_tile16]".
+std::string explicit_variant_name(const ExplicitConfig& c, const FusedConfig& fused, DType dtype);
 
 }  // namespace vkattn::detail

@@ -38,6 +38,8 @@ std::string gqa_packing_variant_suffix(const AttentionProblem& p);
 
 /// flags.z bit of the packed rows (FLAG_PACK_GROUP in shaders/common/common.glsl).
 constexpr int32_t kFlagPackGroup = 8;
+/// flags.z: the fused kernel also writes each row's final (m, l) to binding 8 (the explicit path's weights pass reads them).
+constexpr int32_t kFlagRowState = 16;
 
 /// Row tiles x slices of the tiled kernel's grid, packed or not.
 std::array<int64_t, 2> tiled_grid(const AttentionProblem& p, const FusedConfig& fc, bool packed);

@@ -186,4 +186,9 @@ void main() {
         if (c < Dv) o_data[s.o_base + i * P.o_stride.z + c * P.o_stride.w] = acc[u] * inv_l;
     }
     if (t == 0 && (P.flags.z & FLAG_LSE) != 0) lse_data[P.offsets1.y + (s.bh - P.chunk.x) * LQ() + i] = row_lse(st);
+    if (t == 0 && (P.flags.z & FLAG_ROW_STATE) != 0) {  // the explicit path's weights pass reads (m, l)
+        const int state = P.offsets1.z + 2 * ((s.bh - P.chunk.x) * LQ() + i);
+        p_data[state] = st.m;
+        p_data[state + 1] = st.l;
+    }
 }

@@ -146,11 +146,11 @@ void main() {
         } else {
             [[dont_unroll]] for (int c = 0; c < Dv; ++c) o_data[o_row + c * P.o_stride.w] = acc[c] * out_scale;
         }
-        if (!finalize) {
+        // (m, l) stay for the next block, or, on the explicit path, for the weights pass (FLAG_ROW_STATE).
+        if (!finalize || (P.flags.z & FLAG_ROW_STATE) != 0) {
             p_data[state_idx] = st.m;
             p_data[state_idx + 1] = st.l;
-        } else if ((P.flags.z & FLAG_LSE) != 0) {
-            lse_data[P.offsets1.y + local_bh * LQ() + i] = row_lse(st);
         }
+        if (finalize && (P.flags.z & FLAG_LSE) != 0) lse_data[P.offsets1.y + local_bh * LQ() + i] = row_lse(st);
     }
 }

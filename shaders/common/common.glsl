@@ -50,6 +50,8 @@ const int FLAG_KEY_LENGTHS = 1;  // flags.z: key_lengths is bound
 const int FLAG_LSE = 2;          // flags.z: lse is bound and wanted
 const int FLAG_ALIGN_KEY_LENGTHS = 4;  // flags.z: bottom-right causality, the window and ALiBi align to key_lengths[b], not Lk
 const int FLAG_PACK_GROUP = 8;   // flags.z (tiled kernel): a workgroup's rows are the GQA group's heads x query rows
+const int FLAG_ROW_STATE = 16;   // flags.z (fused kernels, explicit path): also write each row's final (m, l) to binding 8
+                                 // at P.offsets1.z + 2 * (local slice * Lq + row), for the weights pass
 const int MASK_NONE = 0;
 const int MASK_F32 = 1;
 const int MASK_F16 = 2;

@@ -50,7 +50,7 @@ BenchCase cross(int64_t H, int64_t Lq, int64_t Lk, int64_t D, DType dt) {
                 head + " " + heads(H, H) + num(" D", D), H, H, Lq, Lk, D, dt, Causal::none);
 }
 
-/// The explicit path (scores, softmax, P·V; materialises P): "explicit f32 H8 N256 D64".
+/// The explicit path (the fused kernel with its lse, then P = exp(s - lse); materialises P): "explicit f32 H8 N256 D64".
 BenchCase explicit_path(int64_t H, int64_t N, int64_t D, DType dt) {
     const std::string head = std::string("explicit ") + std::string(dtype_name(dt));
     return make("explicit", head + " " + heads(H, H) + num(" N", N) + num(" D", D), head + " " + heads(H, H) + num(" D", D), H,
@@ -109,7 +109,7 @@ void add_decode(std::vector<BenchCase>& v) {
 }  // namespace
 
 const std::vector<std::string>& bench_set_names() {
-    static const std::vector<std::string> names = {"quick", "standard", "prefill", "decode", "memory", "local", "linear"};
+    static const std::vector<std::string> names = {"quick", "standard", "prefill", "decode", "memory", "local", "linear", "weights"};
     return names;
 }
 
@@ -136,11 +136,18 @@ std::vector<BenchCase> bench_cases(const std::string& set, bool cpu_device) {
         add_local(v);
     } else if (set == "linear") {
         add_linear(v);
+    } else if (set == "weights") {
+        // The explicit path (weights read back) against the fused path at the same shapes, side by side:
+        // bench prints explicit / fused per N (the goal: under 2x).
+        for (int64_t N : {512, 2048}) {
+            v.push_back(prefill(8, N, 64, DType::f32, false));
+            v.push_back(explicit_path(8, N, 64, DType::f32));
+        }
     } else if (set == "memory") {
         // The long-sequence memory goal: f16 in and out, peak device memory against inputs + outputs.
         v.push_back(prefill(8, 32768, 64, DType::f16, false));
     } else {
-        throw UsageError("--shapes: unknown set '" + set + "' (expected quick, standard, prefill, decode, memory, local, linear or overhead)");
+        throw UsageError("--shapes: unknown set '" + set + "' (expected quick, standard, prefill, decode, memory, local, linear, weights or overhead)");
     }
     return v;
 }

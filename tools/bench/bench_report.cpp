@@ -100,6 +100,28 @@ void finish(std::ofstream& f, const std::string& option, const std::string& path
 
 }  // namespace
 
+void print_explicit_summary(std::ostream& out, const BenchReport& rep) {
+    const auto key = [](const ProblemSpec& s) {
+        return std::string(dtype_name(s.dtype)) + " H" + std::to_string(s.Hq) + " N" + std::to_string(s.Lq) + " D" + std::to_string(s.D);
+    };
+    std::map<std::string, double> fused, weights;
+    for (const BenchRow& r : rep.rows) {
+        const ProblemSpec& s = r.bench.spec;
+        if (r.status != "ok" || !(r.median_ms > 0) || s.causal != Causal::none || s.Lq != s.Lk || s.Hq != s.Hkv) continue;
+        if (r.bench.kind == "prefill") fused[key(s)] = r.median_ms;
+        if (r.bench.kind == "explicit") weights[key(s)] = r.median_ms;
+    }
+    bool header = false;
+    for (const auto& [k, ms] : weights) {
+        const auto f = fused.find(k);
+        if (f == fused.end()) continue;
+        if (!header) out << "explicit (weights read back) vs fused, median times in this run:\n";
+        header = true;
+        out << "  " << k << ": explicit " << format_fixed(ms, 3) << " ms, fused " << format_fixed(f->second, 3) << " ms, explicit / fused "
+            << format_fixed(ms / f->second, 2) << "x\n";
+    }
+}
+
 std::string or_na(double value, int decimals) { return std::isfinite(value) ? format_fixed(value, decimals) : "n/a"; }
 
 RowMetrics row_metrics(const BenchRow& row, const RooflineFigures& roof) {

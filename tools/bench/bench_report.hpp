@@ -44,6 +44,10 @@ void print_scaling_summary(std::ostream& out, const BenchReport& report);
 
 /// The report as `vkattn bench --json` writes it (format "vkattn-bench", version 1).
 std::string bench_json_text(const BenchReport& report);
+/// For each explicit-path row with a fused prefill row of the same shape (dtype, H, D, N, not causal):
+/// explicit / fused median time, the cost of reading the weights back.
+void print_explicit_summary(std::ostream& out, const BenchReport& report);
+
 /// Throw Error(io_error) naming the path when the file cannot be written.
 void write_bench_json(const std::string& path, const BenchReport& report);
 void write_bench_csv(const std::string& path, const BenchReport& report);

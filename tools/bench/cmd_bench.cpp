@@ -101,6 +101,7 @@ int run_bench(const BenchArgs& a) {
     print_bench_table(std::cout, rep);
     print_scaling_summary(std::cout, rep);
     print_linear_summary(std::cout, rep);
+    print_explicit_summary(std::cout, rep);
     int skipped = 0;
     for (const BenchRow& r : rep.rows) skipped += r.status == "skipped";
     const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -152,7 +153,7 @@ int run_roofline(const RooflineArgs& a) {
 Command add_bench_command(CLI::App& parent) {
     auto a = std::make_shared<BenchArgs>();
     CLI::App* app = parent.add_subcommand("bench", "Time standard attention shapes on the device against its measured roofline");
-    app->add_option("--shapes", a->shapes, "Shape set: quick, standard, prefill, decode, memory (f16 prefill at N=32768) local (sliding window, linear in N), linear (linear vs softmax attention) or overhead (host time per operation: synchronous, batched, recorded)")
+    app->add_option("--shapes", a->shapes, "Shape set: quick, standard, prefill, decode, memory (f16 prefill at N=32768) local (sliding window, linear in N), linear (linear vs softmax attention), weights (explicit vs fused path) or overhead (host time per operation: synchronous, batched, recorded)")
         ->check(CLI::IsMember([] {
             std::vector<std::string> sets = bench_set_names();
             sets.push_back("overhead");  // not a set of cases: bench_overhead.cpp

@@ -1,13 +1,18 @@
 #version 450
-// Explicit path, stage 1: masked, scaled scores S = scale * Q Kᵀ + mask for one TILE x TILE block of
-// (query row, key) pairs per workgroup, with Q and K staged through shared memory TILE dims at a time.
-// Scores are written in natural-log units to P (row-major [slice][Lq][Lk]); masked ones as -inf.
+// Explicit path on GPUs, pass 2: the attention weights P = exp(s - m) / l, s = scale * Q Kᵀ + mask, for one
+// TILE x TILE block of (query row, key) pairs per workgroup, from each row's final maximum m and sum l,
+// which the fused kernel wrote in pass 1 (FLAG_ROW_STATE) and which this pass reads from binding 4 at
+// P.offsets0.w + 2 * (local slice * Lq + row); Q and K staged through shared memory TILE dims at a time.
+// Masked keys give 0; a row with no visible key (l = 0) gives zeros; a NaN sum gives NaN for the visible
+// keys, as its output row. (m, l) rather than the log-sum-exp: s - m is exact, m + log(l) is not.
+// P goes to binding 8 (row-major [slice][Lq][Lk] from P.offsets1.z).
 #extension GL_GOOGLE_include_directive : require
 
 layout(local_size_x_id = 0, local_size_y_id = 0) in;
 layout(constant_id = 0) const int TILE = 16;
 
 #include "common/common.glsl"
+#include "common/tile_ops.glsl"
 
 shared float q_tile[TILE * TILE];
 shared float k_tile[TILE * TILE];
@@ -34,10 +39,11 @@ void main() {
     }
     if (i >= LQ() || j >= LK()) return;
 
-    // Natural units throughout: the weights are read back, so no log2 round trip rounds them.
     float sc = MASKED_SCORE;
     if (j < key_end_for_row(s.b, i) && j >= key_start_for_row(s.b, i))
         sc = apply_mask(s, i, j, transform_score(s, i, j, dot_qk * P.scalars.z), 1.0);
-    const float stored = sc <= MASKED_SCORE ? negative_infinity() : sc;
-    p_data[P.offsets1.z + ((s.bh - P.chunk.x) * LQ() + i) * LK() + j] = stored;
+    const int state = P.offsets0.w + 2 * (slice_local * LQ() + i);
+    // A masked key is exactly 0 even when the row's sum is NaN.
+    p_data[P.offsets1.z + (slice_local * LQ() + i) * LK() + j] =
+        sc <= MASKED_SCORE ? 0.0 : exp2((sc - o_data[state]) * LOG2E) * safe_inverse(o_data[state + 1]);
 }
