@@ -134,7 +134,8 @@ TEST(Profiles, PlannerPicksFittingVariantsUnderEveryProfile) {
             const detail::FusedConfig f = detail::choose_fused_config(d, dcap);
             if (f.kernel == detail::FusedKernel::rowwise) {
                 expect_fits(d, "attention_fused_rowwise_f16", {f.rows, f.keys, f.dcap, 1}, f.shared_bytes);
-                expect_fits(d, "attention_weights_rowwise_f32", {f.rows, f.keys, f.dcap, 1}, f.shared_bytes);
+                const detail::ExplicitConfig w = detail::choose_explicit_config(d);
+                expect_fits(d, "attention_weights_rowwise_f32", {w.rowwise_rows, std::min(w.rowwise_keys, f.keys), f.dcap, 1});
                 expect_fits(d, "attention_decode_split_f32", {64, f.keys, f.dcap, 0}, f.shared_bytes);
             }
         }

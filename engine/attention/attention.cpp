@@ -262,7 +262,7 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
     if (explicit_path) {
         ec = choose_explicit_config(dev);
         // Chunks start on a row tile of both passes (the tiled weights kernel's rows come in ec.tile).
-        if (fc.kernel != FusedKernel::rowwise) row_tile = std::lcm<int64_t>(fc.rows, ec.tile);
+        row_tile = std::lcm<int64_t>(fc.rows, fc.kernel == FusedKernel::rowwise ? ec.rowwise_rows : ec.tile);
         result.variant = explicit_variant_name(ec, fc, p.dtype);
     }
 
@@ -370,7 +370,7 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
             if (!rowwise || fc.rows <= 8 || e.code() != ErrorCode::unsupported) throw;
             fc.rows /= 2;
             fc.workgroup = fc.rows;
-            row_tile = fc.rows;
+            row_tile = explicit_path ? std::lcm<int64_t>(fc.rows, fc.kernel == FusedKernel::rowwise ? ec.rowwise_rows : ec.tile) : fc.rows;
             lim.row_tile = row_tile;
             lim.max_rows = std::max<int64_t>(row_tile, lim.max_rows / 2);
             result.variant = explicit_path ? explicit_variant_name(ec, fc, p.dtype) : fused_variant_name(fc, p.dtype);
@@ -452,9 +452,10 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
                 return d;
             };
             if (fc.kernel == FusedKernel::rowwise) {
-                Dispatch d = weights_dispatch(st.pipeline("attention_weights_rowwise" + suffix, {fc.rows, fc.keys, fc.dcap, p.features()}), fc.rows);
-                d.groups = {groups_for(c.row_count, fc.rows), 1, static_cast<uint32_t>(c.slices)};
-                for (int64_t kb = 0; kb * fc.keys < p.Lk; ++kb) {
+                const int wr = ec.rowwise_rows, wk = std::min(ec.rowwise_keys, fc.keys);
+                Dispatch d = weights_dispatch(st.pipeline("attention_weights_rowwise" + suffix, {wr, wk, fc.dcap, p.features()}), wr);
+                d.groups = {groups_for(c.row_count, wr), 1, static_cast<uint32_t>(c.slices)};
+                for (int64_t kb = 0; kb * wk < p.Lk; ++kb) {
                     d.params.flags[3] = static_cast<int32_t>(kb);
                     dispatches.push_back(d);
                 }

@@ -189,6 +189,8 @@ ExplicitConfig choose_explicit_config(const DeviceInfo& dev) {
     ExplicitConfig c;
     const uint32_t max_wg = std::min(dev.max_workgroup_invocations, std::min(dev.max_workgroup_size[0], dev.max_workgroup_size[1]));
     c.tile = max_wg >= 256 ? 16 : 8;
+    while (c.rowwise_rows > 8 && static_cast<uint32_t>(c.rowwise_rows) > std::min(dev.max_workgroup_invocations, dev.max_workgroup_size[0]))
+        c.rowwise_rows /= 2;
     return c;
 }
 

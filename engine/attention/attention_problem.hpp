@@ -64,7 +64,13 @@ struct FusedConfig {
 /// attention_weights_rowwise (the fused rowwise kernel's rows and key blocks) where the fused kernel is
 /// the rowwise one, else attention_weights (tile x tile workgroups).
 struct ExplicitConfig {
-    int tile = 16;  // attention_weights: workgroups of tile x tile (row, key) pairs
+    int tile = 16;          // attention_weights: workgroups of tile x tile (row, key) pairs
+    // attention_weights_rowwise: rows per workgroup and keys per dispatch, fixed rather than the fused
+    // pass's (which follow Lq): one pipeline per dtype, head-dim class and score features. Each is half
+    // the fused kernel's unrolled code at 64 keys; on lavapipe every new pipeline costs seconds of LLVM
+    // (10-20 s cold), and tiles that followed the fused pass's added ~300 s to a cold test suite.
+    int rowwise_rows = 64;
+    int rowwise_keys = 64;  // at most the fused pass's keys, whose block fits shared memory
 };
 
 /// Head-dim capacity class of a problem: 64, 128, 256 or 512.

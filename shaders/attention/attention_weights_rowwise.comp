@@ -5,7 +5,7 @@
 // (attention_fused_rowwise.comp, FLAG_ROW_STATE) and which this pass reads from binding 4 at
 // P.offsets0.w + 2 * (local slice * Lq + row). (m, l) rather than the log-sum-exp: m + log(l) rounds to
 // f32 at m's magnitude, ~1e-5 relative at logits near 1e2, and s - m is exact. The scores are
-// formed exactly as that kernel forms them (the same K-block copy, SCORE_BLOCK and SCORE_FINISH of
+// formed as that kernel forms them (the same K-block copy, SCORE_BLOCK and SCORE_FINISH of
 // rowwise_block.glsl, so the same cost model holds: unrolled blocks, shared loads at constant
 // addresses), so P and the output come from the same arithmetic. Grid: (row tiles of the chunk, 1,
 // slices of the chunk); every key block of every row is written, masked keys as 0.
