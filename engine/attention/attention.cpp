@@ -257,12 +257,15 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
     FusedConfig fc = st.forced_fused ? *st.forced_fused : choose_fused_config(dev, head_dim_class(std::max(p.D, p.Dv)), p.dtype, st.tuning.get());
     fit_fused_rows(fc, p.Lq);
     ExplicitConfig ec;
+    // Chunks start on a row tile of every pass (the explicit path's weights pass has rows of its own).
+    const auto explicit_row_tile = [&] {
+        return std::lcm<int64_t>(fc.rows, fc.kernel == FusedKernel::rowwise ? ec.rowwise_rows : ec.tile);
+    };
     int64_t row_tile = fc.rows;
     result.variant = fused_variant_name(fc, p.dtype);
     if (explicit_path) {
         ec = choose_explicit_config(dev);
-        // Chunks start on a row tile of both passes (the tiled weights kernel's rows come in ec.tile).
-        row_tile = std::lcm<int64_t>(fc.rows, fc.kernel == FusedKernel::rowwise ? ec.rowwise_rows : ec.tile);
+        row_tile = explicit_row_tile();
         result.variant = explicit_variant_name(ec, fc, p.dtype);
     }
 
@@ -370,7 +373,7 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
             if (!rowwise || fc.rows <= 8 || e.code() != ErrorCode::unsupported) throw;
             fc.rows /= 2;
             fc.workgroup = fc.rows;
-            row_tile = explicit_path ? std::lcm<int64_t>(fc.rows, fc.kernel == FusedKernel::rowwise ? ec.rowwise_rows : ec.tile) : fc.rows;
+            row_tile = explicit_path ? explicit_row_tile() : fc.rows;
             lim.row_tile = row_tile;
             lim.max_rows = std::max<int64_t>(row_tile, lim.max_rows / 2);
             result.variant = explicit_path ? explicit_variant_name(ec, fc, p.dtype) : fused_variant_name(fc, p.dtype);
