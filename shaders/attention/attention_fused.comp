@@ -112,7 +112,8 @@ void main() {
 
     float acc[DV_PER_THREAD];
     for (int u = 0; u < DV_PER_THREAD; ++u) acc[u] = 0.0;
-    RowState st = row_state_init();
+    // Split-KV partials leave the sink to the combine pass, which counts it once per row.
+    RowState st = split_keys > 0 ? row_state_init() : row_state_start(s.h);
 
     for (int j0 = keys_begin; j0 < keys_end; j0 += BC) {
         barrier();  // previous tile fully consumed (and q_tile written, on the first pass)
