@@ -119,10 +119,15 @@ def causal_mask(c, device):
 
 def torch_callable(c, device, dtype):
     """(function running the case once, description of the implementation)."""
-    g = torch.Generator(device="cpu").manual_seed(0)
-    q = torch.randn((c["B"], c["Hq"], c["Lq"], c["D"]), generator=g).to(device=device, dtype=dtype)
-    k = torch.randn((c["B"], c["Hkv"], c["Lk"], c["D"]), generator=g).to(device=device, dtype=dtype)
-    v = torch.randn((c["B"], c["Hkv"], c["Lk"], c["Dv"]), generator=g).to(device=device, dtype=dtype)
+    # Drawn where they are used: on CUDA the GPU sizes (128k keys, N=16k at H32) would take seconds on the CPU.
+    g = torch.Generator(device=device).manual_seed(0)
+
+    def draw(shape):
+        return torch.randn(shape, generator=g, device=device).to(dtype=dtype)
+
+    q = draw((c["B"], c["Hq"], c["Lq"], c["D"]))
+    k = draw((c["B"], c["Hkv"], c["Lk"], c["D"]))
+    v = draw((c["B"], c["Hkv"], c["Lk"], c["Dv"]))
     group = c["Hq"] // c["Hkv"]
     if group > 1:  # grouped-query attention: share each K/V head (outside the timed region)
         k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
