@@ -269,8 +269,10 @@ def print_table(header, lines):
                         for j, (x, w) in enumerate(zip(row, widths))).rstrip())
 
 
-def compare_rows(cases, vkattn_side, cuda, torch_if_vkattn_failed=True):
-    """Runs torch on each case; vkattn_side(case) gives vkattn's result. Returns (table lines, results)."""
+def compare_rows(cases, vkattn_side, cuda, torch_if_vkattn_failed=True, after_case=None):
+    """Runs torch on each case; vkattn_side(case) gives vkattn's result; after_case(results) follows each
+    case (the JSON file is rewritten there, so a run stopped part-way keeps its rows). Returns (table
+    lines, results)."""
     lines, results = [], []
     for c in cases:
         print("compare_torch: %s ..." % c["name"], file=sys.stderr, flush=True)
@@ -286,6 +288,8 @@ def compare_rows(cases, vkattn_side, cuda, torch_if_vkattn_failed=True):
                       "%.3f" % (vk["median_s"] * 1e3) if vk_g else "-", "%.2f" % t["gflops"] if "gflops" in t else "-",
                       vk_text, "%.2fx" % ratio if ratio else "-"))
         results.append(dict(case=c, torch=t, vkattn=vk, ratio=ratio))
+        if after_case:
+            after_case(results)
     return lines, results
 
 
@@ -309,6 +313,13 @@ def main():
     cuda = torch.cuda.is_available()
     where = torch.cuda.get_device_name(0) if cuda else "CPU, %d threads" % torch.get_num_threads()
     header = ("case", "torch impl", "torch ms", "vkattn ms", "torch GFLOP/s", "vkattn GFLOP/s", "vkattn/torch")
+    written = {}
+
+    def write_json(results):
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(dict(torch=torch.__version__, torch_device=where, cuda=cuda, vkattn_device=written["device"],
+                               results=results, **written["source"]), f, indent=1)
 
     if args.from_bench:
         doc, pairs = bench_file_cases(args.from_bench, args.filter)
@@ -324,9 +335,9 @@ def main():
               "(%s)\n" % (TARGET_SECONDS * 1e3, "CUDA events around each call" if cuda else "wall clock",
                           "GPU timestamps of the kernels" if all(r.get("timer") in ("gpu", "")
                                                                   for r in rows.values()) else "see each row's timer"))
+        written.update(device=vk_device, source=dict(bench_file=os.path.abspath(args.from_bench), bench_date=doc.get("date")))
         lines, results = compare_rows([c for c, _ in pairs], lambda c: bench_row_result(c, rows[c["name"]]), cuda,
-                                      torch_if_vkattn_failed=False)
-        source = dict(bench_file=os.path.abspath(args.from_bench), bench_date=doc.get("date"))
+                                      torch_if_vkattn_failed=False, after_case=write_json)
     else:
         all_cases = standard_cases()
         if args.filter:
@@ -340,13 +351,11 @@ def main():
         vk_device = ctx.device
         print("torch %s on %s; vkattn on %s" % (torch.__version__, where, vk_device["name"]))
         print("GFLOP/s at the median of repeated runs (>= %.0f ms measured, after a warm-up)\n" % (TARGET_SECONDS * 1e3))
-        lines, results = compare_rows(cases, lambda c: run_vkattn(ctx, c), cuda)
-        source = dict(in_process=True)
+        written.update(device=vk_device, source=dict(in_process=True))
+        lines, results = compare_rows(cases, lambda c: run_vkattn(ctx, c), cuda, after_case=write_json)
     print_table(header, lines)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(dict(torch=torch.__version__, torch_device=where, cuda=cuda, vkattn_device=vk_device,
-                           results=results, **source), f, indent=1)
+        write_json(results)
         print("\nwrote " + args.json)
 
 

@@ -70,6 +70,9 @@ int run_bench(const BenchArgs& a) {
         throw UsageError("--max-seconds-per-case: '" + a.max_seconds + "' must be a non-negative number (0: no limit)");
     run.remeasure = a.remeasure;
     run.progress = [](const std::string& line) { std::cerr << line << std::endl; };
+    // The JSON file holds every row measured so far: a run stopped by a time limit (the GPU kit's steps)
+    // still leaves its finished rows to `bench compare` and compare_torch.py --from-bench.
+    if (!a.json.empty()) run.after_case = [path = a.json](const BenchReport& rep) { write_bench_json(path, rep); };
     check_bench_selection(a.shapes, a.filters);
     probe_writable(a.json, "--json");
     probe_writable(a.csv, "--csv");
