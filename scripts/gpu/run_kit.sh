@@ -19,7 +19,9 @@
 #   VKATTN_KIT_DEVICE            vkattn's device (VKATTN_DEVICE: index, name part or discrete|integrated|cpu)
 #   VKATTN_KIT_TEST_FILTER       the gtest filter of the tests step (default: the GPU-kernel subset below)
 #   VKATTN_KIT_BENCH_FILTERS     ';'-separated --filter texts for the bench step (default: the whole set)
-#   VKATTN_KIT_BENCH_MAX_SECONDS the bench's --max-seconds-per-case (default: the program's)
+#   VKATTN_KIT_BENCH_MAX_SECONDS the bench's --max-seconds-per-case (default 30: no one case eats the step;
+#                                with the cases cheapest first and bench.json rewritten after each, a step
+#                                stopped at its limit still leaves the rows it finished)
 #   VKATTN_KIT_VERIFY_ARGS       extra arguments of vkattn verify, split at spaces (e.g. --quick --case=mha)
 #   VKATTN_KIT_COMPARE           auto (run when torch sees CUDA), always (any torch), off
 #   VKATTN_KIT_PYTHON            the Python with PyTorch (default: python3 on PATH)
@@ -59,7 +61,7 @@ case "${VKATTN_KIT_PRESET:-}" in
         : "${VKATTN_KIT_VERIFY_ARGS:=--quick --case=mha}"
         : "${VKATTN_KIT_TEST_FILTER:=SubgroupSize.TheProbeReportsTheDefaultSizeWithoutForcing:Tiled/TiledKernel.MatchesReference/B1_H1x1_L1x147_D16_f32_fused_none_nomask:Tiled/TiledKernel.MatchesReference/B1_H8x2_L1x147_D64_f16_fused_bottom_right_nomask}"
         : "${VKATTN_KIT_BENCH_FILTERS:=prefill f16 causal H32 N1024 D64;decode f16 Lq1 Lk4096 H32/8 D128}"
-        : "${VKATTN_KIT_BENCH_MAX_SECONDS:=30}"
+        : "${VKATTN_KIT_BENCH_MAX_SECONDS:=60}"
         : "${VKATTN_KIT_COMPARE:=always}"
         : "${VKATTN_KIT_VERIFY_SECONDS:=120}" "${VKATTN_KIT_TESTS_SECONDS:=120}" "${VKATTN_KIT_BENCH_SECONDS:=180}"
         : "${VKATTN_KIT_TOTAL_SECONDS:=600}"
@@ -319,7 +321,7 @@ if wants bench; then
             IFS=';' read -r -a filters <<<"$VKATTN_KIT_BENCH_FILTERS"
             for f in "${filters[@]}"; do [[ -n "$f" ]] && args+=(--filter "$f"); done
         fi
-        [[ -n "${VKATTN_KIT_BENCH_MAX_SECONDS:-}" ]] && args+=(--max-seconds-per-case "$VKATTN_KIT_BENCH_MAX_SECONDS")
+        args+=(--max-seconds-per-case "${VKATTN_KIT_BENCH_MAX_SECONDS:-30}")
         rm -f "$OUT/bench.json" "$OUT/bench.csv"
         run_step bench 150 "$OUT/bench.log" "$KIT/bin/vkattn" "${args[@]}"
     else no_device bench; fi
