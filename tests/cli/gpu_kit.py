@@ -9,7 +9,8 @@ VKATTN_KIT_PRESET=lavapipe, takes minutes and is checked by hand: scripts/gpu/RE
 - the bundle is under 64 MiB and its manifest names the Debian packages and every file it holds;
 - with every bundled library (VKATTN_KIT_LIBS=all) ldd resolves everything but glibc from the kit, the
   loader included, and one test of the suite passes with the kit's validation layer switched on;
-- by default (VKATTN_KIT_LIBS=auto) the loader is still the kit's;
+- by default (VKATTN_KIT_LIBS=auto) the loader is still the kit's, and a library the machine lacks (a
+  driver library built here linking one only the kit holds) comes from the kit;
 - with a driver library under a stand-in for NVIDIA's mount (lavapipe's, renamed libGLX_nvidia.so.0)
   and no manifest, the kit writes one naming it, and the device is created through it;
 - with no driver it fails with a clear message, skips the device steps, and still writes its logs.
@@ -127,6 +128,40 @@ def main():
                       "VKATTN_KIT_LIBS=auto: the loader is the kit's")
         else:
             print("note: no lavapipe library at %s: the written-manifest case is not run" % lvp)
+
+        # VKATTN_KIT_LIBS=auto takes from deps/ what the machine lacks: a driver library that links a library
+        # only the kit holds (both built here) gets it through the kit's links, and the loader then loads it.
+        cc = shutil.which("cc") or shutil.which("gcc")
+        if cc:
+            probe = os.path.join(work, "probe")
+            os.makedirs(os.path.join(probe, "lib64"))
+            with open(os.path.join(probe, "p.c"), "w") as f:
+                f.write("int kitprobe(void) { return 1; }\n")
+            with open(os.path.join(probe, "n.c"), "w") as f:
+                f.write("int kitprobe(void);\nint nv(void) { return kitprobe(); }\n")
+            lib = os.path.join(kit, "deps", "libkitprobe.so.1")
+            drv = os.path.join(probe, "lib64", "libGLX_nvidia.so.0")
+            for what, cmd in (("deps/libkitprobe.so.1", [cc, "-shared", "-fPIC", "-Wl,-soname,libkitprobe.so.1", "-o", lib,
+                                                          os.path.join(probe, "p.c")]),
+                              ("a stand-in driver linking it", [cc, "-shared", "-fPIC", "-o", drv, os.path.join(probe, "n.c"),
+                                                                "-L" + os.path.dirname(lib), "-l:libkitprobe.so.1"])):
+                c = run(cmd, dict(os.environ))
+                check(c.returncode == 0, "compiled " + what, c.stderr)
+            out = os.path.join(work, "out-auto")
+            p = run([os.path.join(kit, "run.sh"), out], clean_env(VKATTN_KIT_NVIDIA_ROOT=probe, VKATTN_KIT_STEPS="devices"),
+                    cwd=work)
+            check("because the system lacks them: libkitprobe.so.1" in p.stdout,
+                  "auto: a library the machine lacks comes from the kit", p.stdout + p.stderr)
+            with open(os.path.join(out, "ldd.txt")) as f:
+                check(re.search(r"libkitprobe\.so\.1 => %s/\.run/lib-links/libkitprobe\.so\.1" % re.escape(kit), f.read()),
+                      "ldd resolves it through the kit's links")
+            with open(os.path.join(out, "devices.log")) as f:
+                log = f.read()
+            # not a real driver: the loader opens it (its dependency resolved), finds no entry point, no device
+            check("vk_icdGetInstanceProcAddr' from ICD " + drv in log and p.returncode == 1,
+                  "the loader opened the driver library with its dependency from the kit", log[-3000:])
+        else:
+            print("note: no C compiler: the VKATTN_KIT_LIBS=auto case is not run")
 
         # No driver: a clear failure, the device steps skipped, the logs written.
         out = os.path.join(work, "out-none")
