@@ -106,10 +106,31 @@ void add_decode(std::vector<BenchCase>& v) {
                 for (int64_t Lk : {1024, 4096, 7680, 32768}) v.push_back(decode(hq, hkv, Lq, Lk, D));
 }
 
+/// The set sized for a datacenter GPU (`--shapes gpu`, run by the GPU kit, scripts/gpu/): f16 prefill at
+/// H32 from N=1k to 16k, D64 and D128, causal and not; GQA decode (32 query heads over 8 KV heads, D128)
+/// against 4k to 128k cached keys; the explicit path next to fused rows of the same shapes (bench prints
+/// explicit / fused). On CPU devices N=16384 is left out like in the prefill set; the rest runs there too,
+/// slowly (the kit's lavapipe run keeps to a few rows with --filter and --max-seconds-per-case). Cheapest
+/// first (decode, then prefill by N, the explicit rows after the fused ones of their N), so that a run
+/// stopped by a time limit has the widest spread of rows (`--json` is rewritten after each).
+void add_gpu(std::vector<BenchCase>& v, bool cpu) {
+    for (int64_t Lq : {1, 4})
+        for (int64_t Lk : {4096, 32768, 131072}) v.push_back(decode(32, 8, Lq, Lk, 128));
+    for (int64_t N : {1024, 2048, 4096, 8192, 16384}) {
+        if (N == 16384 && cpu) continue;
+        for (bool causal : {false, true})
+            for (int64_t D : {64, 128}) v.push_back(prefill(32, N, D, DType::f16, causal));
+        // Weights read back ([1, 32, N, N] f32: 128 MiB at N=1024, 512 MiB at 2048) beside the fused rows.
+        if (N <= 2048) v.push_back(explicit_path(32, N, 64, DType::f16));
+    }
+    // MATMUL ROWS JOIN HERE: the matmul bench family is being added on another branch; once it exists, its
+    // GPU-sized rows (f16, M = N = K from 1024 to 8192) are appended to the gpu set at this one place.
+}
+
 }  // namespace
 
 const std::vector<std::string>& bench_set_names() {
-    static const std::vector<std::string> names = {"quick", "standard", "prefill", "decode", "memory", "local", "linear", "weights"};
+    static const std::vector<std::string> names = {"quick", "standard", "prefill", "decode", "memory", "local", "linear", "weights", "gpu"};
     return names;
 }
 
@@ -143,11 +164,13 @@ std::vector<BenchCase> bench_cases(const std::string& set, bool cpu_device) {
             v.push_back(prefill(8, N, 64, DType::f32, false));
             v.push_back(explicit_path(8, N, 64, DType::f32));
         }
+    } else if (set == "gpu") {
+        add_gpu(v, cpu_device);
     } else if (set == "memory") {
         // The long-sequence memory goal: f16 in and out, peak device memory against inputs + outputs.
         v.push_back(prefill(8, 32768, 64, DType::f16, false));
     } else {
-        throw UsageError("--shapes: unknown set '" + set + "' (expected quick, standard, prefill, decode, memory, local, linear, weights or overhead)");
+        throw UsageError("--shapes: unknown set '" + set + "' (expected quick, standard, prefill, decode, memory, local, linear, weights, gpu or overhead)");
     }
     return v;
 }

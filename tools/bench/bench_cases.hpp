@@ -1,5 +1,5 @@
 #pragma once
-// The shapes `vkattn bench` times: named cases grouped in sets (quick, standard, prefill, decode, memory), the
+// The shapes `vkattn bench` times: named cases grouped in sets (quick, standard, prefill, decode, memory, local, linear, weights, gpu), the
 // --filter rule, and what one case costs (flops, bytes moved).
 #include <string>
 #include <vector>

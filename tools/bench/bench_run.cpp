@@ -80,6 +80,7 @@ bool measure_bench_cases(Context& ctx, BenchReport& rep, const std::vector<Bench
             }
         }
         rep.rows.push_back(std::move(row));
+        if (o.after_case) o.after_case(rep);
     }
     return failed;
 }

@@ -699,7 +699,7 @@ def bench(shapes="quick", *, filter=None, repeat=100, check=True, max_seconds_pe
           progress=True, ctx=None):
     """Times one of `vkattn bench`'s shape sets on the device, as the program does, and returns its rows.
 
-    shapes: "quick", "standard", "prefill", "decode", "memory", "local", "linear" or "weights" (bench/README.md);
+    shapes: "quick", "standard", "prefill", "decode", "memory", "local", "linear", "weights" or "gpu" (bench/README.md);
     filter: a str or a list of str: only the cases whose name contains one of them; repeat: at most this many
     timed runs per case (at least 3; runs stop once 200 ms were measured); check: compare each case's output
     with the host reference once; max_seconds_per_case: skip cases estimated to take longer (None: 20 s on
