@@ -104,6 +104,10 @@ void add_decode(std::vector<BenchCase>& v) {
         for (auto [hq, hkv] : {std::pair<int64_t, int64_t>{32, 8}, {64, 8}})
             for (int64_t D : {64, 128})
                 for (int64_t Lk : {1024, 4096, 7680, 32768}) v.push_back(decode(hq, hkv, Lq, Lk, D));
+    // Attention sinks beside the same shape without them: what the sink costs a decode step.
+    BenchCase sinks = decode(64, 8, 1, 7680, 64);
+    sinks.spec.name += " sinks", sinks.family += " sinks", sinks.spec.sinks = true;
+    v.push_back(sinks);
 }
 
 /// The set sized for a datacenter GPU (`--shapes gpu`, run by the GPU kit, scripts/gpu/): f16 prefill at
