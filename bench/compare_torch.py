@@ -11,6 +11,12 @@ same flops for a case (2*B*Hq*(D+Dv) per visible query/key pair, causal pairs co
 ratio is a time ratio. vkattn's own GPU-timestamp numbers for the same case names come from
 `vkattn bench --shapes standard --filter <case>`.
 
+Two layer rows besides attention: "matmul f32 M1024 N1024 K1024" (vkattn.matmul, Y = A W^T, against
+torch.matmul(A, W.T); 2 M N K flops) and "mha f32 B1 L1024 E512 H8" (vkattn.multi_head_attention
+against torch.nn.MultiheadAttention with the same weights, batch_first, need_weights=False; flops of
+the four projections and the attention core). `vkattn bench --shapes matmul` / `--shapes mha` time
+the same names with GPU timestamps.
+
 Not part of CI. Needs python3-torch (Debian) or a pip torch, numpy, and vkattn's Python module.
 
     /usr/bin/python3 bench/compare_torch.py                      # a modest default set
@@ -69,7 +75,18 @@ def standard_cases():
     return cases
 
 
+def layer_cases():
+    """The matmul and mha rows (the names of `vkattn bench --shapes matmul` and `--shapes mha`)."""
+    cases = []
+    for dt in ("f32", "f16"):
+        cases.append(dict(kind="matmul", name=f"matmul {dt} M1024 N1024 K1024", M=1024, N=1024, K=1024, dtype=dt))
+    cases.append(dict(kind="matmul", name="matmul f32 M1000 N333 K517", M=1000, N=333, K=517, dtype="f32"))
+    cases.append(dict(kind="mha", name="mha f32 B1 L1024 E512 H8", B=1, L=1024, E=512, H=8, dtype="f32"))
+    return cases
+
+
 DEFAULT_SET = [
+    "matmul f32 M1024 N1024 K1024", "mha f32 B1 L1024 E512 H8",
     "prefill f32 H8 N512 D64", "prefill f32 causal H8 N512 D64", "prefill f16 H8 N1024 D64",
     "prefill f32 H8 N2048 D64", "decode f16 Lq1 Lk1024 H32/8 D128", "decode f16 Lq1 Lk4096 H32/8 D128",
     "decode f16 Lq4 Lk4096 H32/8 D128",
@@ -84,6 +101,10 @@ def visible_pairs(lq, lk, causal):
 
 
 def flops(c):
+    if c["kind"] == "matmul":
+        return 2.0 * c["M"] * c["N"] * c["K"]
+    if c["kind"] == "mha":  # q, k, v and out projections, then Q K^T and P V over the H heads
+        return 4 * 2.0 * c["B"] * c["L"] * c["E"] * c["E"] + 2 * 2.0 * c["B"] * c["L"] * c["L"] * c["E"]
     return 2.0 * c["Hq"] * visible_pairs(c["Lq"], c["Lk"], c["causal"]) * (2 * c["D"])
 
 
@@ -98,8 +119,31 @@ def causal_mask(c, device):
     return None if bool(mask.all()) else mask
 
 
+def layer_inputs(c):
+    """The case's inputs as numpy float32 arrays (both sides get the same values)."""
+    rng = np.random.default_rng(0)
+    if c["kind"] == "matmul":
+        return dict(a=rng.standard_normal((c["M"], c["K"])).astype(np.float32),
+                    w=(rng.standard_normal((c["N"], c["K"])) / np.sqrt(c["K"])).astype(np.float32))
+    return dict(x=rng.standard_normal((c["B"], c["L"], c["E"])).astype(np.float32))
+
+
+def torch_mha(c):
+    """nn.MultiheadAttention of the case with fixed random weights (vkattn loads its state dict)."""
+    torch.manual_seed(0)
+    return torch.nn.MultiheadAttention(c["E"], c["H"], batch_first=True).eval()
+
+
 def torch_callable(c, device, dtype):
     """(function running the case once, description of the implementation)."""
+    if c["kind"] == "matmul":
+        x = layer_inputs(c)
+        a, w = torch.from_numpy(x["a"]).to(device, dtype), torch.from_numpy(x["w"]).to(device, dtype)
+        return (lambda: torch.matmul(a, w.t())), "matmul"
+    if c["kind"] == "mha":
+        layer = torch_mha(c).to(device, dtype)
+        x = torch.from_numpy(layer_inputs(c)["x"]).to(device, dtype)
+        return (lambda: layer(x, x, x, need_weights=False)), "nn.MultiheadAttention"
     g = torch.Generator(device="cpu").manual_seed(0)
     shape_q, shape_kv = (1, c["Hq"], c["Lq"], c["D"]), (1, c["Hkv"], c["Lk"], c["D"])
     q = torch.randn(shape_q, generator=g).to(device=device, dtype=dtype)
@@ -186,6 +230,19 @@ def time_wall(fn):
 
 def run_vkattn(ctx, c):
     """The case through the module: inputs uploaded once, the timed call on device tensors."""
+    if c["kind"] in ("matmul", "mha"):
+        dtype = np.float16 if c["dtype"] == "f16" else np.float32
+        x = {n: ctx.tensor(v.astype(dtype)) for n, v in layer_inputs(c).items()}
+        if c["kind"] == "matmul":
+            fn = lambda: vkattn.matmul(x["a"], x["w"])
+        else:
+            weights = vkattn.load_mha_weights(torch_mha(c).state_dict(), c["H"], dtype=c["dtype"], ctx=ctx)
+            fn = lambda: vkattn.multi_head_attention(weights, x["x"])
+        try:
+            med, lo, hi = time_wall(fn)
+        except vkattn.Error as e:
+            return dict(status="error", note=str(e))
+        return dict(status="ok", median_s=med, min_s=lo, max_s=hi, gflops=flops(c) / med / 1e9)
     rng = np.random.default_rng(0)
     dtype = np.float16 if c["dtype"] == "f16" else np.float32
     q = ctx.tensor(rng.standard_normal((1, c["Hq"], c["Lq"], c["D"])).astype(dtype))
@@ -211,7 +268,7 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    all_cases = standard_cases()
+    all_cases = standard_cases() + layer_cases()
     if args.filter:
         cases = [c for c in all_cases if any(f in c["name"] for f in args.filter)]
     else:
@@ -225,7 +282,7 @@ def main():
     where = torch.cuda.get_device_name(0) if cuda else "CPU, %d threads" % torch.get_num_threads()
     print("torch %s on %s; vkattn on %s" % (torch.__version__, where, vk_device["name"]))
     print("GFLOP/s at the median of repeated runs (>= %.0f ms measured, after a warm-up)\n" % (TARGET_SECONDS * 1e3))
-    header = ("case", "torch impl", "torch GFLOP/s", "vkattn GFLOP/s", "vkattn/torch")
+    header = ("case", "torch impl", "torch ms", "torch GFLOP/s", "vkattn ms", "vkattn GFLOP/s", "vkattn/torch")
     lines, results = [], []
     for c in cases:
         print("compare_torch: torch %s ..." % c["name"], file=sys.stderr, flush=True)
@@ -235,12 +292,13 @@ def main():
         vk_g = vk.get("gflops") if vk.get("status") == "ok" else None
         ratio = vk_g / t["gflops"] if vk_g and t.get("gflops") else None
         vk_text = "%.2f" % vk_g if vk_g else (vk.get("status", "missing") + (": " + vk["note"] if vk.get("note") else ""))
-        lines.append((c["name"], t["impl"], "%.2f" % t["gflops"] if "gflops" in t else "-",
-                      vk_text, "%.2fx" % ratio if ratio else "-"))
+        lines.append((c["name"], t["impl"], "%.2f" % (t["median_s"] * 1e3) if "median_s" in t else "-",
+                      "%.2f" % t["gflops"] if "gflops" in t else "-",
+                      "%.2f" % (vk["median_s"] * 1e3) if vk_g else "-", vk_text, "%.2fx" % ratio if ratio else "-"))
         results.append(dict(case=c, torch=t, vkattn=vk, ratio=ratio))
     widths = [max(len(str(r[i])) for r in lines + [header]) for i in range(len(header))]
     for i, row in enumerate([header, tuple("-" * w for w in widths)] + lines):
-        print("  ".join(str(x).rjust(w) if j in (2, 3, 4) and i != 0 else str(x).ljust(w)
+        print("  ".join(str(x).rjust(w) if j >= 2 and i != 0 else str(x).ljust(w)
                         for j, (x, w) in enumerate(zip(row, widths))).rstrip())
     if args.json:
         with open(args.json, "w") as f:
