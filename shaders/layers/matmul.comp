@@ -7,8 +7,8 @@
 //
 // Shaped for CPU-like devices (llvmpipe / lavapipe), after the cost model in the header of
 // attention_fused_rowwise.comp: one invocation owns RM rows of A (RM x KB values, LOAD_A_ROWS) and NB
-// output columns of each; the workgroup copies the NB x KB block of W into shared memory (COPY_BLOCK
-// of rowwise_block.glsl, W rows as "keys", k as "dims"), and MATMUL_BLOCK forms the RM x NB dot
+// output columns of each; the workgroup copies the NB x KB block of W into shared memory (w_sh, as
+// rowwise_block.glsl's COPY_BLOCK does for K), and MATMUL_BLOCK forms the RM x NB dot
 // products, fully unrolled, every shared load at a compile-time constant address outside any loop or
 // if: on lavapipe each is one broadcast memory operand, and each feeds RM FMAs (one per row) instead of
 // one, with RM x MJ independent accumulator chains per group of MJ columns. The K loop is the dispatch
@@ -35,14 +35,22 @@ layout(constant_id = 2) const int DCAP = 64;   // KB: values of k per dispatch (
 layout(constant_id = 3) const int RM = 1;      // rows of A per invocation (a workgroup has ROWS x RM rows)
 
 #include "common/common.glsl"
-#include "common/rowwise_block.glsl"
+#include "common/quad_views.glsl"  // q_quads / k_quads, QUAD, quads_ok
+
+const int ROWS = int(gl_WorkGroupSize.x);
+const int TILE = BC * DCAP;  // elements of one W block
+
+// The W block [n][k], zero-padded. A vec4 array: the copy stores one quad per per-lane store (a float
+// array, rowwise_block.glsl's kv_sh, takes four): 1024^3 f32 took ~5% less CPU time on lavapipe
+// (4 of 4 interleaved runs); the block reads one component at a constant index.
+shared vec4 w_sh[TILE / 4];
 
 layout(std430, set = 0, binding = 4) buffer OBuf4 { vec4 o_quads[]; };
 
 const int MJ = 4;  // output columns per accumulator group (one vec4 of y): RM x MJ chains, each W load feeding RM of them
 
 // y[r * BC + j] (vec4 view) = a[r * DCAP ..] (vec4 view) . W[n0 + j] for the RM rows and BC columns: MJ columns at a time,
-// each kv_sh load (a constant offset) feeding RM FMAs, each a[] value MJ. memoryBarrierShared() after
+// each w_sh load (a constant offset) feeding RM FMAs, each a[] value MJ. memoryBarrierShared() after
 // each group only bounds NIR's copy-propagation work (compile time), as in SCORE_BLOCK.
 #define MATMUL_BLOCK(y, a)                                                      \
     [[unroll]] for (int jb = 0; jb < BC; jb += MJ) {                            \
@@ -50,7 +58,7 @@ const int MJ = 4;  // output columns per accumulator group (one vec4 of y): RM x
         [[unroll]] for (int u = 0; u < RM * MJ; ++u) t[u] = 0.0;                \
         [[unroll]] for (int k = 0; k < DCAP; ++k) {                             \
             [[unroll]] for (int u = 0; u < MJ; ++u) {                           \
-                const float w_ = kv_sh[(jb + u) * DCAP + k];                    \
+                const float w_ = w_sh[((jb + u) * DCAP + k) >> 2][k & 3];      \
                 [[unroll]] for (int r = 0; r < RM; ++r)                         \
                     t[r * MJ + u] = fma(a[(r * DCAP + k) >> 2][k & 3], w_, t[r * MJ + u]);    \
             }                                                                   \
@@ -73,12 +81,26 @@ void main() {
     const int n0 = int(gl_WorkGroupID.y) * BC;
     const int n_valid = min(BC, N - n0);
 
-    // The W block: rows n0 .. n0 + BC - 1 of W ("keys"), its kn values of k ("dims"), zero-padded.
-    COPY_BLOCK(k_quads, LOAD_K, lid, P.offsets0.y, P.k_stride, n0, n_valid, kn)
+    // The W block: rows n0 .. n0 + BC - 1 of W, its kn values of k, zero-padded (per-lane loads stay loops).
+    const int w_base = P.offsets0.y;
+    if (quads_ok(w_base, P.k_stride.z, P.k_stride.w, kn)) {
+        [[dont_unroll]] for (int e = lid; e < TILE / 4; e += ROWS) {
+            const int j = e / (DCAP / 4), d = 4 * (e - j * (DCAP / 4));
+            w_sh[e] = j < n_valid && d < kn ? QUAD(k_quads[(w_base + (n0 + j) * P.k_stride.z + d) >> 2]) : vec4(0.0);
+        }
+    } else {
+        [[dont_unroll]] for (int e = lid; e < TILE / 4; e += ROWS) {
+            const int j = e / (DCAP / 4), d = 4 * (e - j * (DCAP / 4));
+            vec4 x;
+            [[unroll]] for (int c = 0; c < 4; ++c)
+                x[c] = j < n_valid && d + c < kn ? LOAD_K(w_base + (n0 + j) * P.k_stride.z + (d + c) * P.k_stride.w) : 0.0;
+            w_sh[e] = x;
+        }
+    }
     barrier();
 
     // This invocation's rows of the A block (zero past kn and for rows past M). Per-lane loads stay
-    // loops ([[dont_unroll]]), as in LOAD_Q_ROW.
+    // loops ([[dont_unroll]]), as in rowwise_block.glsl's LOAD_Q_ROW.
     const int a_base = P.offsets0.x + b1 * P.q_stride.x + b2 * P.q_stride.y;
     const bool a_quads = quads_ok(a_base, P.q_stride.z, P.q_stride.w, kn);
     vec4 a4[RM * DCAP / 4];
