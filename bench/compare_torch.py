@@ -11,6 +11,12 @@ same flops for a case (2*B*Hq*(D+Dv) per visible query/key pair, causal pairs co
 ratio is a time ratio. vkattn's own GPU-timestamp numbers for the same case names come from
 `vkattn bench --shapes standard --filter <case>`.
 
+Two layer rows besides attention: "matmul f32 M1024 N1024 K1024" (vkattn.matmul, Y = A W^T, against
+torch.matmul(A, W.T); 2 M N K flops) and "mha f32 B1 L1024 E512 H8" (vkattn.multi_head_attention
+against torch.nn.MultiheadAttention with the same weights, batch_first, need_weights=False; flops of
+the four projections and the attention core). `vkattn bench --shapes matmul` / `--shapes mha` time
+the same names with GPU timestamps.
+
 With --from-bench FILE, vkattn's side is not run here: its times are the rows of a `vkattn bench --json`
 file (GPU timestamps of the kernels, median of repeated runs), and only PyTorch runs, on the same shapes
 (the rows' B, heads, lengths, head dims, dtype and causal mask; prefill, decode and cross rows), so no
@@ -88,7 +94,18 @@ def standard_cases():
     return cases
 
 
+def layer_cases():
+    """The matmul and mha rows (the names of `vkattn bench --shapes matmul` and `--shapes mha`)."""
+    cases = []
+    for dt in ("f32", "f16"):
+        cases.append(dict(kind="matmul", name=f"matmul {dt} M1024 N1024 K1024", M=1024, N=1024, K=1024, dtype=dt))
+    cases.append(dict(kind="matmul", name="matmul f32 M1000 N333 K517", M=1000, N=333, K=517, dtype="f32"))
+    cases.append(dict(kind="mha", name="mha f32 B1 L1024 E512 H8", B=1, L=1024, E=512, H=8, dtype="f32"))
+    return cases
+
+
 DEFAULT_SET = [
+    "matmul f32 M1024 N1024 K1024", "mha f32 B1 L1024 E512 H8",
     "prefill f32 H8 N512 D64", "prefill f32 causal H8 N512 D64", "prefill f16 H8 N1024 D64",
     "prefill f32 H8 N2048 D64", "decode f16 Lq1 Lk1024 H32/8 D128", "decode f16 Lq1 Lk4096 H32/8 D128",
     "decode f16 Lq4 Lk4096 H32/8 D128",
@@ -103,6 +120,10 @@ def visible_pairs(lq, lk, causal):
 
 
 def flops(c):
+    if c["kind"] == "matmul":
+        return 2.0 * c["M"] * c["N"] * c["K"]
+    if c["kind"] == "mha":  # q, k, v and out projections, then Q K^T and P V over the H heads
+        return 4 * 2.0 * c["B"] * c["L"] * c["E"] * c["E"] + 2 * 2.0 * c["B"] * c["L"] * c["L"] * c["E"]
     return 2.0 * c["B"] * c["Hq"] * visible_pairs(c["Lq"], c["Lk"], c["causal"]) * (c["D"] + c["Dv"])
 
 
@@ -117,8 +138,31 @@ def causal_mask(c, device):
     return None if bool(mask.all()) else mask
 
 
+def layer_inputs(c):
+    """The case's inputs as numpy float32 arrays (both sides get the same values)."""
+    rng = np.random.default_rng(0)
+    if c["kind"] == "matmul":
+        return dict(a=rng.standard_normal((c["M"], c["K"])).astype(np.float32),
+                    w=(rng.standard_normal((c["N"], c["K"])) / np.sqrt(c["K"])).astype(np.float32))
+    return dict(x=rng.standard_normal((c["B"], c["L"], c["E"])).astype(np.float32))
+
+
+def torch_mha(c):
+    """nn.MultiheadAttention of the case with fixed random weights (vkattn loads its state dict)."""
+    torch.manual_seed(0)
+    return torch.nn.MultiheadAttention(c["E"], c["H"], batch_first=True).eval()
+
+
 def torch_callable(c, device, dtype):
     """(function running the case once, description of the implementation)."""
+    if c["kind"] == "matmul":
+        x = layer_inputs(c)
+        a, w = torch.from_numpy(x["a"]).to(device, dtype), torch.from_numpy(x["w"]).to(device, dtype)
+        return (lambda: torch.matmul(a, w.t())), "matmul"
+    if c["kind"] == "mha":
+        layer = torch_mha(c).to(device, dtype)
+        x = torch.from_numpy(layer_inputs(c)["x"]).to(device, dtype)
+        return (lambda: layer(x, x, x, need_weights=False)), "nn.MultiheadAttention"
     # Drawn where they are used: on CUDA the GPU sizes (128k keys, N=16k at H32) would take seconds on the CPU.
     g = torch.Generator(device=device).manual_seed(0)
 
@@ -209,6 +253,19 @@ def time_wall(fn):
 
 def run_vkattn(ctx, c):
     """The case through the module: inputs uploaded once, the timed call on device tensors."""
+    if c["kind"] in ("matmul", "mha"):
+        dtype = np.float16 if c["dtype"] == "f16" else np.float32
+        x = {n: ctx.tensor(v.astype(dtype)) for n, v in layer_inputs(c).items()}
+        if c["kind"] == "matmul":
+            fn = lambda: vkattn.matmul(x["a"], x["w"])
+        else:
+            weights = vkattn.load_mha_weights(torch_mha(c).state_dict(), c["H"], dtype=c["dtype"], ctx=ctx)
+            fn = lambda: vkattn.multi_head_attention(weights, x["x"])
+        try:
+            med, lo, hi = time_wall(fn)
+        except vkattn.Error as e:
+            return dict(status="error", note=str(e))
+        return dict(status="ok", median_s=med, min_s=lo, max_s=hi, gflops=flops(c) / med / 1e9)
     rng = np.random.default_rng(0)
     dtype = np.float16 if c["dtype"] == "f16" else np.float32
     q = ctx.tensor(rng.standard_normal((c["B"], c["Hq"], c["Lq"], c["D"])).astype(dtype))
@@ -339,7 +396,7 @@ def main():
         lines, results = compare_rows([c for c, _ in pairs], lambda c: bench_row_result(c, rows[c["name"]]), cuda,
                                       torch_if_vkattn_failed=False, after_case=write_json)
     else:
-        all_cases = standard_cases()
+        all_cases = standard_cases() + layer_cases()
         if args.filter:
             cases = [c for c in all_cases if any(f in c["name"] for f in args.filter)]
         else:
