@@ -257,7 +257,9 @@ TEST_P(TiledKernel, MatchesReference) {
     const uint64_t seed = fresh_seed();
     const Outcome r = run_case(GetParam(), seed);
     EXPECT_TRUE(r.passed) << r.message;
-    EXPECT_EQ(r.variant.rfind("fused.", 0), 0u) << "ran " << r.variant;
+    // The explicit path runs the tiled kernel as its first pass (with FLAG_ROW_STATE).
+    const std::string fused = c.path == Path::explicit_ ? "explicit." + std::string(dtype_name(c.dtype)) + "[fused." : "fused.";
+    EXPECT_EQ(r.variant.rfind(fused, 0), 0u) << "ran " << r.variant;
 }
 std::vector<Case> tiled_cases() {
     std::vector<Case> cases;
@@ -271,6 +273,12 @@ std::vector<Case> tiled_cases() {
     split.B = 3, split.Hq = 6, split.Hkv = 1, split.Lq = 3, split.Lk = 799, split.D = 256, split.dtype = DType::f16;
     split.causal = Causal::bottom_right;
     cases.push_back(split);
+    // The explicit path's first pass is the tiled kernel on GPUs: its (m, l) rows (FLAG_ROW_STATE) feed
+    // the weights pass, checked with the weights against the reference.
+    Case ex;
+    ex.B = 2, ex.Hq = 4, ex.Hkv = 2, ex.Lq = 70, ex.Lk = 300, ex.D = 64, ex.path = Path::explicit_;
+    ex.causal = Causal::top_left, ex.mask = MaskKind::bool_4d;
+    cases.push_back(ex);
     return cases;
 }
 INSTANTIATE_TEST_SUITE_P(Tiled, TiledKernel, ::testing::ValuesIn(tiled_cases()), case_name);
