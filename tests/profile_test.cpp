@@ -223,7 +223,10 @@ TEST(SpirvReflect, ReadsWorkgroupSharedMemoryAndCapabilities) {
     const auto words = [](const char* n) { return detail::find_embedded_shader(n); };
     const detail::ShaderNeeds fused = reflect_shader(words("attention_fused_f32"), {64, 16, 32, 64, 4});
     EXPECT_EQ(fused.workgroup, (std::array<uint32_t, 3>{64, 1, 1}));
-    EXPECT_EQ(fused.shared_bytes, 4u * (16 * 64 + 2 * 32 * 64 + 16 * 32 + 16 * 4));
+    // K and V tiles of 32 keys x 64 dims (uvec4 quads) and 64 lanes' partial scores padded to 33.
+    EXPECT_EQ(fused.shared_bytes, 4u * (2 * 32 * 64 + 64 * 33));
+    // f16 tiles hold packed halves (uvec2 quads), and the sg variant has no partials.
+    EXPECT_EQ(reflect_shader(words("attention_fused_sg_f16"), {64, 16, 32, 64, 4}).shared_bytes, 2u * 2 * 32 * 64);
     const detail::ShaderNeeds scores = reflect_shader(words("attention_weights_f16"), {8});
     EXPECT_EQ(scores.workgroup, (std::array<uint32_t, 3>{8, 8, 1}));
     EXPECT_EQ(scores.shared_bytes, 2u * 8 * 8 * 4);
