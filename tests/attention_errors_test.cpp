@@ -263,6 +263,18 @@ std::vector<BadInput> attention_bad_inputs() {
         o.kv_splits = -1;
         attention(ctx, t.q, t.k, t.v, o);
     }, "kv_splits: must be >= 0 (0: chosen from the device, 1: no split), got -1");
+    add("sinks count", [&] {
+        Qkv t = make_qkv();
+        AttentionOptions o;
+        o.sinks = {0.5f, 1.0f};
+        attention(ctx, t.q, t.k, t.v, o);
+    }, "sinks: has 2 values; needs one per query head (Hq = 4)");
+    add("sinks not finite", [&] {
+        Qkv t = make_qkv();
+        AttentionOptions o;
+        o.sinks = {0.5f, 1.0f, INFINITY, 0.0f};
+        attention(ctx, t.q, t.k, t.v, o);
+    }, "sinks[2]: must be finite, got inf");
     add("kv_splits cannot run", [&] {
         // The tiled kernel (what GPUs run) asked for 4 splits of inputs that bind only in pieces (the
         // test hook shrinks the binding limit to 128 KiB; k is 200 KiB): split-KV needs them whole.

@@ -169,6 +169,12 @@ std::vector<Case> score_mod_cases() {
     add(c);
     c.alibi = true, c.softcap = 2, c.mask = MaskKind::additive_2d, c.causal = Causal::bottom_right, c.window = {20, 0};
     add(c);
+    // Attention sinks: with padding (batch 0 has no keys: zeros and lse = the sink), causal masks,
+    // and with a window, ALiBi and an additive mask.
+    c.sinks = true;
+    add(c);
+    c.alibi = false, c.softcap = 0, c.mask = MaskKind::none, c.window = {}, c.causal = Causal::top_left, c.key_lengths = true;
+    add(c);
     // Several key blocks and row tiles: blocks before each tile's window are skipped.
     Case longer;
     longer.B = 1, longer.Hq = 2, longer.Hkv = 1, longer.D = 64, longer.Lq = 600, longer.Lk = 700;
@@ -176,12 +182,16 @@ std::vector<Case> score_mod_cases() {
     add(longer);
     longer.window = {200, 40}, longer.alibi = true;
     add(longer);
+    longer.window = {}, longer.alibi = false, longer.causal = Causal::top_left, longer.sinks = true;  // sinks over many blocks
+    add(longer);
     // Decoding (Lq <= 8, GQA): the split-KV kernel starts at the window's first block.
     Case dec;
     dec.B = 2, dec.Hq = 8, dec.Hkv = 2, dec.D = 64, dec.Lq = 3, dec.Lk = 900, dec.causal = Causal::bottom_right;
     dec.window = {300, 0};
     add(dec);
     dec.alibi = true, dec.key_lengths = true;
+    add(dec);
+    dec.sinks = true;  // the combine pass counts each row's sink once
     add(dec);
     return cases;
 }

@@ -483,3 +483,39 @@ TEST(Validate, HugeSizesDoNotOverflow) {
     const std::string message = validation_message(p);
     EXPECT_NE(message.find("overflows"), std::string::npos) << message;
 }
+
+// Attention sinks: the sink joins the denominator and takes no value. One query over two keys with
+// scores s0, s1 and sink t: P_j = exp(s_j) / (exp(t) + exp(s0) + exp(s1)), lse = log of that sum.
+TEST(Reference, SinkJoinsTheDenominatorOnly) {
+    HostAttentionProblem p;
+    p.B = 1, p.Hq = 2, p.Hkv = 1, p.Lq = 1, p.Lk = 2, p.D = 1, p.Dv = 1;
+    p.q = {1.0f, 2.0f};
+    p.k = {0.5f, -1.0f};
+    p.v = {3.0f, 7.0f};
+    p.scale = 1.0f;
+    p.sinks = {0.25f, -3.0f};
+    const HostAttentionResult r = reference_attention(p, true);
+    for (int h = 0; h < 2; ++h) {
+        const double s0 = p.q[h] * 0.5, s1 = -p.q[h], t = p.sinks[h];
+        const double z = std::exp(t) + std::exp(s0) + std::exp(s1);
+        EXPECT_NEAR(r.weights[h * 2], std::exp(s0) / z, 1e-7);
+        EXPECT_NEAR(r.weights[h * 2 + 1], std::exp(s1) / z, 1e-7);
+        EXPECT_NEAR(r.out[h], (3.0 * std::exp(s0) + 7.0 * std::exp(s1)) / z, 1e-6);
+        EXPECT_NEAR(r.lse[h], std::log(z), 1e-6);
+    }
+    // The float implementation agrees; a row with no visible key gives zeros and lse = the sink.
+    const HostAttentionResult n = naive_attention(p, DType::f32, true);
+    for (int i = 0; i < 2; ++i) EXPECT_NEAR(n.out[i], r.out[i], 1e-5);
+    p.key_lengths = {0};
+    const HostAttentionResult empty = reference_attention(p);
+    EXPECT_EQ(empty.out[0], 0.0f);
+    EXPECT_FLOAT_EQ(empty.lse[0], 0.25f);
+    EXPECT_FLOAT_EQ(empty.lse[1], -3.0f);
+    p.sinks = {1.0f};
+    try {
+        reference_attention(p);
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(e.message().find("sinks: expected 2 values"), std::string::npos) << e.message();
+    }
+}

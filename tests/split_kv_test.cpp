@@ -97,6 +97,8 @@ std::vector<Case> split_cases() {
     add(k);  // padding, one batch of length 0
     k.causal = Causal::bottom_right, k.window = {64, 0};  // sliding window: splits before it stay empty
     add(k);
+    k.sinks = true;  // the combine counts each row's sink once; the batch of length 0 gives lse = sink
+    add(k);
     Case f;
     f.D = 80, f.Dv = 50, f.Hq = 2, f.Hkv = 1, f.Lq = 3, f.Lk = 1200, f.kv_splits = 6, f.dtype = DType::f16;
     add(f);

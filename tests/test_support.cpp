@@ -64,6 +64,7 @@ std::string Case::name() const {
     if (window.active()) s << "_win" << window.left << "_" << window.right;
     if (alibi) s << "_alibi";
     if (softcap > 0) s << "_cap" << static_cast<int>(softcap);
+    if (sinks) s << "_sinks";
     if (kv_splits) s << "_split" << kv_splits;
     std::string name = s.str();
     for (char& ch : name)  // gtest names: letters, digits and underscores only
@@ -164,6 +165,12 @@ Outcome run_case(Context& ctx, const Case& c, uint64_t seed) {
     if (c.alibi) opt.alibi_slopes = alibi_slopes(c.Hq);
     opt.softcap = c.softcap;
     opt.kv_splits = c.kv_splits;
+    if (c.sinks) {
+        std::mt19937_64 sink_gen(seed ^ 0x5151u);
+        std::uniform_real_distribution<float> logit(-2.0f, 4.0f);
+        for (int64_t h = 0; h < c.Hq; ++h) opt.sinks.push_back(logit(sink_gen));
+    }
+    in.host.sinks = opt.sinks;
     in.host.window = opt.window;
     in.host.alibi_slopes = opt.alibi_slopes;
     in.host.softcap = opt.softcap;

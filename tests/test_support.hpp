@@ -38,6 +38,7 @@ struct Case {
     Window window;                  // sliding window (left, right; -1 unbounded)
     bool alibi = false;             // the standard ALiBi slopes for Hq heads
     float softcap = 0;              // logit soft-capping (0: off)
+    bool sinks = false;             // random attention-sink logits per query head, in [-2, 4]
     int kv_splits = 0;              // AttentionOptions::kv_splits (0: the engine's choice)
     std::string name() const;
 };

@@ -117,6 +117,8 @@ KernelParams base_params(const AttentionProblem& p, const AttentionOptions& o, c
     kp.scalars = {p.scale * kLog2e, kLog2e, p.scale, 0};
     kp.ext = {static_cast<int32_t>(p.window_left), static_cast<int32_t>(p.window_right), p.alibi ? static_cast<int32_t>(p.B) : -1, 0};
     kp.ext_f = {p.softcap, 0, 0, 0};
+    // Binding 6 holds the B key lengths, then the Hq ALiBi slopes when given, then the Hq sinks.
+    kp.ext2 = {p.sinks ? static_cast<int32_t>(p.B + (p.alibi ? p.Hq : 0)) : -1, 0, 0, 0};
     return kp;
 }
 
@@ -308,18 +310,19 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
     const int64_t p_scratch_per_row = explicit_path && !result.weights ? p.Lk : 0;
     const int64_t scratch_per_row = state_per_row + p_scratch_per_row;
 
-    // Binding 6: the B key lengths (zeros when unused), then the Hq ALiBi slopes (as float bits) when
-    // given, then (rowwise kernel) its work lists, appended below.
+    // Binding 6: the B key lengths (zeros when unused), then the Hq ALiBi slopes and the Hq sinks (as
+    // float bits) when given (base_params points at them), then (rowwise kernel) its work lists, appended below.
     std::vector<int32_t> words(static_cast<std::size_t>(p.B), 0);
     if (!o.key_lengths.empty()) std::copy(o.key_lengths.begin(), o.key_lengths.end(), words.begin());
-    for (float slope : o.alibi_slopes) {
-        int32_t bits;
-        std::memcpy(&bits, &slope, 4);
-        words.push_back(bits);
-    }
+    for (const std::vector<float>* floats : {&o.alibi_slopes, &o.sinks})
+        for (float x : *floats) {
+            int32_t bits;
+            std::memcpy(&bits, &x, 4);
+            words.push_back(bits);
+        }
     // The words go to the device with the parameters when the dispatches are recorded (host_words).
     BoundRange key_lengths_range;
-    if (!o.key_lengths.empty() || p.alibi || rowwise) key_lengths_range.host_words = true;
+    if (!o.key_lengths.empty() || p.alibi || p.sinks || rowwise) key_lengths_range.host_words = true;
 
     const int64_t max_row_groups = result.path == Path::fused ? dev.max_workgroup_count[0]
                                                                 : std::min<int64_t>(dev.max_workgroup_count[0], dev.max_workgroup_count[1]);

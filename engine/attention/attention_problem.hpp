@@ -20,6 +20,7 @@ struct AttentionProblem {
     int64_t window_left = -1, window_right = -1;  // -1: unbounded; otherwise <= Lq + Lk (int32-safe)
     bool alibi = false;            // AttentionOptions::alibi_slopes given
     float softcap = 0;             // 0: off
+    bool sinks = false;            // AttentionOptions::sinks given
     bool align_to_key_lengths = false;  // i' = i + key_lengths[b] - Lq instead of i + Lk - Lq
     std::vector<int32_t> key_lengths;   // copied from the options (empty: all Lk keys)
     /// Row i's aligned key shift for batch b (see shaders/common/common.glsl aligned_shift).

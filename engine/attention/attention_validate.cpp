@@ -123,6 +123,13 @@ AttentionProblem validate_attention(Context& ctx, const Tensor& q, const Tensor&
                 fail("alibi_slopes[" + std::to_string(h) + "]: must be finite, got " + std::to_string(o.alibi_slopes[h]));
         p.alibi = true;
     }
+    if (!o.sinks.empty()) {
+        if (static_cast<int64_t>(o.sinks.size()) != p.Hq)
+            fail("sinks: has " + s(static_cast<int64_t>(o.sinks.size())) + " values; needs one per query head (Hq = " + s(p.Hq) + ")");
+        for (std::size_t h = 0; h < o.sinks.size(); ++h)
+            if (!std::isfinite(o.sinks[h])) fail("sinks[" + std::to_string(h) + "]: must be finite, got " + std::to_string(o.sinks[h]));
+        p.sinks = true;
+    }
     if (!std::isfinite(o.softcap) || o.softcap < 0)
         fail("softcap: must be finite and >= 0 (0 turns it off), got " + std::to_string(o.softcap));
     p.softcap = o.softcap;

@@ -1,5 +1,6 @@
 // The C API (include/vkattn/vkattn.h): attention options and results, attention, its plan, the KV
 // cache and attention over it.
+#include <cstddef>
 #include <memory>
 
 #include "capi/capi_handles.hpp"
@@ -7,7 +8,9 @@
 namespace vkattn::capi {
 
 AttentionOptions attention_options(const vkattn_attention_options* in) {
-    const vkattn_attention_options o = read_struct(in, vkattn_attention_options_init, "options");
+    // The first version ended at kv_splits; later fields keep their defaults for such callers.
+    const vkattn_attention_options o =
+        read_struct(in, vkattn_attention_options_init, "options", offsetof(vkattn_attention_options, sinks));
     AttentionOptions a;
     if (o.has_scale) a.scale = o.scale;
     a.causal = causal_of(raw(o.causal), "options.causal");
@@ -27,6 +30,8 @@ AttentionOptions attention_options(const vkattn_attention_options* in) {
     if (o.out) a.out = o.out->t;
     a.measure_time = o.measure_time != 0;
     a.kv_splits = o.kv_splits;
+    if (o.sinks_count > 0 && !o.sinks) fail("options.sinks: NULL pointer with count " + std::to_string(o.sinks_count));
+    a.sinks.assign(o.sinks, o.sinks + o.sinks_count);
     return a;
 }
 

@@ -125,11 +125,11 @@ void check_struct_size(uint32_t size, std::size_t first_size, const char* name);
 /// A caller's input struct read into this version's layout: the defaults (init) for NULL, otherwise
 /// the fields that fit in its struct_size (which must be at least this version's size).
 template <typename T>
-T read_struct(const T* in, void (*init)(T*), const char* name) {
+T read_struct(const T* in, void (*init)(T*), const char* name, std::size_t first_size = sizeof(T)) {
     T out;
     init(&out);
     if (!in) return out;
-    check_struct_size(in->struct_size, sizeof(T), name);
+    check_struct_size(in->struct_size, first_size, name);
     std::memcpy(static_cast<void*>(&out), in, std::min<std::size_t>(in->struct_size, sizeof(T)));
     out.struct_size = sizeof(T);
     return out;

@@ -176,14 +176,20 @@ RowScores reference_scores(const HostAttentionProblem& p, int64_t b, int64_t h, 
     return row;
 }
 
-// Natural log of the sum of exp over visible scores, computed as max + log(sum exp(s - max)) so
-// that large scores do not overflow. -inf when no key is visible.
-double reference_log_sum_exp(const RowScores& row) {
-    double max = -std::numeric_limits<double>::infinity();
+// Head h's attention-sink logit, or -inf when there are none: a term exp(sink) of the softmax
+// denominator that takes no value (gpt-oss), so the row's probabilities sum to less than one.
+double sink_logit(const HostAttentionProblem& p, int64_t h) {
+    return p.sinks.empty() ? -std::numeric_limits<double>::infinity() : static_cast<double>(p.sinks[static_cast<std::size_t>(h)]);
+}
+
+// Natural log of the sum of exp over visible scores and the sink, computed as max + log(sum exp(s -
+// max)) so that large scores do not overflow. -inf when no key is visible and there is no sink.
+double reference_log_sum_exp(const RowScores& row, double sink) {
+    double max = sink;
     for (std::size_t j = 0; j < row.score.size(); ++j)
         if (row.visible[j] && row.score[j] > max) max = row.score[j];
     if (max == -std::numeric_limits<double>::infinity()) return max;
-    double sum = 0;
+    double sum = std::isinf(sink) ? 0.0 : std::exp(sink - max);
     for (std::size_t j = 0; j < row.score.size(); ++j)
         if (row.visible[j]) sum += std::exp(row.score[j] - max);
     return max + std::log(sum);
@@ -253,16 +259,18 @@ NaiveScores naive_scores(const HostAttentionProblem& p, int64_t b, int64_t h, in
 void naive_row(const HostAttentionProblem& p, int64_t b, int64_t h, int64_t i, bool f16, float* out, float* lse,
                float* weights) {
     const NaiveScores row = naive_scores(p, b, h, i);
-    *lse = row.max;
-    if (row.max == -std::numeric_limits<float>::infinity()) return;  // nothing visible: out stays 0
-    float sum = 0;
+    const auto sink = static_cast<float>(sink_logit(p, h));
+    const float max = std::max(row.max, sink);
+    *lse = max;
+    if (max == -std::numeric_limits<float>::infinity()) return;  // nothing visible, no sink: out stays 0
+    float sum = std::isinf(sink) ? 0.0f : std::exp(sink - max);
     for (std::size_t j = 0; j < row.score.size(); ++j)
-        if (row.visible[j]) sum += std::exp(row.score[j] - row.max);
-    *lse = row.max + std::log(sum);
+        if (row.visible[j]) sum += std::exp(row.score[j] - max);
+    *lse = max + std::log(sum);
     for (int64_t j = 0; j < p.Lk; ++j) {
         const auto js = static_cast<std::size_t>(j);
         if (!row.visible[js]) continue;
-        float prob = std::exp(row.score[js] - row.max) / sum;
+        float prob = std::exp(row.score[js] - max) / sum;
         if (weights) weights[js] = prob;  // the kernels keep P in f32 whatever the input dtype
         if (f16) prob = round_to_half(prob);
         const float* v = v_row(p, b, h, j);
@@ -304,6 +312,12 @@ void validate_host_problem(const HostAttentionProblem& p) {
             if (!std::isfinite(p.alibi_slopes[h]))
                 fail("alibi_slopes[" + std::to_string(h) + "]: must be finite, got " + std::to_string(p.alibi_slopes[h]));
     }
+    if (!p.sinks.empty()) {
+        if (static_cast<int64_t>(p.sinks.size()) != p.Hq)
+            fail("sinks: expected " + std::to_string(p.Hq) + " values (one per query head), got " + std::to_string(p.sinks.size()));
+        for (std::size_t h = 0; h < p.sinks.size(); ++h)
+            if (!std::isfinite(p.sinks[h])) fail("sinks[" + std::to_string(h) + "]: must be finite, got " + std::to_string(p.sinks[h]));
+    }
     if (p.align_to_key_lengths && p.key_lengths.empty()) fail("align_to_key_lengths: needs key_lengths");
     if (!std::isfinite(p.softcap) || p.softcap < 0) fail("softcap: must be finite and >= 0, got " + std::to_string(p.softcap));
 }
@@ -330,7 +344,7 @@ HostAttentionResult reference_attention(const HostAttentionProblem& p, bool want
             for (int64_t i = 0; i < p.Lq; ++i) {
                 const auto row = static_cast<std::size_t>(row_index(p, b, h, i));
                 const RowScores scores = reference_scores(p, b, h, i);
-                const double lse = reference_log_sum_exp(scores);
+                const double lse = reference_log_sum_exp(scores, sink_logit(p, h));
                 const std::vector<double> prob = reference_softmax(scores, lse);
                 const std::vector<double> out = reference_weighted_sum(p, b, h, prob);
                 r.lse[row] = static_cast<float>(lse);

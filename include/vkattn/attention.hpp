@@ -61,6 +61,11 @@ struct AttentionOptions {
     /// Logit soft-capping: when > 0, each scaled score s becomes softcap * tanh(s / softcap) (before
     /// ALiBi and masks, as Gemma 2). 0: off. Must be finite and >= 0.
     float softcap = 0;
+    /// Attention sinks (gpt-oss): per query head a learned logit s_h that joins each row's softmax
+    /// denominator and takes no value: P_ij = exp(s_ij) / (exp(s_h) + sum_j exp(s_ij)), so a row's
+    /// weights sum to less than one, and lse includes the sink. A row with no visible key gives zeros and
+    /// lse = s_h. Empty: none; otherwise Hq finite values.
+    std::vector<float> sinks;
     /// Align bottom-right causality, the window and ALiBi to each batch's key length instead of Lk:
     /// query i of batch b meets key i + key_lengths[b] - Lq (what attention over a KV cache of varying
     /// lengths needs; KvCache sets it). Requires key_lengths.

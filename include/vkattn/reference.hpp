@@ -24,13 +24,14 @@ struct HostAttentionProblem {
     Window window;                    ///< sliding window (AttentionOptions::window)
     std::vector<float> alibi_slopes;  ///< empty or Hq slopes (AttentionOptions::alibi_slopes)
     float softcap = 0;                ///< AttentionOptions::softcap
+    std::vector<float> sinks;         ///< empty or Hq attention-sink logits (AttentionOptions::sinks)
     bool align_to_key_lengths = false;///< AttentionOptions::align_to_key_lengths
 };
 
 /// Host outputs, contiguous: out [B, Hq, Lq, Dv], lse [B, Hq, Lq], weights [B, Hq, Lq, Lk].
 struct HostAttentionResult {
     std::vector<float> out;
-    std::vector<float> lse;      ///< natural log-sum-exp; -inf for fully masked rows
+    std::vector<float> lse;      ///< natural log-sum-exp (the sink included); -inf for fully masked rows without a sink
     std::vector<float> weights;  ///< only when requested
 };
 

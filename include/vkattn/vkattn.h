@@ -243,6 +243,9 @@ typedef struct vkattn_attention_options {
     vkattn_tensor out;             /* NULL: a new tensor; else written in place (required when recording) */
     int measure_time;              /* result.gpu_milliseconds */
     int32_t kv_splits;             /* 0: the engine chooses; 1: never split */
+    /* Added after 0.1.0 (a struct_size that ends before them leaves them at their defaults): */
+    const float* sinks;            /* attention sinks (gpt-oss): count 0: none; else Hq logits in each row's denominator */
+    size_t sinks_count;
 } vkattn_attention_options;
 void vkattn_attention_options_init(vkattn_attention_options* options);
 

@@ -2,7 +2,8 @@
 // Second stage of split-KV decoding (attention_decode_split.comp): merges the NB = P.flags.w key
 // blocks of every row with the log-sum-exp rule. One invocation per (row, group of 4 output columns):
 // M = max of m_b over the blocks with l_b > 0, L = sum l_b exp(m_b - M), o = sum acc_b exp(m_b - M) / L (natural units);
-// a row with no visible key (L = 0) gets zeros and lse -inf, like the other kernels. Rows are the
+// a row with no visible key (L = 0) gets zeros and lse -inf, like the other kernels. An attention sink
+// starts L at exp(sink - M) (M covering the sink too): a row with no visible key then gives lse = sink. Rows are the
 // flattened (b * Hq + h) * Lq + i of the whole problem (the engine binds one chunk covering it).
 // O_BUFFER_AS_WORDS: the output is f16 (contiguous, Dv even, so every row starts on a word) and this
 // pass packs it, two columns per word, instead of writing f32 rows that a convert pass would pack:
@@ -34,7 +35,15 @@ void main() {
         const vec2 ml = p_quads[base4 + kb * pitch4].xy;
         if (ml.y > 0.0) M = max(M, ml.x);
     }
+    const int bh = r / LQ();
+    const int i = r - bh * LQ();
+    // The head's attention sink (if any) joins the denominator once: a term exp(sink - M), no value.
     float L = 0.0;
+    if (has_sinks()) {
+        const float sink = sink_logit(bh % HQ());
+        M = max(M, sink);
+        L = exp2((sink - M) * LOG2E);
+    }
     vec4 acc = vec4(0.0);
     [[dont_unroll]] for (int kb = 0; kb < NB; ++kb) {
         const vec2 ml = p_quads[base4 + kb * pitch4].xy;
@@ -44,8 +53,6 @@ void main() {
     }
     const float inv = safe_inverse(L);
 
-    const int bh = r / LQ();
-    const int i = r - bh * LQ();
     const Slice s = make_slice(bh);
     const int o_row = s.o_base + i * P.o_stride.z;
 #ifdef O_BUFFER_AS_WORDS

@@ -164,7 +164,8 @@ void main() {
 
     vec4 acc[QPL];
     [[unroll]] for (int u = 0; u < QPL; ++u) acc[u] = vec4(0.0);
-    RowState st = row_state_init();
+    // Split-KV partials leave the sink to the combine pass, which counts it once per row.
+    RowState st = split_keys > 0 ? row_state_init() : row_state_start(s.h);
 
     // The first tile.
     TILE_QUAD k_next[LOADS], v_next[LOADS];

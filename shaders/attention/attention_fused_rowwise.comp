@@ -95,7 +95,7 @@ void main() {
     const int o_row = s.o_base + i * P.o_stride.z;
     const bool o_quads_ok = quads_ok(s.o_base, P.o_stride.z, P.o_stride.w, Dv);
     const bool resume = P.flags.w > first_block && row_valid;
-    RowState st = row_state_init();
+    RowState st = row_state_start(s.h);  // the first block starts from the head's sink, if any
     if (resume) st = RowState(p_data[state_idx], p_data[state_idx + 1]);
 
     // Scores of the block: KJ keys at a time, each q[d] feeding KJ chains; kv_sh offsets are constants.

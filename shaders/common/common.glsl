@@ -24,6 +24,7 @@ layout(std140, set = 0, binding = 0) uniform Params {
     vec4 scalars;     // scale * log2(e), log2(e), scale, unused
     ivec4 ext;        // window left (-1: none), window right (-1: none), ALiBi slopes' word offset in binding 6 (-1: none), first key block (decode)
     vec4 ext_f;       // softcap (0: off), unused, unused, unused
+    ivec4 ext2;       // attention sinks' word offset in binding 6 (-1: none), unused, unused, unused
 } P;
 
 layout(std430, set = 0, binding = 1) readonly buffer QBuf { uint q_words[]; };

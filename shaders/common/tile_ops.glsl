@@ -16,6 +16,16 @@ struct RowState {
 
 RowState row_state_init() { return RowState(MASKED_SCORE, 0.0); }
 
+// Attention sinks (gpt-oss): per query head a learned logit that joins the softmax denominator and
+// takes no value; as floats in binding 6 from word P.ext2.x (-1: none).
+bool has_sinks() { return P.ext2.x >= 0; }
+float sink_logit(int h) { return intBitsToFloat(key_lengths[P.ext2.x + h]); }
+
+// The state a row of head h starts from: its sink as if it were one more key scored `sink` whose
+// value is zero (m = sink, l = exp(sink - m) = 1), so that the online softmax counts it once; without
+// sinks, nothing seen. A row with no visible key then gives zeros and lse = sink.
+RowState row_state_start(int h) { return has_sinks() ? RowState(sink_logit(h), 1.0) : row_state_init(); }
+
 // Factor that rescales the old accumulator when the running maximum grows to m_new.
 float rescale_factor(float m_old, float m_new) { return exp2((m_old - m_new) * LOG2E); }
 

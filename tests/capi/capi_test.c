@@ -6,6 +6,7 @@
 #include <vkattn/vkattn.h>
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -440,6 +441,36 @@ int main(void) {
             want += exp(scale * dot);
         }
         CHECK(fabs(lse[0] - log(want)) < 1e-5, "lse[0] %g, want %g", lse[0], log(want));
+        {
+            /* Attention sinks: exp(sink) joins each row's denominator, so row 0's output is the plain
+             * one times want / (want + exp(sink)) and its lse is log(want + exp(sink)). */
+            float sinks[H], out_s[B * H * LQ * D], lse_s[B * H * LQ];
+            const double z = want + exp(0.75);
+            vkattn_attention_result rs;
+            for (j = 0; j < H; ++j) sinks[j] = 0.75f;
+            vkattn_attention_options_init(&opt);
+            opt.return_lse = 1;
+            opt.sinks = sinks;
+            opt.sinks_count = H;
+            vkattn_attention_result_init(&rs);
+            OK(vkattn_attention(ctx, q, k, v, &opt, &rs));
+            OK(vkattn_tensor_download(rs.out, out_s, B * H * LQ * D));
+            OK(vkattn_tensor_download(rs.lse, lse_s, B * H * LQ));
+            CHECK(fabs(lse_s[0] - log(z)) < 1e-5, "sinks: lse[0] %g, want %g", lse_s[0], log(z));
+            for (c = 0; c < D; ++c)
+                CHECK(fabs(out_s[c] - ref[c] * want / z) < 1e-5, "sinks: out[%d] %g, want %g", c, out_s[c], ref[c] * want / z);
+            vkattn_attention_result_release(&rs);
+            opt.sinks_count = 1;
+            FAILS(vkattn_attention(ctx, q, k, v, &opt, &rs), VKATTN_ERROR_INVALID_ARGUMENT, "sinks: has 1 values");
+            opt.sinks = NULL;
+            FAILS(vkattn_attention(ctx, q, k, v, &opt, &rs), VKATTN_ERROR_INVALID_ARGUMENT, "options.sinks: NULL pointer with count 1");
+            /* A caller built against the first version (struct_size ending at kv_splits) gets no sinks. */
+            opt.struct_size = (uint32_t)offsetof(vkattn_attention_options, sinks);
+            OK(vkattn_attention(ctx, q, k, v, &opt, &rs));
+            OK(vkattn_tensor_download(rs.lse, lse_s, B * H * LQ));
+            CHECK(fabs(lse_s[0] - log(want)) < 1e-5, "first-version options: lse[0] %g, want %g", lse_s[0], log(want));
+            vkattn_attention_result_release(&rs);
+        }
     }
     vkattn_attention_options_init(&opt);
     opt.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;

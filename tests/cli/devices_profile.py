@@ -105,6 +105,28 @@ r = run(["devices", "--profile", "desktop"], {"VKATTN_PROFILE": "small-shared"})
 if not (field(selected_block(r.stdout), "limits profile") or "").startswith("desktop"):
     failures.append("--profile desktop did not override VKATTN_PROFILE")
 
+# `devices --design-for NAME`: a reference device's variants and design table; every row fits its
+# shared memory (also clamped by a profile); `--verbose` prints the table for the probed devices.
+for name, shared in (("nvidia", 49152), ("amd", 65536), ("intel", 65536), ("mobile", 32768)):
+    for prof, limit in (("desktop", shared), ("small-shared", min(shared, 16384))):
+        r = run(["devices", "--design-for", name, "--profile", prof])
+        if r.returncode != 0 or "design per unit" not in r.stdout:
+            failures.append(f"--design-for {name} --profile {prof}: exit {r.returncode}, {r.stderr.strip()!r}")
+            continue
+        rows = re.findall(r"^\s+(?:key block|K/V tile|tile|block) .*?(\d+)\s+(\d+)$", r.stdout, re.M)
+        if len(rows) < 4:
+            failures.append(f"--design-for {name} --profile {prof}: {len(rows)} design rows")
+        for shared_bytes, per_cu in rows:
+            if int(shared_bytes) > limit or int(per_cu) < 1:
+                failures.append(f"--design-for {name} --profile {prof}: a row needs {shared_bytes} B ({per_cu} per CU), limit {limit}")
+r = run(["devices", "--design-for", "geforce"])
+lines = [l for l in r.stderr.splitlines() if l.strip()]
+if r.returncode != 2 or len(lines) != 1 or "design-for: 'geforce'" not in r.stderr:
+    failures.append(f"--design-for geforce: exit {r.returncode}, stderr {r.stderr!r}")
+r = run(["devices", "--verbose"])
+if "design per unit" not in selected_block(r.stdout):
+    failures.append("devices --verbose: no design table for the selected device")
+
 for f in failures:
     print("FAIL:", f)
 print(f"devices_profile: {len(PROFILES)} profiles, {len(failures)} failure(s)")

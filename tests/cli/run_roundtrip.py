@@ -24,7 +24,8 @@ def alibi_slopes(n):
     return pow2(p) + (pow2(2 * p)[0::2][: n - p] if p != n else [])
 
 
-def reference(q, k, v, causal="none", scale=None, key_lengths=None, mask=None, window=None, alibi=False, softcap=0):
+def reference(q, k, v, causal="none", scale=None, key_lengths=None, mask=None, window=None, alibi=False, softcap=0,
+              sinks=None):
     """float64 attention on [B, H, L, D] arrays; returns out, lse, weights."""
     q, k, v = (x.astype(np.float64) for x in (q, k, v))
     B, Hq, Lq, D = q.shape
@@ -62,9 +63,14 @@ def reference(q, k, v, causal="none", scale=None, key_lengths=None, mask=None, w
             s = s + np.where(m > -1e30, m, 0)
     s = np.where(visible, s, -np.inf)
     mx = np.max(s, axis=-1, keepdims=True)
+    sink = None if sinks is None else np.broadcast_to(np.asarray(sinks, np.float64)[None, :, None, None], mx.shape)
+    if sink is not None:  # a logit per head in the denominator, with no value
+        mx = np.maximum(mx, sink)
     mx = np.where(np.isfinite(mx), mx, 0)
     e = np.where(visible, np.exp(s - mx), 0)
     tot = e.sum(-1, keepdims=True)
+    if sink is not None:
+        tot = tot + np.exp(sink - mx)
     w = np.where(tot > 0, e / np.where(tot > 0, tot, 1), 0)
     lse = np.where(tot[..., 0] > 0, np.log(np.where(tot[..., 0] > 0, tot[..., 0], 1)) + mx[..., 0], -np.inf)
     return np.einsum("bhij,bhjd->bhid", w, v), lse, w
@@ -127,6 +133,18 @@ def main():
             win = (4, 1) if "--alibi" in extra else (-1, 2)
             out, _, _ = reference(q, k, v, window=win, alibi="--alibi" in extra, softcap=3 if "--softcap" in extra else 0)
             check(f"{tag} {pth} window {extra}", np.load(path("out4.npy")).astype(np.float64), out, tol)
+        # attention sinks, fused and explicit (weights sum to less than one), with padding
+        sinks = rng.uniform(-1, 3, Hq).astype(np.float32)
+        np.save(path("sinks.npy"), sinks)
+        for pth in ("fused", "explicit"):
+            run(["--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy"), "--path", pth, "--sinks", path("sinks.npy"),
+                 "--key-lengths", "0,21", "--out", path("out5.npy"), "--lse", path("lse5.npy")]
+                + (["--weights", path("p5.npy")] if pth == "explicit" else []))
+            out, lse, w = reference(q, k, v, key_lengths=[0, 21], sinks=sinks)
+            check(f"{tag} {pth} sinks out", np.load(path("out5.npy")).astype(np.float64), out, tol)
+            check(f"{tag} {pth} sinks lse", np.load(path("lse5.npy")).astype(np.float64), lse, 1e-4)
+            if pth == "explicit":
+                check(f"{tag} explicit sinks weights", np.load(path("p5.npy")).astype(np.float64), w, 1e-5)
         # [B, L, H, D] files
         for n, x in (("q", q), ("k", k), ("v", v)):
             np.save(path(f"{n}_blhd.npy"), np.ascontiguousarray(x.transpose(0, 2, 1, 3)))
@@ -140,6 +158,7 @@ def main():
     with open(path("trunc.npy"), "wb") as f:
         f.write(open(path("q.npy"), "rb").read()[:100])
     base = ["--k", path("k.npy"), "--v", path("v.npy")]
+    np.save(path("short_sinks.npy"), np.zeros(3, np.float32))
     bad = [
         (["--q", path("missing.npy")] + base, "missing.npy"),
         (["--q", path("f64.npy")] + base, "<f8"),
@@ -154,6 +173,8 @@ def main():
         (["--q", path("q.npy")] + base + ["--window", "3"], "--window"),
         (["--q", path("q.npy")] + base + ["--window", "-2,1"], "--window"),
         (["--q", path("q.npy")] + base + ["--softcap", "-1"], "--softcap"),
+        (["--q", path("q.npy")] + base + ["--sinks", path("q.npy")], "--sinks"),
+        (["--q", path("q.npy")] + base + ["--sinks", path("short_sinks.npy")], "sinks: has 3 values"),
     ]
     for args, needle in bad:
         p = run(args, expect_ok=False)

@@ -45,7 +45,7 @@ def softmax_rows(scores, allowed):
 
 
 def ref_attention(q, k, v, scale=None, causal="none", key_lengths=None, mask=None, window=None, alibi=None,
-                  softcap=0.0):
+                  softcap=0.0, sinks=None):
     """The engine's documented semantics in float64: (out, lse, weights)."""
     q, k, v = (np.asarray(x, dtype=np.float64) for x in (q, k, v))
     b, hq, lq, d = q.shape
@@ -79,7 +79,13 @@ def ref_attention(q, k, v, scale=None, causal="none", key_lengths=None, mask=Non
             allowed &= mask
         else:
             s = s + mask.astype(np.float64)
-    weights, lse = softmax_rows(s, allowed)
+    if sinks is not None:  # one more always-visible column per row: the head's sink logit, with no value
+        col = np.broadcast_to(np.asarray(sinks, np.float64)[None, :, None, None], s.shape[:-1] + (1,))
+        weights, lse = softmax_rows(np.concatenate([s, col], -1),
+                                    np.concatenate([allowed, np.ones(col.shape, bool)], -1))
+        weights = weights[..., :-1]
+    else:
+        weights, lse = softmax_rows(s, allowed)
     return weights @ v, lse, weights
 
 
@@ -175,6 +181,7 @@ class EngineTest(unittest.TestCase):
             dict(mask=float_mask),
             dict(window=(2, 0), causal="bottom_right"),
             dict(softcap=2.0, alibi_slopes=slopes, window=(4, -1), key_lengths=lengths),
+            dict(sinks=np.linspace(-1.0, 2.0, HQ), key_lengths=[0, 4], causal="bottom_right"),
         ]
         for opts in cases:
             with self.subTest(**{k: (v if not isinstance(v, np.ndarray) else v.dtype.name) for k, v in opts.items()}):
@@ -231,6 +238,10 @@ class EngineTest(unittest.TestCase):
             vkattn.attention(q, k, v, key_lengths=[1])           # the engine's check: size must be B
         with self.assertRaisesRegex(ValueError, "alibi_slopes"):
             vkattn.attention(q, k, v, alibi_slopes=[0.5])         # Hq values needed
+        with self.assertRaisesRegex(ValueError, "^sinks: has 1 values"):
+            vkattn.attention(q, k, v, sinks=[0.5])
+        with self.assertRaisesRegex(ValueError, "^sinks: shape"):
+            vkattn.attention(q, k, v, sinks=np.zeros((2, 2)))
 
     # --- KvCache ---------------------------------------------------------------------------------------
 

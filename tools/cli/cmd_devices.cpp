@@ -10,6 +10,7 @@
 #include "cli/cli_common.hpp"
 #include "vkattn/profile.hpp"
 #include "cli/commands.hpp"
+#include "vkattn/kernel_design.hpp"
 #include "vkattn/tuning.hpp"
 
 namespace vkattn::cli {
@@ -39,7 +40,11 @@ std::string subgroup_text(const DeviceInfo& d) {
 // "16384 B (16 KiB)  [probed: 32768 B (32 KiB)]" where the profile changed a value.
 std::string clamped(const std::string& now, const std::string& probed) { return now == probed ? now : now + "  [probed: " + probed + "]"; }
 
-void print_device(const DeviceChoice& c, const std::string& profile) {
+void print_design(const DeviceInfo& d) {
+    for (const std::string& line : kernel_design_table(d)) std::cout << "      " << line << '\n';
+}
+
+void print_device(const DeviceChoice& c, const std::string& profile, bool verbose) {
     const DeviceInfo& p = c.info;
     const DeviceInfo d = apply_profile(p, profile);
     std::cout << (c.selected ? "* " : "  ") << "[" << d.index << "] " << d.name << '\n';
@@ -70,9 +75,26 @@ void print_device(const DeviceChoice& c, const std::string& profile) {
     if (!d.usable) return;
     std::cout << "    kernel variants:\n";
     for (const std::string& line : kernel_variants(d)) std::cout << "      " << line << '\n';
+    if (verbose) print_design(d);
 }
 
-int run_devices(const CommonOptions& common) {
+// `--design-for NAME`: the variants and design table of a reference device (limits as its vendor's
+// driver reports them; readings, not probes), under the selected limits profile.
+int run_design_for(const std::string& name, const std::string& profile) {
+    const DeviceInfo d = apply_profile(reference_device(name), profile);
+    std::cout << d.name << " (reference limits, not a probed device; profile " << d.profile << ")\n";
+    field("subgroup size", subgroup_text(d));
+    field("shared memory", format_bytes(d.shared_memory_bytes));
+    field("workgroup", "max " + std::to_string(d.max_workgroup_invocations) + " invocations");
+    field("compute units", std::to_string(d.compute_units));
+    std::cout << "    kernel variants:\n";
+    for (const std::string& line : kernel_variants(d)) std::cout << "      " << line << '\n';
+    print_design(d);
+    return kExitOk;
+}
+
+int run_devices(const CommonOptions& common, const std::string& design_for) {
+    if (!design_for.empty()) return run_design_for(design_for, checked_profile(common));
     const DeviceSelector selector = device_selector(common);
     const std::string profile = checked_profile(common);
     const std::vector<DeviceChoice> choices = enumerate_devices(selector);
@@ -83,7 +105,7 @@ int run_devices(const CommonOptions& common) {
     std::cout << choices.size() << " Vulkan device(s); * marks the one vkattn selects\n";
     for (const DeviceChoice& c : choices) {
         std::cout << '\n';
-        print_device(c, profile);
+        print_device(c, profile, common.verbose);
     }
     bool any_selected = false;
     for (const DeviceChoice& c : choices) any_selected = any_selected || c.selected;
@@ -109,7 +131,11 @@ Command add_devices_command(CLI::App& parent) {
     auto common = std::make_shared<CommonOptions>();
     CLI::App* app = parent.add_subcommand("devices", "List Vulkan devices, their capabilities, and the kernel variants vkattn would run");
     add_common_options(*app, *common);
-    return {app, [common] { return run_devices(*common); }};
+    auto design_for = std::make_shared<std::string>();
+    app->add_option("--design-for", *design_for,
+                    "Print the kernel variants and design table for a reference device instead (nvidia, amd, intel, mobile: "
+                    "limits as the vendors' drivers report them, not probed)");
+    return {app, [common, design_for] { return run_devices(*common, *design_for); }};
 }
 
 }  // namespace vkattn::cli

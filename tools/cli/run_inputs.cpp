@@ -54,6 +54,10 @@ void add_input_options(CLI::App& app, InputArgs& a, bool files_required) {
                    "Mask .npy, [Lq, Lk] or [B|1, Hq|1, Lq, Lk] (whatever --layout says): f32/f16 added to the scores, "
                    "or bool/u8 (non-zero = attend)")
         ->type_name("FILE");
+    app.add_option("--sinks", a.sinks,
+                   "Attention sinks .npy, [Hq] (f32 or f16): per query head a logit that joins the softmax denominator "
+                   "and takes no value (gpt-oss)")
+        ->type_name("FILE");
     app.add_option("--causal", a.causal, "Causal mask alignment")
         ->check(CLI::IsMember({"none", "top-left", "bottom-right"}))
         ->capture_default_str();
@@ -115,6 +119,12 @@ InputFiles read_inputs(const InputArgs& a) {
     f.k = read(a.k, "--k");
     if (!a.v.empty()) f.v = read(a.v, "--v");
     if (!a.mask.empty()) f.mask = read(a.mask, "--mask");
+    if (!a.sinks.empty()) {
+        f.sinks = read(a.sinks, "--sinks");
+        if (f.sinks->shape.size() != 1 || (f.sinks->dtype != DType::f32 && f.sinks->dtype != DType::f16))
+            throw UsageError("--sinks: " + a.sinks + " has shape " + to_string(f.sinks->shape) + " and dtype " +
+                             std::string(dtype_name(f.sinks->dtype)) + "; expected [Hq] f32 or f16");
+    }
     return f;
 }
 
@@ -134,6 +144,7 @@ DeviceInputs upload_inputs(Context& ctx, const InputFiles& f, const InputArgs& a
     d.options = plan.options;
     if (f.mask) d.options.mask = upload_mask(ctx, *f.mask, a.mask);
     if (plan.alibi) d.options.alibi_slopes = alibi_slopes(d.q.dim(1));
+    if (f.sinks) d.options.sinks = f.sinks->to_floats();  // the engine checks there are Hq finite values
     return d;
 }
 

@@ -16,7 +16,7 @@ class App;
 namespace vkattn::cli {
 
 struct InputArgs {
-    std::string q, k, v, mask;
+    std::string q, k, v, mask, sinks;
     std::string causal = "none";
     std::string scale;
     std::string key_lengths;
@@ -27,7 +27,7 @@ struct InputArgs {
     bool alibi = false;
 };
 
-/// Registers --q --k --v --mask --causal --scale --key-lengths --window --alibi --softcap --kv-splits --layout --dtype. With `files_required`
+/// Registers --q --k --v --mask --sinks --causal --scale --key-lengths --window --alibi --softcap --kv-splits --layout --dtype. With `files_required`
 /// --q, --k and --v must be given; otherwise the command checks what it needs.
 void add_input_options(CLI::App& command, InputArgs& args, bool files_required);
 
@@ -44,6 +44,7 @@ InputPlan plan_inputs(const InputArgs& args);
 struct InputFiles {
     NpyArray q, k, v;
     std::optional<NpyArray> mask;
+    std::optional<NpyArray> sinks;
 };
 /// Reads every file before anything touches the device, so that a bad file fails fast.
 InputFiles read_inputs(const InputArgs& args);

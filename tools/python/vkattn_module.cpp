@@ -281,6 +281,7 @@ vkattn::AttentionOptions attention_options(const CtxPtr& c, const py::dict& d) {
     if (auto v = opt_item<PyTensor>(d, "mask")) o.mask = on(c, *v, "mask");
     if (auto v = opt_item<std::pair<int64_t, int64_t>>(d, "window")) o.window = vkattn::Window{v->first, v->second};
     if (auto v = opt_item<std::vector<float>>(d, "alibi_slopes")) o.alibi_slopes = *v;
+    if (auto v = opt_item<std::vector<float>>(d, "sinks")) o.sinks = *v;
     if (auto v = opt_item<double>(d, "softcap")) o.softcap = static_cast<float>(*v);
     if (auto v = opt_item<std::string>(d, "path")) o.path = path_arg(*v);
     if (auto v = opt_item<bool>(d, "return_lse")) o.return_lse = *v;

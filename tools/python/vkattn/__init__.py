@@ -330,8 +330,16 @@ def _out_dtype(value):
     return text
 
 
+def _per_head_floats(value, name):
+    values = np.asarray(value.numpy() if isinstance(value, Tensor) else
+                        (value.detach().cpu().numpy() if _is_torch_tensor(value) else value), dtype=np.float64)
+    if values.ndim != 1:
+        raise ValueError(f"{name}: shape {_shape_text(values.shape)} (expected (Hq,))")
+    return [float(x) for x in values]
+
+
 def _attention_options(scale, causal, key_lengths, mask, window, alibi_slopes, softcap, path, return_lse,
-                       return_weights, out_dtype, ctx):
+                       return_weights, out_dtype, ctx, sinks=None):
     opts = {"causal": _choice(causal, "causal", _CAUSAL),
             "path": _choice(path, "path", ("auto", "fused", "explicit")),
             "key_lengths": _int_list(key_lengths, "key_lengths"),
@@ -349,11 +357,9 @@ def _attention_options(scale, causal, key_lengths, mask, window, alibi_slopes, s
         except (TypeError, ValueError):
             raise TypeError(f"window: {window!r} (expected a pair (left, right) of ints, -1 = unbounded)") from None
     if alibi_slopes is not None:
-        slopes = np.asarray(alibi_slopes.numpy() if isinstance(alibi_slopes, Tensor) else alibi_slopes,
-                            dtype=np.float64)
-        if slopes.ndim != 1:
-            raise ValueError(f"alibi_slopes: shape {_shape_text(slopes.shape)} (expected (Hq,))")
-        opts["alibi_slopes"] = [float(x) for x in slopes]
+        opts["alibi_slopes"] = _per_head_floats(alibi_slopes, "alibi_slopes")
+    if sinks is not None:
+        opts["sinks"] = _per_head_floats(sinks, "sinks")
     return opts
 
 
@@ -365,7 +371,7 @@ def _result(triple, as_numpy, as_torch, return_lse, return_weights):
 
 
 def attention(q, k, v, *, scale=None, causal="none", key_lengths=None, mask=None, window=None,
-              alibi_slopes=None, softcap=0.0, path="auto", return_lse=False, return_weights=False,
+              alibi_slopes=None, softcap=0.0, sinks=None, path="auto", return_lse=False, return_weights=False,
               out_dtype=None, ctx=None):
     """out = softmax(scale * q k^T + masks) v with every option of the engine (vkattn::attention_full).
 
@@ -381,6 +387,8 @@ def attention(q, k, v, *, scale=None, causal="none", key_lengths=None, mask=None
     window: (left, right): query i sees keys i' - left <= j <= i' + right, i' = i + Lk - Lq; -1 unbounded.
     alibi_slopes: Hq floats; adds -slope[h] * |j - i'| (vkattn.alibi_slopes(Hq) gives the standard ones).
     softcap: > 0 replaces each scaled score s by softcap * tanh(s / softcap); 0 is off.
+    sinks: Hq floats, attention sinks (gpt-oss): per query head a logit that joins each row's softmax
+      denominator and takes no value, so a row's weights sum to less than one (lse includes it).
     path: "auto", "fused" or "explicit" (the explicit path is the one that can return the weights).
     return_lse: also the natural log-sum-exp per row, [B, Hq, Lq] float32.
     return_weights: also the probabilities, [B, Hq, Lq, Lk] float32.
@@ -391,7 +399,7 @@ def attention(q, k, v, *, scale=None, causal="none", key_lengths=None, mask=None
     ctx = _context_for(ctx, q, k, v, mask)
     as_numpy, as_torch = not isinstance(q, Tensor), _is_torch_tensor(q)
     opts = _attention_options(scale, causal, key_lengths, mask, window, alibi_slopes, softcap, path,
-                              return_lse, return_weights, out_dtype, ctx)
+                              return_lse, return_weights, out_dtype, ctx, sinks)
     tq, tk, tv = (_device_float(ctx, x, n) for x, n in ((q, "q"), (k, "k"), (v, "v")))
     return _result(ctx._attention(tq, tk, tv, opts), as_numpy, as_torch, return_lse, return_weights)
 
@@ -465,7 +473,7 @@ class KvCache:
                            _int_list(counts, "counts"))
 
     def attend(self, q, *, scale=None, causal="bottom_right", mask=None, window=None, alibi_slopes=None,
-               softcap=0.0, path="auto", return_lse=False, return_weights=False, out_dtype=None):
+               softcap=0.0, sinks=None, path="auto", return_lse=False, return_weights=False, out_dtype=None):
         """Attention of q [B, Hq, Lq, D] (the last Lq tokens of each sequence, already appended) over the
         cache: each batch's keys up to its length, query i of batch b seeing keys j <= lengths[b] - Lq + i
         (causal must be "bottom_right" or "none", which is the same here). Other options as attention();
@@ -476,7 +484,7 @@ class KvCache:
         ctx = self._ctx
         as_numpy, as_torch = not isinstance(q, Tensor), _is_torch_tensor(q)
         opts = _attention_options(scale, causal, None, mask, window, alibi_slopes, softcap, path, return_lse,
-                                  return_weights, out_dtype, ctx)
+                                  return_weights, out_dtype, ctx, sinks)
         triple = self._cache._attend(self._operand(q, "q"), opts)
         return _result(triple, as_numpy, as_torch, return_lse, return_weights)
 
