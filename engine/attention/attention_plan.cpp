@@ -34,11 +34,18 @@ uint32_t fused_shared_bytes(const FusedConfig& c) {
 bool valid_lanes(int tpr, int dcap) { return tpr >= 1 && (tpr & (tpr - 1)) == 0 && (dcap / 4) % tpr == 0; }
 
 // The next tile's K and V are prefetched into registers: at most 8 quads of each per invocation
-// (BC * DCAP / 4 <= 8 * WG), so the prefetch holds at most 64 (f32) or 32 (f16) words.
-bool prefetch_fits(int keys, int dcap, int workgroup) { return keys * dcap <= 32 * workgroup; }
+// (BC * DCAP / 4 <= 8 * WG), so the prefetch holds at most 64 (f32) or 32 (f16) words; and the
+// invocation holds at most 128 registers in all (the shader header's count: q and accumulator quads,
+// scores, prefetch, m and l). 128 is a reading, not measured: it keeps 4 workgroups of 128 invocations
+// on a 64K-register NVIDIA SM or AMD SIMD set, and no compiler should need to spill.
+bool prefetch_fits(int keys, int dcap, int workgroup, int tpr, int storage_bytes) {
+    const int loads = (keys * dcap / 4 + workgroup - 1) / workgroup;
+    const int registers = 2 * dcap / tpr + keys + 2 * storage_bytes * loads + 2;
+    return keys * dcap <= 32 * workgroup && registers <= 128;
+}
 
 // GPUs: rows x threads-per-row workgroups looping over key tiles (attention_fused.comp), starting from
-// `start` (device_tuning.cpp). Keys shrink until the prefetch fits; then keys (down to 8) and rows
+// `start` (device_tuning.cpp). Keys shrink until the prefetch and registers fit; then keys (down to 8) and rows
 // shrink until the tiles fit start.shared_target (the share of a compute unit's shared memory that lets
 // two or more workgroups run on it), below which only the device's limit must hold.
 FusedConfig fit_tiled_config(const DeviceInfo& dev, int dcap, const DefaultTiles& start, DType dtype) {
@@ -55,7 +62,7 @@ FusedConfig fit_tiled_config(const DeviceInfo& dev, int dcap, const DefaultTiles
     for (;;) {
         c.workgroup = c.rows * c.threads_per_row;
         c.subgroup_reduce = can_subgroup_reduce(dev, c.threads_per_row, c.workgroup);
-        if (c.keys > 1 && !prefetch_fits(c.keys, dcap, c.workgroup)) {
+        if (c.keys > 1 && !prefetch_fits(c.keys, dcap, c.workgroup, c.threads_per_row, c.storage_bytes)) {
             c.keys /= 2;
             continue;
         }
@@ -103,7 +110,8 @@ bool fits_device(const DeviceInfo& dev, const FusedConfig& c) {
     const bool tiled = c.kernel == FusedKernel::tiled;
     const uint32_t shared = tiled ? fused_shared_bytes(c) : rowwise_shared_bytes(c.keys, c.dcap);
     return static_cast<uint32_t>(c.workgroup) <= max_wg && shared <= dev.shared_memory_bytes && c.keys >= 1 && c.rows >= 1 &&
-           (tiled ? valid_lanes(c.threads_per_row, c.dcap) && prefetch_fits(c.keys, c.dcap, c.workgroup) : c.keys % 8 == 0);
+           (tiled ? valid_lanes(c.threads_per_row, c.dcap) && prefetch_fits(c.keys, c.dcap, c.workgroup, c.threads_per_row, c.storage_bytes)
+                 : c.keys % 8 == 0);
 }
 
 }  // namespace

@@ -223,6 +223,7 @@ DeviceInfo reference_device(const std::string& name) {
     d.api_version = (1u << 22) | (3u << 12);
     d.subgroup_basic = d.subgroup_arithmetic = d.subgroup_shuffle = true;
     d.subgroup_size_control = true;
+    d.compute_full_subgroups = true;  // required by Vulkan 1.3, which these drivers report
     d.fp16_arithmetic = d.storage_16bit = true;
     d.max_workgroup_invocations = 1024;
     d.max_workgroup_size = {1024, 1024, 64};
