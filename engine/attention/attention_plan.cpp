@@ -158,8 +158,15 @@ FusedConfig choose_fused_config(const DeviceInfo& dev, int dcap, DType dtype, co
 FusedConfig choose_tiled_config(const DeviceInfo& dev, int dcap, DType dtype) {
     DefaultTiles t = default_tiles(tuning_inputs(dev, dcap, dtype));
     // On a CPU device, what the GPU kernel would run: the generic GPU branch.
-    if (t.rowwise) t = default_tiles({dev.vendor_id, DeviceType::other, dev.subgroup_size, dev.shared_memory_bytes,
-                                      std::min(dev.max_workgroup_invocations, dev.max_workgroup_size[0]), dcap, dtype});
+    if (t.rowwise) {
+        t = default_tiles({dev.vendor_id, DeviceType::other, dev.subgroup_size, dev.shared_memory_bytes,
+                           std::min(dev.max_workgroup_invocations, dev.max_workgroup_size[0]), dcap, dtype});
+        // At most 16 keys: lavapipe compiles the kernel's unrolled per-lane shared loads lane by lane,
+        // so a pipeline's compile grows with BC (cold, measured here: ~5 s of CPU at 16 keys (f32, D 64),
+        // ~11 s at 32 (f16, D 64), against ~0.5 s for the previous, loop-based kernel). CPU devices run
+        // this kernel only when it is forced, as the tests do.
+        t.keys = std::min(t.keys, 16);
+    }
     return fit_tiled_config(dev, dcap, t, dtype);
 }
 
