@@ -90,9 +90,12 @@ TEST_P(MatmulSweep, MatchesReference) { run_matmul_case(GetParam()); }
 
 std::vector<MatmulCase> matmul_cases() {
     std::vector<MatmulCase> cases;
-    // (M, K, N): single elements, odd sizes around the 64-wide tiles, K spanning several K blocks.
+    // (M, K, N): single elements, odd sizes around the 64-wide tiles, K spanning several K blocks;
+    // 531 rows: three workgroups of 256 rows on CPU devices, the last partly past M; N = 70 and 129: the
+    // second of a workgroup's two W blocks partial or absent; K = 300: two full 128-value K blocks and
+    // a partial one.
     const std::vector<std::array<int64_t, 3>> sizes = {{1, 1, 1},    {7, 13, 5},   {64, 64, 64},  {65, 63, 129}, {130, 200, 67},
-                                                       {129, 16, 8}, {3, 257, 96}, {200, 96, 33}, {31, 130, 130}};
+                                                       {129, 16, 8}, {3, 257, 96}, {200, 96, 33}, {31, 130, 130}, {531, 300, 70}};
     int idx = 0;
     for (auto [m, k, n] : sizes) {
         MatmulCase c;

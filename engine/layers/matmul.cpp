@@ -38,23 +38,28 @@ MatmulConfig choose_matmul_config(const DeviceInfo& dev) {
     MatmulConfig c;
     const int max_wg = static_cast<int>(std::min(dev.max_workgroup_invocations, dev.max_workgroup_size[0]));
     if (dev.type == DeviceType::cpu) {
-        // lavapipe: the W block copy is shared by every row of the workgroup and the per-row traffic
-        // (A block, accumulator) by the cols x kblock FMAs of each row: large blocks on both axes.
-        c.rows = 128, c.cols = 64, c.kblock = 64;
+        // lavapipe (measured, 1024^3 f32, CPU time of the call, interleaved runs): per dispatch each
+        // row reads kblock values of A and reads and writes its outputs on llvmpipe's per-lane path,
+        // against FMAs of every column, so each W block fills shared memory (64 x 128 f32 = 32 KiB;
+        // 128 x 64 and 32 x 256 were no faster), and two blocks one after the other (128 columns) halve
+        // the A reads per FMA: 256 x 1 rows with 2 blocks beat 128 x 2 rows with 1 (the same unrolled
+        // code) in 4 of 4 interleaved pairs, and 128 x 2 rows with 2 blocks (twice the code) was no faster.
+        c.rows = 256, c.cols = 64, c.kblock = 128, c.rm = 1, c.tiles = 2;
     } else {
-        c.rows = 64, c.cols = 32, c.kblock = 64;
+        // GPUs: the tiling it had (a reading, not measured: vkattn has not been timed on a GPU here).
+        c.rows = 64, c.cols = 32, c.kblock = 64, c.rm = 1;
     }
     while (c.rows > max_wg && c.rows > 8) c.rows /= 2;
-    while (static_cast<uint32_t>(c.cols * c.kblock * 4) > dev.shared_memory_bytes && c.cols > 8) c.cols /= 2;
     while (static_cast<uint32_t>(c.cols * c.kblock * 4) > dev.shared_memory_bytes && c.kblock > 16) c.kblock /= 2;
+    while (static_cast<uint32_t>(c.cols * c.kblock * 4) > dev.shared_memory_bytes && c.cols > 8) c.cols /= 2;
     if (c.rows > max_wg || static_cast<uint32_t>(c.cols * c.kblock * 4) > dev.shared_memory_bytes)
         throw Error(ErrorCode::unsupported, "matmul: the device's workgroup or shared memory limits are too small");
     return c;
 }
 
 std::string matmul_variant_name(const MatmulConfig& c, DType dtype) {
-    return "matmul." + std::string(dtype_name(dtype)) + "[rows" + std::to_string(c.rows) + ",n" + std::to_string(c.cols) + ",k" +
-           std::to_string(c.kblock) + "]";
+    return "matmul." + std::string(dtype_name(dtype)) + "[rows" + std::to_string(c.rows) + "x" + std::to_string(c.rm) + ",n" +
+           (c.tiles > 1 ? std::to_string(c.tiles) + "x" : std::string()) + std::to_string(c.cols) + ",k" + std::to_string(c.kblock) + "]";
 }
 
 BoundRange bind_elements(const ContextState& st, const DeviceBuffer& buffer, std::size_t elem_size, int64_t lo, int64_t hi,
@@ -75,7 +80,7 @@ BoundRange bind_elements(const ContextState& st, const DeviceBuffer& buffer, std
 MatmulResult run_matmul(ContextState& st, Context& ctx, const MatmulProblem& p, CallTarget& target) {
     const MatmulConfig cfg = choose_matmul_config(st.info);
     const DeviceInfo& dev = st.info;
-    if (groups_for(p.M, cfg.rows) > dev.max_workgroup_count[0] || groups_for(p.N, cfg.cols) > dev.max_workgroup_count[1] ||
+    if (groups_for(p.M, int64_t{cfg.rows} * cfg.rm) > dev.max_workgroup_count[0] || groups_for(p.N, int64_t{cfg.cols} * cfg.tiles) > dev.max_workgroup_count[1] ||
         p.B1 * p.B2 > static_cast<int64_t>(dev.max_workgroup_count[2]))
         throw Error(ErrorCode::unsupported, "a: shape [" + std::to_string(p.B1 * p.B2) + " batches, " + std::to_string(p.M) +
                                                 " rows] x " + std::to_string(p.N) + " columns exceeds the device's workgroup counts");
@@ -119,7 +124,7 @@ MatmulResult run_matmul(ContextState& st, Context& ctx, const MatmulProblem& p, 
     const BoundRange y_range = bind_elements(st, *detail::buffer_of(y32), 4, y32.offset(), y_hi, "out", y_base);
     for (int64_t s : y32.strides())
         if (s > kMaxIndex) throw Error(ErrorCode::unsupported, "out: a stride exceeds int32 indexing");
-    const VkPipeline pl = st.pipeline(p.a.dtype() == DType::f16 ? "matmul_f16" : "matmul_f32", {cfg.rows, cfg.cols, cfg.kblock});
+    const VkPipeline pl = st.pipeline(p.a.dtype() == DType::f16 ? "matmul_f16" : "matmul_f32", {cfg.rows, cfg.cols, cfg.kblock, cfg.rm, cfg.tiles});
 
     KernelParams kp;
     kp.dims0 = {int32_t(p.B1), int32_t(p.B2), int32_t(p.M), int32_t(p.N)};
@@ -145,7 +150,7 @@ MatmulResult run_matmul(ContextState& st, Context& ctx, const MatmulProblem& p, 
             d.bindings[kK] = w_range;
             d.bindings[kV] = bias_range;
             d.bindings[kOut] = y_range;
-            d.groups = {groups_for(p.M, cfg.rows), groups_for(p.N, cfg.cols), static_cast<uint32_t>(p.B1 * p.B2)};
+            d.groups = {groups_for(p.M, int64_t{cfg.rows} * cfg.rm), groups_for(p.N, int64_t{cfg.cols} * cfg.tiles), static_cast<uint32_t>(p.B1 * p.B2)};
             dispatches.push_back(d);
             first = false;
         }

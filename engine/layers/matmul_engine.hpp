@@ -16,11 +16,13 @@ class CallTarget;
 
 namespace vkattn::detail {
 
-/// Tiling of shaders/layers/matmul.comp: specialization constants 0..2.
+/// Tiling of shaders/layers/matmul.comp: specialization constants 0..4.
 struct MatmulConfig {
-    int rows = 128;   ///< rows of A (invocations) per workgroup
-    int cols = 64;    ///< output columns per workgroup (a multiple of 8)
+    int rows = 128;   ///< invocations per workgroup
+    int cols = 64;    ///< output columns per workgroup (a multiple of 4)
     int kblock = 64;  ///< values of k per dispatch (a multiple of 16)
+    int rm = 1;       ///< rows of A per invocation (a workgroup covers rows x rm rows)
+    int tiles = 1;    ///< W blocks of cols x kblock per dispatch, one after the other (1 or 2)
 };
 
 /// Tiles for `device`, from its shared memory and workgroup limits.

@@ -16,18 +16,7 @@
 #ifndef VKATTN_ROWWISE_BLOCK_GLSL
 #define VKATTN_ROWWISE_BLOCK_GLSL
 
-// vec4 views of the bindings in common.glsl (4 elements: 4 words of f32, 2 words of f16).
-#if IN_F16
-layout(std430, set = 0, binding = 1) readonly buffer QBuf4 { uvec2 q_quads[]; };
-layout(std430, set = 0, binding = 2) readonly buffer KBuf4 { uvec2 k_quads[]; };
-layout(std430, set = 0, binding = 3) readonly buffer VBuf4 { uvec2 v_quads[]; };
-#define QUAD(w) vec4(unpackHalf2x16((w).x), unpackHalf2x16((w).y))
-#else
-layout(std430, set = 0, binding = 1) readonly buffer QBuf4 { uvec4 q_quads[]; };
-layout(std430, set = 0, binding = 2) readonly buffer KBuf4 { uvec4 k_quads[]; };
-layout(std430, set = 0, binding = 3) readonly buffer VBuf4 { uvec4 v_quads[]; };
-#define QUAD(w) uintBitsToFloat(w)
-#endif
+#include "common/quad_views.glsl"  // q_quads / k_quads / v_quads, QUAD, quads_ok
 
 const int ROWS = int(gl_WorkGroupSize.x);
 const int TILE = BC * DCAP;  // elements of one K (or V) block
@@ -37,11 +26,6 @@ const int CJ = 16;           // output columns accumulated at once: CJ chains re
 // K block [key][dim] for the scores, then V block [key][column]; zero-padded. A float array: as a vec4
 // array (one store per quad in the copy) the run time was the same and NIR compiled ~35% slower.
 shared float kv_sh[TILE];
-
-// A row of n elements starting at `base` with element stride `stride` can be read 4 at a time.
-bool quads_ok(int base, int row_stride, int stride, int n) {
-    return stride == 1 && (n & 3) == 0 && (base & 3) == 0 && (row_stride & 3) == 0;
-}
 
 // Cooperative copy of keys j0 .. j0 + BC - 1 of one K or V slice (QUADS: its vec4 view, LOAD: its
 // element loader) into kv_sh as [key][element], zero-padded to BC x DCAP: keys past block_keys and

@@ -57,6 +57,15 @@ if os.path.exists(js):
 else:
     failures.append("bench wrote no JSON")
 
+# The matmul set's odd size (one pipeline, ~0.1 s a run): a checked row with GFLOP/s and % of the peak.
+mm = os.path.join(d, "mm.json")
+run(["bench", "--shapes", "matmul", "--filter", "M1000 N333 K517", "--repeat", "3", "--json", mm])
+mm_rows = json.load(open(mm)).get("rows", []) if os.path.exists(mm) else []
+if [r.get("name") for r in mm_rows] != ["matmul f32 M1000 N333 K517"] or not all(
+        str(r.get("check", "")).startswith("pass") and (r.get("gflops") or 0) > 0 and (r.get("pct_peak") or 0) > 0
+        for r in mm_rows):
+    failures.append(f"bench --shapes matmul: unexpected rows {str(mm_rows)[:400]}")
+
 # The overhead set (one shape, to stay short under the sanitizers): four modes, and the host work each
 # mode is built to avoid, per operation (the times themselves are not held to anything here: the
 # machine is shared).

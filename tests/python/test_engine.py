@@ -405,6 +405,20 @@ class EngineTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "^feature_map: 'relu'"):
             vkattn.linear_attention(self.q, self.k, self.v, feature_map="relu")
 
+    def test_matmul(self):
+        rng = np.random.default_rng(7)
+        a = rng.standard_normal((2, 131, 70)).astype(np.float32)
+        w = rng.standard_normal((45, 70)).astype(np.float32)
+        bias = rng.standard_normal(45).astype(np.float32)
+        want = a.astype(np.float64) @ w.astype(np.float64).T + bias
+        self.assertClose(vkattn.matmul(a, w, bias), want, 1e-4)
+        self.assertClose(vkattn.matmul(a, np.ascontiguousarray(w.T), transpose_w=False), want - bias, 1e-4)
+        h = vkattn.matmul(a.astype(np.float16), w.astype(np.float16), out_dtype="f32")
+        self.assertEqual(h.dtype, np.float32)
+        self.assertClose(h, a.astype(np.float16).astype(np.float64) @ w.astype(np.float16).astype(np.float64).T, 2e-2)
+        with self.assertRaisesRegex(ValueError, "^w: shape"):
+            vkattn.matmul(a, w[:, :69])
+
 
 def write_safetensors(path, tensors):
     """A .safetensors file of float32 tensors (the format: header length, JSON header, data)."""

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "bench/bench_layers.hpp"
 #include "cli/cli_common.hpp"
 
 namespace vkattn::cli {
@@ -86,6 +87,26 @@ void add_linear(std::vector<BenchCase>& v) {
         }
 }
 
+/// The matmul behind the layers: "matmul f32 M1024 N1024 K1024" (Y = A W^T + bias).
+BenchCase matmul_case(int64_t M, int64_t N, int64_t K, DType dt) {
+    BenchCase c;
+    c.kind = "matmul";
+    c.family = "matmul " + std::string(dtype_name(dt));
+    c.spec.name = c.family + num(" M", M) + num(" N", N) + num(" K", K);
+    c.spec.dtype = dt;
+    c.M = M, c.N = N, c.K = K;
+    return c;
+}
+
+/// nn.MultiheadAttention's forward, self-attention without weights: "mha f32 B1 L1024 E512 H8".
+BenchCase mha_case(int64_t B, int64_t L, int64_t E, int64_t H, DType dt) {
+    BenchCase c = make("mha", "", "mha " + std::string(dtype_name(dt)) + num(" E", E) + num(" H", H), H, H, L, L, E / H, dt,
+                       Causal::none);
+    c.spec.B = B;
+    c.spec.name = "mha " + std::string(dtype_name(dt)) + num(" B", B) + num(" L", L) + num(" E", E) + num(" H", H);
+    return c;
+}
+
 void add_local(std::vector<BenchCase>& v) {
     for (int64_t N : {1024, 2048, 4096, 8192, 16384}) v.push_back(local(8, N, 64, DType::f32, 256));
 }
@@ -104,12 +125,38 @@ void add_decode(std::vector<BenchCase>& v) {
         for (auto [hq, hkv] : {std::pair<int64_t, int64_t>{32, 8}, {64, 8}})
             for (int64_t D : {64, 128})
                 for (int64_t Lk : {1024, 4096, 7680, 32768}) v.push_back(decode(hq, hkv, Lq, Lk, D));
+    // Attention sinks beside the same shape without them: what the sink costs a decode step.
+    BenchCase sinks = decode(64, 8, 1, 7680, 64);
+    sinks.spec.name += " sinks", sinks.family += " sinks", sinks.spec.sinks = true;
+    v.push_back(sinks);
+}
+
+/// The set sized for a datacenter GPU (`--shapes gpu`, run by the GPU kit, scripts/gpu/): f16 prefill at
+/// H32 from N=1k to 16k, D64 and D128, causal and not; GQA decode (32 query heads over 8 KV heads, D128)
+/// against 4k to 128k cached keys; the explicit path next to fused rows of the same shapes (bench prints
+/// explicit / fused). On CPU devices N=16384 is left out like in the prefill set; the rest runs there too,
+/// slowly (the kit's lavapipe run keeps to a few rows with --filter and --max-seconds-per-case). Cheapest
+/// first (decode, then prefill by N, the explicit rows after the fused ones of their N), so that a run
+/// stopped by a time limit has the widest spread of rows (`--json` is rewritten after each).
+void add_gpu(std::vector<BenchCase>& v, bool cpu) {
+    for (int64_t Lq : {1, 4})
+        for (int64_t Lk : {4096, 32768, 131072}) v.push_back(decode(32, 8, Lq, Lk, 128));
+    for (int64_t N : {1024, 2048, 4096, 8192, 16384}) {
+        if (N == 16384 && cpu) continue;
+        for (bool causal : {false, true})
+            for (int64_t D : {64, 128}) v.push_back(prefill(32, N, D, DType::f16, causal));
+        // Weights read back ([1, 32, N, N] f32: 128 MiB at N=1024, 512 MiB at 2048) beside the fused rows.
+        if (N <= 2048) v.push_back(explicit_path(32, N, 64, DType::f16));
+    }
+    // The layers' matmul at GPU sizes (f16 storage, f32 accumulation), largest last; on CPU devices the
+    // per-case time limit leaves out what would take too long.
+    for (int64_t n : {1024, 4096, 8192}) v.push_back(matmul_case(n, n, n, DType::f16));
 }
 
 }  // namespace
 
 const std::vector<std::string>& bench_set_names() {
-    static const std::vector<std::string> names = {"quick", "standard", "prefill", "decode", "memory", "local", "linear", "weights"};
+    static const std::vector<std::string> names = {"quick", "standard", "prefill", "decode", "memory", "local", "linear", "weights", "matmul", "mha", "gpu"};
     return names;
 }
 
@@ -143,11 +190,19 @@ std::vector<BenchCase> bench_cases(const std::string& set, bool cpu_device) {
             v.push_back(prefill(8, N, 64, DType::f32, false));
             v.push_back(explicit_path(8, N, 64, DType::f32));
         }
+    } else if (set == "gpu") {
+        add_gpu(v, cpu_device);
+    } else if (set == "matmul") {
+        // bench prints GFLOP/s and "% peak" (of the measured fp32 FMA peak); the goal on lavapipe: >= 50%.
+        for (DType dt : {DType::f32, DType::f16}) v.push_back(matmul_case(1024, 1024, 1024, dt));
+        v.push_back(matmul_case(1000, 333, 517, DType::f32));
+    } else if (set == "mha") {
+        v.push_back(mha_case(1, 1024, 512, 8, DType::f32));
     } else if (set == "memory") {
         // The long-sequence memory goal: f16 in and out, peak device memory against inputs + outputs.
         v.push_back(prefill(8, 32768, 64, DType::f16, false));
     } else {
-        throw UsageError("--shapes: unknown set '" + set + "' (expected quick, standard, prefill, decode, memory, local, linear, weights or overhead)");
+        throw UsageError("--shapes: unknown set '" + set + "' (expected quick, standard, prefill, decode, memory, local, linear, weights, matmul, mha, gpu or overhead)");
     }
     return v;
 }
@@ -161,6 +216,9 @@ std::vector<BenchCase> filter_cases(const std::vector<BenchCase>& cases, const s
             out.push_back(c);
     return out;
 }
+
+double case_flops(const BenchCase& c) { return is_layer_case(c) ? layer_flops(c) : attention_flops(c.spec); }
+double case_bytes(const BenchCase& c) { return is_layer_case(c) ? layer_bytes(c) : attention_bytes(c.spec); }
 
 double attention_bytes(const ProblemSpec& s) {
     const double q = double(s.B * s.Hq * s.Lq * s.D), k = double(s.B * s.Hkv * s.Lk * s.D),

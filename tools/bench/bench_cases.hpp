@@ -1,5 +1,5 @@
 #pragma once
-// The shapes `vkattn bench` times: named cases grouped in sets (quick, standard, prefill, decode, memory), the
+// The shapes `vkattn bench` times: named cases grouped in sets (quick, standard, prefill, decode, memory, local, linear, weights, gpu), the
 // --filter rule, and what one case costs (flops, bytes moved).
 #include <string>
 #include <vector>
@@ -11,9 +11,16 @@ namespace vkattn::cli {
 /// One benchmark case. The name is stable across devices and runs (`bench compare` joins on it).
 struct BenchCase {
     ProblemSpec spec;
-    std::string kind;    ///< "prefill", "decode", "cross", "explicit", "local" or "linear" (linear attention)
+    std::string kind;    ///< "prefill", "decode", "cross", "explicit", "local", "linear" (linear attention),
+                         ///< "matmul" or "mha" (layers: bench_layers.hpp)
     std::string family;  ///< the name without its length: cases of one family differ only in size
+    int64_t M = 0, N = 0, K = 0;  ///< matmul: Y [M, N] = A [M, K] W [N, K]^T (spec.dtype; spec's shape unused).
+                                  ///< mha: spec's B, Hq = H, Lq = Lk = L and D = E / H.
 };
+
+/// Flops and bytes of one run of a case: attention_flops / attention_bytes, or the layers' own.
+double case_flops(const BenchCase& c);
+double case_bytes(const BenchCase& c);
 
 /// The shape sets `--shapes` accepts.
 const std::vector<std::string>& bench_set_names();

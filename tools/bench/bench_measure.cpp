@@ -5,6 +5,7 @@
 #include <cmath>
 #include <iostream>
 
+#include "bench/bench_layers.hpp"
 #include "bench/bench_linear.hpp"
 #include "cli/cli_common.hpp"
 #include "vkattn/reference.hpp"
@@ -80,6 +81,7 @@ OneRun run_once(Context& ctx, const BenchCase& c, const DeviceProblem& d) {
 }  // namespace
 
 BenchRow measure_case(Context& ctx, const BenchCase& c, const MeasureSettings& settings) {
+    if (is_layer_case(c)) return measure_layer_case(ctx, c, settings);
     const auto start = Clock::now();
     const ProblemSpec& s = c.spec;
     BenchRow row;
@@ -185,17 +187,23 @@ void BenchEstimator::add(const BenchRow& row) {
 
 double BenchEstimator::estimate_seconds(const BenchCase& c, const MeasureSettings& settings) const {
     const ProblemSpec& s = c.spec;
-    const double flops = attention_flops(s);
-    const double intensity = flops / attention_bytes(s);
+    const double flops = case_flops(c);
+    const double intensity = flops / case_bytes(c);
     const double roof = std::min(roofline_.fp32_gflops, intensity * roofline_.copy_gbps) * 1e9;
-    double rate = std::isfinite(roof) && roof > 0 ? kPriorRooflineFraction * roof : kPriorFlopsPerSecond;
+    // Layers (matmul, mha) are dense and compute bound: 10% of the peak (the matmul measured 13-23% on lavapipe).
+    const double prior_fraction = is_layer_case(c) ? 0.1 : kPriorRooflineFraction;
+    double rate = std::isfinite(roof) && roof > 0 ? prior_fraction * roof : kPriorFlopsPerSecond;
     if (auto f = by_family_.find(c.family); f != by_family_.end())
         rate = f->second.per_second;
     else if (auto k = by_kind_.find(c.kind); k != by_kind_.end())
         rate = k->second.per_second;
     const double run = flops / rate;
     double seconds = (2 + timed_runs_for(run, settings.max_repeats)) * run;  // checked run, warm-up, timed runs
-    if (settings.check) {  // the whole problem, or kSampledRows rows of one head
+    if (settings.check && is_layer_case(c)) {  // kSampledRows rows (mha: with the full K, V projections)
+        const double E = double(s.Hq * s.D), L = double(s.Lq);  // mha: the K and V projections of every token
+        seconds += (c.kind == "matmul" ? 2.0 * kSampledRows * double(c.N * c.K) : 4 * L * E * E) /
+                   (check_flops_per_second_ > 0 ? check_flops_per_second_ : kPriorCheckFlopsPerSecond);
+    } else if (settings.check) {  // the whole problem, or kSampledRows rows of one head
         const double checked = flops <= kBenchCheckLimitFlops
                                    ? flops
                                    : 2.0 * double(std::min(s.Lq, kSampledRows) * s.Lk * (s.D + s.Dv));

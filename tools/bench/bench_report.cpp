@@ -1,5 +1,6 @@
 #include "bench/bench_report.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_common.hpp"
+#include "bench/bench_layers.hpp"
 #include "vkattn/roofline.hpp"
 
 namespace vkattn::cli {
@@ -173,6 +175,9 @@ void print_bench_table(std::ostream& out, const BenchReport& rep) {
            "GB/s: Q, K, V read once + O written once; % peak of the measured fp32 FMA peak (the kernels compute in f32);\n"
            "% BW of the measured copy bandwidth; bound: flop/B below the ridge is memory bound;\n"
            "mem x: peak device memory during the call over the inputs' and outputs' own.\n";
+    if (std::any_of(rep.rows.begin(), rep.rows.end(), [](const BenchRow& r) { return is_layer_case(r.bench); }))
+        out << "matmul rows: 2*M*N*K flops, A, W and Y bytes; mha rows: the four E x E projections (8*B*L*E^2) and the\n"
+               "attention core (4*B*L^2*E) flops, x, the weights and the output bytes.\n";
 }
 
 void print_scaling_summary(std::ostream& out, const BenchReport& rep) {

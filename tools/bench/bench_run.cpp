@@ -46,8 +46,8 @@ bool measure_bench_cases(Context& ctx, BenchReport& rep, const std::vector<Bench
         settings.seed = case_seed(0, c.spec.name);
         BenchRow row;
         row.bench = c;
-        row.flops = attention_flops(c.spec);
-        row.bytes = attention_bytes(c.spec);
+        row.flops = case_flops(c);
+        row.bytes = case_bytes(c);
         row.estimated_seconds = estimator.estimate_seconds(c, settings);
         const std::string where = "[" + std::to_string(i + 1) + "/" + std::to_string(cases.size()) + "] " + c.spec.name;
         if (lost) {
@@ -80,6 +80,7 @@ bool measure_bench_cases(Context& ctx, BenchReport& rep, const std::vector<Bench
             }
         }
         rep.rows.push_back(std::move(row));
+        if (o.after_case) o.after_case(rep);
     }
     return failed;
 }

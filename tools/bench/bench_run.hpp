@@ -20,6 +20,9 @@ struct BenchRunOptions {
     double max_seconds_per_case = -1;   ///< < 0: the default (kDefaultCpuBudgetSeconds on CPUs, none on GPUs)
     bool remeasure = false;             ///< measure the roofline again instead of reading its cache
     std::function<void(const std::string&)> progress;  ///< one line at a time; may be empty
+    /// Called with the report after each case's row was added (may be empty): `vkattn bench --json`
+    /// rewrites its file there, so a run stopped part-way (a time limit) leaves the rows done so far.
+    std::function<void(const BenchReport&)> after_case;
 };
 
 /// Throws UsageError naming --filter when no case of the set matches (before any device work).

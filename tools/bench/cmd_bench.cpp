@@ -70,6 +70,9 @@ int run_bench(const BenchArgs& a) {
         throw UsageError("--max-seconds-per-case: '" + a.max_seconds + "' must be a non-negative number (0: no limit)");
     run.remeasure = a.remeasure;
     run.progress = [](const std::string& line) { std::cerr << line << std::endl; };
+    // The JSON file holds every row measured so far: a run stopped by a time limit (the GPU kit's steps)
+    // still leaves its finished rows to `bench compare` and compare_torch.py --from-bench.
+    if (!a.json.empty()) run.after_case = [path = a.json](const BenchReport& rep) { write_bench_json(path, rep); };
     check_bench_selection(a.shapes, a.filters);
     probe_writable(a.json, "--json");
     probe_writable(a.csv, "--csv");
@@ -153,7 +156,7 @@ int run_roofline(const RooflineArgs& a) {
 Command add_bench_command(CLI::App& parent) {
     auto a = std::make_shared<BenchArgs>();
     CLI::App* app = parent.add_subcommand("bench", "Time standard attention shapes on the device against its measured roofline");
-    app->add_option("--shapes", a->shapes, "Shape set: quick, standard, prefill, decode, memory (f16 prefill at N=32768) local (sliding window, linear in N), linear (linear vs softmax attention), weights (explicit vs fused path) or overhead (host time per operation: synchronous, batched, recorded)")
+    app->add_option("--shapes", a->shapes, "Shape set: quick, standard, prefill, decode, memory (f16 prefill at N=32768) local (sliding window, linear in N), linear (linear vs softmax attention), weights (explicit vs fused path), matmul (the layers' matmul, % of the fp32 peak), mha (multi-head attention layer), gpu (sized for a datacenter GPU: f16 prefill H32 N 1k-16k, GQA decode to 128k keys, explicit; the GPU kit's set) or overhead (host time per operation: synchronous, batched, recorded)")
         ->check(CLI::IsMember([] {
             std::vector<std::string> sets = bench_set_names();
             sets.push_back("overhead");  // not a set of cases: bench_overhead.cpp

@@ -39,6 +39,7 @@ std::string options_text(const ProblemSpec& s) {
         parts.push_back(std::string(s.mask == MaskKind::additive ? "add" : "bool") + (s.mask_per_batch ? "[B]" : ""));
     if (s.key_lengths) parts.push_back("kl");
     if (s.window.active()) parts.push_back("win" + std::to_string(s.window.left) + "," + std::to_string(s.window.right));
+    if (s.sinks) parts.push_back("sinks");
     std::string t;
     for (const std::string& p : parts) t += (t.empty() ? "" : "+") + p;
     return t;
@@ -139,6 +140,10 @@ GeneratedProblem generate_problem(const ProblemSpec& s, uint64_t seed) {
             p.key_lengths.push_back(static_cast<int32_t>(len));
         }
     }
+    if (s.sinks) {
+        std::uniform_real_distribution<float> logit(-1.0f, 3.0f);
+        for (int64_t h = 0; h < s.Hq; ++h) p.sinks.push_back(logit(rng));
+    }
     if (s.mask != MaskKind::none) {
         p.mask_shape = s.mask_per_batch ? Shape{s.B, 1, s.Lq, s.Lk} : Shape{s.Lq, s.Lk};
         const int64_t n = (s.mask_per_batch ? s.B : 1) * s.Lq * s.Lk;
@@ -180,6 +185,7 @@ DeviceProblem upload_problem(Context& ctx, const ProblemSpec& s, const Generated
     o.window = s.window;
     o.path = s.path;
     o.key_lengths = p.key_lengths;
+    o.sinks = p.sinks;
     if (s.mask == MaskKind::boolean)
         o.mask = ctx.upload_raw(g.bool_mask.data(), g.bool_mask.size(), p.mask_shape, DType::u8);
     else if (s.mask == MaskKind::additive)

@@ -26,12 +26,13 @@ struct ProblemSpec {
     bool strided = false;         ///< q, k, v stored as [B, L, H, D] and passed as transposed views
     Window window;                ///< sliding window (local attention)
     bool linear = false;          ///< linear attention (elu + 1 feature map) instead of softmax (bench set "linear")
+    bool sinks = false;           ///< random attention-sink logits per query head (AttentionOptions::sinks)
 };
 
 /// "B2 H8/2 Lq113 Lk203 D80/64" (H shows Hq/Hkv, D shows D/Dv; equal pairs are written once).
 std::string shape_text(const ProblemSpec& spec);
 /// The options beyond the shape, compactly: "tl" / "br" (causal), "add" / "bool" (mask, "[B]" when per
-/// batch), "kl" (key lengths), joined by '+'; empty when there are none.
+/// batch), "kl" (key lengths), "win" (window), "sinks", joined by '+'; empty when there are none.
 std::string options_text(const ProblemSpec& spec);
 /// Number of (query, key) pairs the causal rule (and the window) leaves visible in one (batch, head).
 int64_t visible_pairs(int64_t Lq, int64_t Lk, Causal causal, Window window = {});

@@ -392,6 +392,18 @@ PyTensor linear_op(const CtxPtr& c, const PyTensor& q, const PyTensor& k, const 
     return PyTensor{std::move(out), c};
 }
 
+// vkattn::matmul on Tensor handles (the layers' projections; bench/compare_torch.py times it against torch.matmul).
+PyTensor matmul_op(const CtxPtr& c, const PyTensor& a, const PyTensor& w, const std::optional<PyTensor>& bias, bool transpose_w,
+                   const std::optional<std::string>& out_dtype) {
+    const vkattn::Tensor &ta = on(c, a, "a"), &tw = on(c, w, "w");
+    const std::optional<vkattn::Tensor> tb = on(c, bias, "bias");
+    vkattn::MatmulOptions o;
+    o.transpose_w = transpose_w;
+    o.out_dtype = out_dtype_arg(out_dtype);
+    vkattn::Tensor out = locked(*c, [&](vkattn::Context& ctx) { return vkattn::matmul(ctx, ta, tw, tb, o); });
+    return PyTensor{std::move(out), c};
+}
+
 // --- KvCache ---------------------------------------------------------------------------------------------
 
 struct PyKvCache {
@@ -730,6 +742,8 @@ PYBIND11_MODULE(_vkattn, m) {
         .def("_additive", &additive_op, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("w_q"), py::arg("w_k"),
              py::arg("v_a"), py::arg("bias"), py::arg("options"),
              "additive_attention on Tensor handles. Returns (out, lse or None, weights or None).")
+        .def("_matmul", &matmul_op, py::arg("a"), py::arg("w"), py::arg("bias"), py::arg("transpose_w"), py::arg("out_dtype"),
+             "vkattn::matmul on Tensor handles.")
         .def("_linear", &linear_op, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("feature_map"), py::arg("causal"),
              py::arg("key_lengths"), py::arg("out_dtype"), "linear_attention on Tensor handles. Returns the output Tensor.")
         .def("_kv_cache", &make_cache, py::arg("batch"), py::arg("kv_heads"), py::arg("capacity"), py::arg("head_dim"),

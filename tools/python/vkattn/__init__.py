@@ -55,6 +55,7 @@ __all__ = [
     "MhaWeights",
     "additive_attention",
     "linear_attention",
+    "matmul",
     "heatmap",
     "bench",
     "alibi_slopes",
@@ -662,6 +663,20 @@ def linear_attention(q, k, v, *, feature_map="elu_plus_one", causal="none", key_
     tq, tk, tv = (_device_float(ctx, x, n) for x, n in ((q, "q"), (k, "k"), (v, "v")))
     return _returned(ctx._linear(tq, tk, tv, fm, causal, lengths, _out_dtype(out_dtype)), as_numpy, as_torch)
 
+def matmul(a, w, bias=None, *, transpose_w=True, out_dtype=None, ctx=None):
+    """Y = A W^T + bias (nn.Linear's layout; transpose_w=False: Y = A W), f32 accumulation (vkattn::matmul).
+
+    a [..., M, K] (rank 2 to 4); w [N, K] ([K, N] with transpose_w=False); bias [N] or None; one dtype
+    (float32 or float16); arrays or Tensor handles. Returns y [..., M, N] the kind a is, in out_dtype
+    (default a's dtype).
+    """
+    ctx = _context_for(ctx, a, w, bias)
+    as_numpy, as_torch = not isinstance(a, Tensor), _is_torch_tensor(a)
+    ta, tw = _device_float(ctx, a, "a"), _device_float(ctx, w, "w")
+    tb = None if bias is None else _device_float(ctx, bias, "bias")
+    return _returned(ctx._matmul(ta, tw, tb, bool(transpose_w), _out_dtype(out_dtype)), as_numpy, as_torch)
+
+
 def heatmap(weights, path, *, query_tokens=None, key_tokens=None, batch=0, head=0, mode="head", title="",
             max_cells=256, vmax=None):
     """Draws attention weights as `vkattn heatmap` does and writes a PNG or SVG (by path's extension).
@@ -699,7 +714,7 @@ def bench(shapes="quick", *, filter=None, repeat=100, check=True, max_seconds_pe
           progress=True, ctx=None):
     """Times one of `vkattn bench`'s shape sets on the device, as the program does, and returns its rows.
 
-    shapes: "quick", "standard", "prefill", "decode", "memory", "local", "linear" or "weights" (bench/README.md);
+    shapes: "quick", "standard", "prefill", "decode", "memory", "local", "linear", "weights" or "gpu" (bench/README.md);
     filter: a str or a list of str: only the cases whose name contains one of them; repeat: at most this many
     timed runs per case (at least 3; runs stop once 200 ms were measured); check: compare each case's output
     with the host reference once; max_seconds_per_case: skip cases estimated to take longer (None: 20 s on

@@ -1,0 +1,21 @@
+#pragma once
+// The "matmul" and "mha" bench sets' own pieces: the layer cases' flops and bytes, and one measured row
+// of a case (check against the host reference on sampled rows, warm-up, GPU-timestamped repeats).
+#include "bench/bench_measure.hpp"
+
+namespace vkattn::cli {
+
+/// Whether a case is a layer ("matmul" or "mha" kind) rather than attention on given Q, K, V.
+bool is_layer_case(const BenchCase& c);
+
+/// matmul: 2 M N K. mha: the q, k, v and out projections (4 x 2 B L E^2) and the attention core
+/// (2 x 2 B H L^2 D).
+double layer_flops(const BenchCase& c);
+
+/// Bytes read and written at least: matmul A, W and Y; mha x, the four weight matrices and the output.
+double layer_bytes(const BenchCase& c);
+
+/// measure_case for a layer case (same rules: checked first run, warm-up, budget, repeats to 200 ms).
+BenchRow measure_layer_case(Context& ctx, const BenchCase& c, const MeasureSettings& settings);
+
+}  // namespace vkattn::cli
