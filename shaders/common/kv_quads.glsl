@@ -16,33 +16,24 @@
 // unpack (bits << 16).
 //
 // The including kernel enables GL_EXT_control_flow_attributes ([[unroll]]) and includes common.glsl first.
-// `quads` is the uniform test quads_ok(): a row's elements are contiguous, every row and the slice start
-// at a multiple of 4 elements and n is a multiple of 4 (then no quad straddles n). Otherwise (a strided
-// or odd-sized view) the scalar tail path loads element by element.
+// `quads` is the uniform test quads_ok() (quad_views.glsl): a row's elements are contiguous, every row and
+// the slice start at a multiple of 4 elements and n is a multiple of 4 (then no quad straddles n).
+// Otherwise (a strided or odd-sized view) the scalar tail path loads element by element.
 #ifndef VKATTN_KV_QUADS_GLSL
 #define VKATTN_KV_QUADS_GLSL
 
+#include "common/quad_views.glsl"  // q_quads / k_quads / v_quads (uvec4 f32, uvec2 f16 words) and quads_ok
+
 #if IN_F16
-layout(std430, set = 0, binding = 1) readonly buffer QQuads { uvec2 q_quads[]; };
-layout(std430, set = 0, binding = 2) readonly buffer KQuads { uvec2 k_quads[]; };
-layout(std430, set = 0, binding = 3) readonly buffer VQuads { uvec2 v_quads[]; };
 #define TILE_QUAD uvec2
-vec4 tile_unpack(uvec2 x) { return vec4(unpackHalf2x16(x.x), unpackHalf2x16(x.y)); }
+vec4 tile_unpack(uvec2 x) { return QUAD(x); }
 // Four values that came from f16 storage: packing them back is exact.
 uvec2 tile_pack(vec4 x) { return uvec2(packHalf2x16(x.xy), packHalf2x16(x.zw)); }
 #else
-layout(std430, set = 0, binding = 1) readonly buffer QQuads { uvec4 q_quads[]; };
-layout(std430, set = 0, binding = 2) readonly buffer KQuads { uvec4 k_quads[]; };
-layout(std430, set = 0, binding = 3) readonly buffer VQuads { uvec4 v_quads[]; };
 #define TILE_QUAD uvec4
-vec4 tile_unpack(uvec4 x) { return uintBitsToFloat(x); }
+vec4 tile_unpack(uvec4 x) { return QUAD(x); }
 uvec4 tile_pack(vec4 x) { return floatBitsToUint(x); }
 #endif
-
-// Rows of n elements, the first at `base`, rows `row_stride` apart, elements `elem_stride` apart.
-bool quads_ok(int base, int row_stride, int elem_stride, int n) {
-    return elem_stride == 1 && (n & 3) == 0 && (base & 3) == 0 && (row_stride & 3) == 0;
-}
 
 // The branches are `if`s, not selects, so that nothing past n (or past the last key) is ever read.
 #define LOAD_QUAD_BODY(QUADS, LOAD)                                                     \
