@@ -267,7 +267,9 @@ TEST_P(TiledKernel, MatchesReference) {
     const uint64_t seed = fresh_seed();
     const Outcome r = run_case(GetParam(), seed);
     EXPECT_TRUE(r.passed) << r.message;
-    EXPECT_EQ(r.variant.rfind("fused.", 0), 0u) << "ran " << r.variant;
+    // The explicit path runs the tiled kernel as its first pass (with FLAG_ROW_STATE).
+    const std::string fused = c.path == Path::explicit_ ? "explicit." + std::string(dtype_name(c.dtype)) + "[fused." : "fused.";
+    EXPECT_EQ(r.variant.rfind(fused, 0), 0u) << "ran " << r.variant;
 }
 std::vector<Case> tiled_cases() {
     std::vector<Case> cases;
@@ -281,25 +283,30 @@ std::vector<Case> tiled_cases() {
     split.B = 3, split.Hq = 6, split.Hkv = 1, split.Lq = 3, split.Lk = 799, split.D = 256, split.dtype = DType::f16;
     split.causal = Causal::bottom_right;
     cases.push_back(split);
+    // The explicit path's first pass is the tiled kernel on GPUs: its (m, l) rows (FLAG_ROW_STATE) feed
+    // the weights pass, checked with the weights against the reference.
+    Case ex;
+    ex.B = 2, ex.Hq = 4, ex.Hkv = 2, ex.Lq = 70, ex.Lk = 300, ex.D = 64, ex.path = Path::explicit_;
+    ex.causal = Causal::top_left, ex.mask = MaskKind::bool_4d;
+    cases.push_back(ex);
     return cases;
 }
 INSTANTIATE_TEST_SUITE_P(Tiled, TiledKernel, ::testing::ValuesIn(tiled_cases()), case_name);
 
-TEST(TiledKernelLimits, RefusesKeyRangesBeyondLavapipesLoopLimitInsteadOfDroppingKeys) {
-    if (context().device().driver_name != "llvmpipe") GTEST_SKIP() << "only lavapipe has the loop limit";
+// The tiled kernel unrolls every loop but the one over key tiles, so lavapipe's 65535 iterations cover
+// 65535 tiles: 70000 keys (more iterations than the limit, had any loop run per key) run unsplit and
+// match the reference, and the planner's count says so.
+TEST(TiledKernelLimits, RunsMoreKeysThanLavapipesLoopLimitUnsplit) {
     ScopedEnv force("VKATTN_FUSED_KERNEL", "tiled");
-    Context& ctx = context();
-    std::vector<float> k(1 * 1 * 20000 * 64, 0.5f), q(64, 0.5f);
-    Tensor qt = ctx.upload(q, {1, 1, 1, 64}), kt = ctx.upload(k, {1, 1, 20000, 64});
-    AttentionOptions unsplit;  // the engine's own choice splits the keys (tests/split_kv_test.cpp)
-    unsplit.kv_splits = 1;
-    try {
-        attention(ctx, qt, kt, kt, unsplit);
-        ADD_FAILURE() << "no error";
-    } catch (const Error& e) {
-        EXPECT_EQ(e.code(), ErrorCode::unsupported);
-        EXPECT_NE(e.message().find("20000 keys would exceed"), std::string::npos) << e.message();
-    }
+    const detail::FusedConfig tiles = detail::choose_tiled_config(context().device(), 64);
+    EXPECT_EQ(detail::tiled_loop_iterations(tiles, 16, 16, 70000), (70000 + tiles.keys - 1) / tiles.keys + 1);
+    EXPECT_LT(detail::tiled_loop_iterations(tiles, 16, 16, 70000), 60000);
+    Case c;
+    c.B = 1, c.Hq = 2, c.Hkv = 1, c.Lq = 3, c.Lk = 70000, c.D = 16, c.causal = Causal::bottom_right, c.kv_splits = 1;
+    const Outcome r = run_case(c, fresh_seed());
+    EXPECT_TRUE(r.passed) << r.message;
+    EXPECT_EQ(r.variant.rfind("fused.", 0), 0u) << "ran " << r.variant;
+    EXPECT_EQ(r.variant.find("+split-kv"), std::string::npos) << "ran " << r.variant;
 }
 
 // Problems larger than one binding are split into chunks of slices and rows, not refused. The test

@@ -27,9 +27,8 @@ TEST(KernelDesign, FusedRowFollowsThePlannersTiles) {
             EXPECT_EQ(rows[0].variant, detail::fused_variant_name(c, DType::f32)) << dev.name;
             EXPECT_EQ(rows[0].shared_bytes, c.shared_bytes) << dev.name;
             EXPECT_EQ(rows[0].workgroup, c.workgroup) << dev.name;
-            // Scores and P.V: rows x keys x (D + Dv) multiply-adds per tile (the CPU kernel's loops run to the class).
-            const double dims = c.kernel == detail::FusedKernel::rowwise ? 2.0 * c.dcap : 2.0 * D;
-            EXPECT_DOUBLE_EQ(rows[0].fmas, double(c.rows) * c.keys * dims) << dev.name;
+            // Scores and P.V: rows x keys x 2 x DCAP multiply-adds per tile (both kernels' loops run to the class).
+            EXPECT_DOUBLE_EQ(rows[0].fmas, double(c.rows) * c.keys * 2.0 * c.dcap) << dev.name;
             for (const KernelDesign& k : rows) {
                 SCOPED_TRACE(dev.name + ": " + k.variant);
                 EXPECT_GT(k.fmas, 0);
@@ -45,15 +44,16 @@ TEST(KernelDesign, FusedRowFollowsThePlannersTiles) {
     }
 }
 
-TEST(KernelDesign, F16HalvesTheKvBytesOnly) {
+// The tiled kernel's f16 tiles may hold more keys than its f32 tiles (packed halves in shared memory),
+// so the rows compare device bytes per multiply-add rather than per tile.
+TEST(KernelDesign, F16ReadsFewerBytesPerFma) {
     for (const DeviceInfo& dev : devices_under_test()) {
         const std::vector<KernelDesign> rows = kernel_designs(dev, 64);
         const std::size_t half = rows.size() / 2;
         ASSERT_EQ(rows.size(), 2 * half);  // the same rows for f32, then f16
         for (std::size_t i = 0; i < half; ++i) {
             SCOPED_TRACE(dev.name + ": " + rows[i].variant);
-            EXPECT_DOUBLE_EQ(rows[i].fmas, rows[half + i].fmas);
-            EXPECT_LT(rows[half + i].global_read, rows[i].global_read);
+            EXPECT_LT(rows[half + i].global_read / rows[half + i].fmas, rows[i].global_read / rows[i].fmas);
         }
     }
 }

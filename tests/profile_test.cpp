@@ -118,7 +118,7 @@ void expect_fits(const DeviceInfo& d, const std::string& shader, const std::vect
     EXPECT_LE(n.workgroup[0], d.max_workgroup_size[0]);
     EXPECT_LE(n.workgroup[1], d.max_workgroup_size[1]);
     EXPECT_LE(n.shared_bytes, d.shared_memory_bytes);
-    EXPECT_FALSE(n.subgroup_operations);
+    if (!d.subgroup_basic) EXPECT_FALSE(n.subgroup_operations);
     if (!d.fp16_arithmetic) EXPECT_FALSE(n.float16_arithmetic);
     if (planned_shared) EXPECT_EQ(n.shared_bytes, planned_shared) << "the planner's shared-memory formula disagrees with the shader";
 }
@@ -129,8 +129,11 @@ TEST(Profiles, PlannerPicksFittingVariantsUnderEveryProfile) {
         const DeviceInfo d = apply_profile(probed(), name);
         for (int dcap : {64, 128, 256, 512}) {
             SCOPED_TRACE(dcap);
-            const detail::FusedConfig t = detail::choose_tiled_config(d, dcap);
-            expect_fits(d, "attention_fused_f32", {t.workgroup, t.rows, t.keys, t.dcap, t.threads_per_row}, t.shared_bytes);
+            for (DType dtype : {DType::f32, DType::f16}) {
+                const detail::FusedConfig t = detail::choose_tiled_config(d, dcap, dtype);
+                expect_fits(d, std::string(t.subgroup_reduce ? "attention_fused_sg_" : "attention_fused_") + std::string(dtype_name(dtype)),
+                            {t.workgroup, t.rows, t.keys, t.dcap, t.threads_per_row}, t.shared_bytes);
+            }
             const detail::FusedConfig f = detail::choose_fused_config(d, dcap);
             if (f.kernel == detail::FusedKernel::rowwise) {
                 expect_fits(d, "attention_fused_rowwise_f16", {f.rows, f.keys, f.dcap, 1}, f.shared_bytes);
@@ -154,7 +157,10 @@ TEST(Profiles, MobileOnThisDeviceChangesTheChoices) {
     const DeviceInfo m = apply_profile(p, "mobile");
     EXPECT_EQ(detail::convert_workgroup(p), 256);
     EXPECT_EQ(detail::convert_workgroup(m), 128);
-    EXPECT_GT(detail::choose_tiled_config(p, 64).shared_bytes, 16384u);
+    // The tiled kernel loses its subgroup reduction (mobile has no subgroup operations) and fits 16 KiB.
+    EXPECT_NE(detail::fused_variant_name(detail::choose_tiled_config(p, 64), DType::f32),
+              detail::fused_variant_name(detail::choose_tiled_config(m, 64), DType::f32));
+    EXPECT_FALSE(detail::choose_tiled_config(m, 64).subgroup_reduce);
     EXPECT_LE(detail::choose_tiled_config(m, 64).shared_bytes, 16384u);
     if (p.type == DeviceType::cpu) {
         EXPECT_EQ(detail::choose_fused_config(p, 64).rows, 256);  // the rowwise kernel's desktop tile
@@ -208,8 +214,9 @@ TEST(PipelineGuard, RefusesPipelinesBeyondTheClampedLimits) {
     };
     expect_refused("convert_f32_to_f16", {256}, "workgroup of 256 invocations exceeds the limit of 128");
     expect_refused("attention_fused_rowwise_f32", {256, 128, 64, 0}, "workgroup of 256 invocations");
-    // The desktop tiled tile for d64 on a 32 KiB device: 16 rows x 32 keys, 22784 B.
-    expect_refused("attention_fused_f32", {64, 16, 32, 64, 4}, "22784 bytes of shared memory exceed the limit of 16384");
+    // A tiled tile of 16 rows x 32 keys at d64 with the shared-memory reduction: 16384 B of K/V tiles
+    // and 16 x 4 x 33 x 4 B of partial scores.
+    expect_refused("attention_fused_f32", {64, 16, 32, 64, 4}, "24832 bytes of shared memory exceed the limit of 16384");
     expect_refused("roofline_fma_f16", {64, 1}, "fp16 arithmetic, which is off");
     expect_refused("subgroup_size_probe", {32}, "subgroup operations, which are off");
     EXPECT_EQ(ctx.pipeline_count(), 0u);  // nothing was built
@@ -219,7 +226,10 @@ TEST(SpirvReflect, ReadsWorkgroupSharedMemoryAndCapabilities) {
     const auto words = [](const char* n) { return detail::find_embedded_shader(n); };
     const detail::ShaderNeeds fused = reflect_shader(words("attention_fused_f32"), {64, 16, 32, 64, 4});
     EXPECT_EQ(fused.workgroup, (std::array<uint32_t, 3>{64, 1, 1}));
-    EXPECT_EQ(fused.shared_bytes, 4u * (16 * 64 + 2 * 32 * 64 + 16 * 32 + 16 * 4));
+    // K and V tiles of 32 keys x 64 dims (uvec4 quads) and 64 lanes' partial scores padded to 33.
+    EXPECT_EQ(fused.shared_bytes, 4u * (2 * 32 * 64 + 64 * 33));
+    // f16 tiles hold packed halves (uvec2 quads), and the sg variant has no partials.
+    EXPECT_EQ(reflect_shader(words("attention_fused_sg_f16"), {64, 16, 32, 64, 4}).shared_bytes, 2u * 2 * 32 * 64);
     const detail::ShaderNeeds scores = reflect_shader(words("attention_weights_f16"), {8});
     EXPECT_EQ(scores.workgroup, (std::array<uint32_t, 3>{8, 8, 1}));
     EXPECT_EQ(scores.shared_bytes, 2u * 8 * 8 * 4);

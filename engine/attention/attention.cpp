@@ -493,7 +493,7 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
         }
         {
             VkPipeline pl = st.pipeline((fc.subgroup_reduce ? "attention_fused_sg" : "attention_fused") + suffix,
-                                        {fc.workgroup, fc.rows, fc.keys, fc.dcap, fc.threads_per_row});
+                                        {fc.workgroup, fc.rows, fc.keys, fc.dcap, fc.threads_per_row}, fc.subgroup_reduce);
             Dispatch d = chunk_dispatch(pl, fused_kp, fused_ops, c, p.Hq, lim, fc.rows, key_lengths_range, scratch_range);
             if (explicit_path) scratch_fix(d, state_per_row);
             d.groups = {groups_for(c.row_count, fc.rows), static_cast<uint32_t>(c.slices), 1};

@@ -18,37 +18,68 @@ int head_dim_class(int64_t d) {
 }
 
 namespace {
-uint32_t fused_shared_bytes(int rows, int keys, int dcap, int tpr) {
-    // q tile + k tile + v tile + scores + per-thread row maxima, all f32 (see attention_fused.comp)
-    return 4u * static_cast<uint32_t>(rows * dcap + 2 * keys * dcap + rows * keys + rows * tpr);
+int storage_bytes_of(DType dtype) { return dtype == DType::f16 ? 2 : 4; }
+
+// Exactly the shared memory attention_fused.comp declares (its header has the formula): the K and V
+// tiles in their storage precision, and the padded partial scores of the shared-memory reduction.
+uint32_t fused_shared_bytes(int rows, int keys, int dcap, int tpr, int storage_bytes, bool subgroup_reduce) {
+    const uint32_t tiles = 2u * static_cast<uint32_t>(keys * dcap * storage_bytes);
+    return tiles + (subgroup_reduce ? 0u : 4u * static_cast<uint32_t>(rows * tpr * (keys + 1)));
+}
+uint32_t fused_shared_bytes(const FusedConfig& c) {
+    return fused_shared_bytes(c.rows, c.keys, c.dcap, c.threads_per_row, c.storage_bytes, c.subgroup_reduce);
+}
+
+// The kernel's lane layout: TPR a power of two dividing the quads of a padded row (DCAP / 4).
+bool valid_lanes(int tpr, int dcap) { return tpr >= 1 && (tpr & (tpr - 1)) == 0 && (dcap / 4) % tpr == 0; }
+
+// The next tile's K and V are prefetched into registers: at most 8 quads of each per invocation
+// (BC * DCAP / 4 <= 8 * WG), so the prefetch holds at most 64 (f32) or 32 (f16) words; and the
+// invocation holds at most 128 registers in all (the shader header's count: q and accumulator quads,
+// scores, prefetch, m and l). 128 is a reading, not measured: it keeps 4 workgroups of 128 invocations
+// on a 64K-register NVIDIA SM or AMD SIMD set, and no compiler should need to spill.
+bool prefetch_fits(int keys, int dcap, int workgroup, int tpr, int storage_bytes) {
+    const int loads = (keys * dcap / 4 + workgroup - 1) / workgroup;
+    const int registers = 2 * dcap / tpr + keys + 2 * storage_bytes * loads + 2;
+    return keys * dcap <= 32 * workgroup && registers <= 128;
 }
 
 // GPUs: rows x threads-per-row workgroups looping over key tiles (attention_fused.comp), starting from
-// `start` (device_tuning.cpp) and shrunk until the tiles fit the device's shared memory.
-FusedConfig fit_tiled_config(const DeviceInfo& dev, int dcap, const DefaultTiles& start) {
+// `start` (device_tuning.cpp). Keys shrink until the prefetch and registers fit; then keys (down to 8) and rows
+// shrink until the tiles fit start.shared_target (the share of a compute unit's shared memory that lets
+// two or more workgroups run on it), below which only the device's limit must hold.
+FusedConfig fit_tiled_config(const DeviceInfo& dev, int dcap, const DefaultTiles& start, DType dtype) {
     FusedConfig c;
     c.kernel = FusedKernel::tiled;
     c.dcap = dcap;
+    c.storage_bytes = storage_bytes_of(dtype);
     const int max_wg = static_cast<int>(std::min<uint32_t>(dev.max_workgroup_invocations, dev.max_workgroup_size[0]));
-    c.threads_per_row = std::max(1, std::min(start.threads_per_row, max_wg));
+    c.threads_per_row = std::max(1, std::min({start.threads_per_row, max_wg, dcap / 4}));
+    while (!valid_lanes(c.threads_per_row, dcap)) --c.threads_per_row;
     c.rows = std::max(1, std::min(start.rows, max_wg / c.threads_per_row));
-    c.keys = start.keys;
-    while (fused_shared_bytes(c.rows, c.keys, dcap, c.threads_per_row) > dev.shared_memory_bytes) {
-        if (c.keys > 4) c.keys /= 2;
+    c.keys = std::max(1, start.keys);
+    const uint32_t target = start.shared_target ? std::min(start.shared_target, dev.shared_memory_bytes) : dev.shared_memory_bytes;
+    for (;;) {
+        c.workgroup = c.rows * c.threads_per_row;
+        c.subgroup_reduce = can_subgroup_reduce(dev, c.threads_per_row, c.workgroup);
+        if (c.keys > 1 && !prefetch_fits(c.keys, dcap, c.workgroup, c.threads_per_row, c.storage_bytes)) {
+            c.keys /= 2;
+            continue;
+        }
+        const uint32_t bytes = fused_shared_bytes(c);
+        if (bytes <= target) break;
+        if (c.keys > 8) c.keys /= 2;
         else if (c.rows > 1) c.rows /= 2;
+        else if (bytes <= dev.shared_memory_bytes) break;
         else if (c.keys > 1) c.keys /= 2;
         else
-            throw Error(ErrorCode::unsupported,
-                        "q: head dim class " + std::to_string(dcap) + " needs " +
-                            std::to_string(fused_shared_bytes(1, 1, dcap, c.threads_per_row)) +
-                            " bytes of shared memory; device '" + dev.name + "' has " + std::to_string(dev.shared_memory_bytes));
+            throw Error(ErrorCode::unsupported, "q: head dim class " + std::to_string(dcap) + " needs " + std::to_string(bytes) +
+                                                    " bytes of shared memory; device '" + dev.name + "' has " +
+                                                    std::to_string(dev.shared_memory_bytes));
     }
-    c.workgroup = c.rows * c.threads_per_row;
-    c.shared_bytes = fused_shared_bytes(c.rows, c.keys, dcap, c.threads_per_row);
-    c.subgroup_reduce = can_subgroup_reduce(dev, c.threads_per_row, c.workgroup);
+    c.shared_bytes = fused_shared_bytes(c);
     return c;
 }
-
 
 uint32_t rowwise_shared_bytes(int keys, int dcap) {
     // one f32 block of keys x dcap, holding K and then V (see attention_fused_rowwise.comp)
@@ -76,10 +107,11 @@ bool fit_rowwise_config(const DeviceInfo& dev, int dcap, const DefaultTiles& sta
 // A tuned entry is used only while it still fits the device (limits can be clamped by a profile).
 bool fits_device(const DeviceInfo& dev, const FusedConfig& c) {
     const uint32_t max_wg = std::min<uint32_t>(dev.max_workgroup_invocations, dev.max_workgroup_size[0]);
-    const uint32_t shared = c.kernel == FusedKernel::rowwise ? rowwise_shared_bytes(c.keys, c.dcap)
-                                                             : fused_shared_bytes(c.rows, c.keys, c.dcap, c.threads_per_row);
+    const bool tiled = c.kernel == FusedKernel::tiled;
+    const uint32_t shared = tiled ? fused_shared_bytes(c) : rowwise_shared_bytes(c.keys, c.dcap);
     return static_cast<uint32_t>(c.workgroup) <= max_wg && shared <= dev.shared_memory_bytes && c.keys >= 1 && c.rows >= 1 &&
-           (c.kernel == FusedKernel::tiled || c.keys % 8 == 0);
+           (tiled ? valid_lanes(c.threads_per_row, c.dcap) && prefetch_fits(c.keys, c.dcap, c.workgroup, c.threads_per_row, c.storage_bytes)
+                 : c.keys % 8 == 0);
 }
 
 }  // namespace
@@ -107,10 +139,10 @@ FusedConfig choose_fused_config(const DeviceInfo& dev, int dcap, DType dtype, co
         if (auto c = tuned->find(dtype, dcap, want_rowwise ? FusedKernel::rowwise : FusedKernel::tiled)) {
             c->dcap = dcap;
             c->workgroup = c->rows * c->threads_per_row;
-            c->shared_bytes = c->kernel == FusedKernel::rowwise ? rowwise_shared_bytes(c->keys, dcap)
-                                                                : fused_shared_bytes(c->rows, c->keys, dcap, c->threads_per_row);
+            c->storage_bytes = storage_bytes_of(dtype);
             c->tuned = true;
             c->subgroup_reduce = c->kernel == FusedKernel::tiled && can_subgroup_reduce(dev, c->threads_per_row, c->workgroup);
+            c->shared_bytes = c->kernel == FusedKernel::rowwise ? rowwise_shared_bytes(c->keys, dcap) : fused_shared_bytes(*c);
             if (fits_device(dev, *c)) return *c;
         }
     }
@@ -120,18 +152,25 @@ FusedConfig choose_fused_config(const DeviceInfo& dev, int dcap, DType dtype, co
         if (!rw.rowwise) rw = default_tiles({0, DeviceType::cpu, dev.subgroup_size, dev.shared_memory_bytes, 0, dcap, dtype});
         if (fit_rowwise_config(dev, dcap, rw, c)) return c;
     }
-    return choose_tiled_config(dev, dcap);
+    return choose_tiled_config(dev, dcap, dtype);
 }
 
-FusedConfig choose_tiled_config(const DeviceInfo& dev, int dcap) {
-    DefaultTiles t = default_tiles(tuning_inputs(dev, dcap, DType::f32));
+FusedConfig choose_tiled_config(const DeviceInfo& dev, int dcap, DType dtype) {
+    DefaultTiles t = default_tiles(tuning_inputs(dev, dcap, dtype));
     // On a CPU device, what the GPU kernel would run: the generic GPU branch.
-    if (t.rowwise) t = default_tiles({dev.vendor_id, DeviceType::other, dev.subgroup_size, dev.shared_memory_bytes,
-                                      std::min(dev.max_workgroup_invocations, dev.max_workgroup_size[0]), dcap, DType::f32});
-    return fit_tiled_config(dev, dcap, t);
+    if (t.rowwise) {
+        t = default_tiles({dev.vendor_id, DeviceType::other, dev.subgroup_size, dev.shared_memory_bytes,
+                           std::min(dev.max_workgroup_invocations, dev.max_workgroup_size[0]), dcap, dtype});
+        // At most 16 keys: lavapipe compiles the kernel's unrolled per-lane shared loads lane by lane,
+        // so a pipeline's compile grows with BC (cold, measured here: ~5 s of CPU at 16 keys (f32, D 64),
+        // ~11 s at 32 (f16, D 64), against ~0.5 s for the previous, loop-based kernel). CPU devices run
+        // this kernel only when it is forced, as the tests do.
+        t.keys = std::min(t.keys, 16);
+    }
+    return fit_tiled_config(dev, dcap, t, dtype);
 }
 
-std::vector<FusedConfig> fused_candidates(const DeviceInfo& dev, int dcap, FusedKernel kernel) {
+std::vector<FusedConfig> fused_candidates(const DeviceInfo& dev, int dcap, FusedKernel kernel, DType dtype) {
     std::vector<FusedConfig> out;
     const int max_wg = static_cast<int>(std::min<uint32_t>(dev.max_workgroup_invocations, dev.max_workgroup_size[0]));
     if (kernel == FusedKernel::rowwise) {
@@ -150,11 +189,12 @@ std::vector<FusedConfig> fused_candidates(const DeviceInfo& dev, int dcap, Fused
             for (int keys : {16, 32, 64}) {
                 FusedConfig c;
                 c.kernel = kernel, c.dcap = dcap, c.threads_per_row = std::max(1, tpr), c.keys = keys;
+                c.storage_bytes = storage_bytes_of(dtype);
                 c.rows = workgroup / c.threads_per_row;
                 if (c.rows < 1) continue;
                 c.workgroup = c.rows * c.threads_per_row;
-                c.shared_bytes = fused_shared_bytes(c.rows, c.keys, dcap, c.threads_per_row);
                 c.subgroup_reduce = can_subgroup_reduce(dev, c.threads_per_row, c.workgroup);
+                c.shared_bytes = fused_shared_bytes(c);
                 if (c.workgroup <= max_wg && c.workgroup % std::max<uint32_t>(1, dev.subgroup_size) == 0 && fits_device(dev, c))
                     out.push_back(c);
             }
@@ -162,11 +202,17 @@ std::vector<FusedConfig> fused_candidates(const DeviceInfo& dev, int dcap, Fused
 }
 
 bool can_subgroup_reduce(const DeviceInfo& dev, int tpr, int workgroup) {
-    // The driver may pick any subgroup size in [min, max] unless one is required: plan for the smallest.
-    const uint32_t smallest = dev.subgroup_size_control && dev.min_subgroup_size > 0 ? dev.min_subgroup_size : dev.subgroup_size;
+    // The sg variant needs a row's TPR lanes (consecutive invocations, TPR-aligned) in one subgroup. The
+    // driver may pick any subgroup size in [min, max] unless one is required: plan for the smallest; and
+    // only full subgroups guarantee that a subgroup is a run of consecutive invocations, so the pipeline
+    // requires them (computeFullSubgroups), which needs the workgroup to be a multiple of the largest
+    // size. Where the device cannot require full subgroups, the shared-memory reduction runs instead.
+    const bool sized = dev.subgroup_size_control && dev.min_subgroup_size > 0;
+    const uint32_t smallest = sized ? dev.min_subgroup_size : dev.subgroup_size;
+    const uint32_t largest = sized ? dev.max_subgroup_size : dev.subgroup_size;
     const bool pow2 = tpr > 0 && (tpr & (tpr - 1)) == 0;
-    return dev.subgroup_shuffle && pow2 && static_cast<uint32_t>(tpr) <= smallest && smallest > 0 &&
-           static_cast<uint32_t>(workgroup) % smallest == 0;
+    return dev.subgroup_shuffle && dev.compute_full_subgroups && pow2 && static_cast<uint32_t>(tpr) <= smallest && smallest > 0 &&
+           static_cast<uint32_t>(workgroup) % largest == 0;
 }
 
 std::string default_tiles_rule(const DeviceInfo& dev, int dcap) { return default_tiles(tuning_inputs(dev, dcap, DType::f32)).rule; }
@@ -177,12 +223,10 @@ bool has_loop_iteration_limit(const DeviceInfo& dev) {
     return dev.driver_name == "llvmpipe" || dev.name.find("llvmpipe") != std::string::npos;
 }
 
-int64_t tiled_loop_iterations(const FusedConfig& c, int64_t D, int64_t Dv, int64_t key_end) {
-    // Every loop of attention_fused.comp counted as if none were unrolled (an upper bound).
-    const int64_t wg = c.workgroup, bc = c.keys, tpr = c.threads_per_row, dvpt = (c.dcap + tpr - 1) / tpr;
-    const int64_t per_tile = (bc * D + wg - 1) / wg + (bc * Dv + wg - 1) / wg + ((bc + tpr - 1) / tpr) * (D + 1) + tpr +
-                             (bc + tpr - 1) / tpr + bc * (1 + dvpt);
-    return (c.rows * D + wg - 1) / wg + dvpt + ((key_end + bc - 1) / bc) * per_tile;
+int64_t tiled_loop_iterations(const FusedConfig& c, int64_t /*D*/, int64_t /*Dv*/, int64_t key_end) {
+    // attention_fused.comp unrolls every loop to its compile-time bound (DCAP, BC, TPR) except the one
+    // over key tiles, whatever D and Dv are: one iteration per tile, and one to leave the loop.
+    return (key_end + c.keys - 1) / c.keys + 1;
 }
 
 ExplicitConfig choose_explicit_config(const DeviceInfo& dev) {

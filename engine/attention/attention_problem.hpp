@@ -56,6 +56,7 @@ struct FusedConfig {
     int keys = 16;        // BC: keys per tile (rowwise: per dispatch)
     int dcap = 64;        // head-dim capacity class
     int threads_per_row = 8;  // 1 for rowwise
+    int storage_bytes = 4;    // tiled: bytes per K/V element in shared memory (4 f32, 2 f16)
     uint32_t shared_bytes = 0;
     bool tuned = false;       // from `vkattn tune`'s cached winner (tuning_table.hpp)
     bool subgroup_reduce = false;  // tiled: row maxima by subgroup shuffles (attention_fused_sg_*)
@@ -86,13 +87,13 @@ struct TuningTable;
 /// when nothing fits.
 FusedConfig choose_fused_config(const DeviceInfo& device, int dcap, DType dtype = DType::f32, const TuningTable* tuned = nullptr);
 /// The configurations `vkattn tune` times for one head-dim class and kernel kind (all fit the device).
-std::vector<FusedConfig> fused_candidates(const DeviceInfo& device, int dcap, FusedKernel kernel);
+std::vector<FusedConfig> fused_candidates(const DeviceInfo& device, int dcap, FusedKernel kernel, DType dtype = DType::f32);
 /// Whether the tiled kernel may reduce a row's TPR lanes with subgroup shuffles on `device`.
 bool can_subgroup_reduce(const DeviceInfo& device, int threads_per_row, int workgroup);
 /// Which device_tuning.cpp branch picks the defaults.
 std::string default_tiles_rule(const DeviceInfo& device, int dcap);
 /// The tiled (GPU) kernel's tiling for `dcap` on `device`, whatever VKATTN_FUSED_KERNEL says.
-FusedConfig choose_tiled_config(const DeviceInfo& device, int dcap);
+FusedConfig choose_tiled_config(const DeviceInfo& device, int dcap, DType dtype = DType::f32);
 /// Shrinks a rowwise config's row tile for a problem of Lq query rows (no-op for the tiled kernel).
 void fit_fused_rows(FusedConfig& c, int64_t Lq);
 ExplicitConfig choose_explicit_config(const DeviceInfo& device);

@@ -72,6 +72,8 @@ void ContextState::initialise_adopted(const AdoptedDevice& app, ContextOptions o
     const bool size_control_enabled = app.subgroup_size_control && (probed.api_version >= VK_API_VERSION_1_3 ||
                                                                     has_extension(app, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME));
     probed.subgroup_size_control = probed.subgroup_size_control && size_control_enabled;
+    probed.compute_full_subgroups = probed.compute_full_subgroups && app.compute_full_subgroups &&
+                                    (probed.api_version >= VK_API_VERSION_1_3 || has_extension(app, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME));
     if (options.subgroup_size && !probed.subgroup_size_control)
         throw Error(ErrorCode::unsupported,
                     "subgroup_size: " + std::to_string(options.subgroup_size) +

@@ -111,10 +111,13 @@ void ContextState::initialise(ContextOptions opts) {
         chain = &f16_features.pNext;
         if (info.api_version < VK_API_VERSION_1_2) device_extensions.push_back(VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
     }
-    // A required subgroup size needs the subgroupSizeControl feature (Vulkan 1.3 or the extension).
+    // A required subgroup size needs the subgroupSizeControl feature (Vulkan 1.3 or the extension);
+    // pipelines that require full subgroups (the tiled kernel's sg variant) need computeFullSubgroups,
+    // enabled whenever the device has it (after the profile: the no-subgroup profiles turn it off).
     VkPhysicalDeviceSubgroupSizeControlFeatures size_control{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES};
-    if (options.subgroup_size) {
-        size_control.subgroupSizeControl = VK_TRUE;
+    if (options.subgroup_size || info.compute_full_subgroups) {
+        size_control.subgroupSizeControl = options.subgroup_size ? VK_TRUE : VK_FALSE;
+        size_control.computeFullSubgroups = info.compute_full_subgroups ? VK_TRUE : VK_FALSE;
         *chain = &size_control;
         chain = &size_control.pNext;
         if (info.api_version < VK_API_VERSION_1_3) device_extensions.push_back(VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);

@@ -143,7 +143,10 @@ struct ContextState : std::enable_shared_from_this<ContextState> {
     /// The pipeline for an embedded shader with these specialization constants (ids 0..n-1), built once.
     /// Throws Error(unsupported) when its workgroup size, shared memory or capabilities (read from the
     /// SPIR-V) exceed `info`, the limits after the profile: a planning bug, never run silently.
-    VkPipeline pipeline(const std::string& shader, const std::vector<int32_t>& spec_constants);
+    // full_subgroups: the kernel relies on consecutive invocations sharing a subgroup; the pipeline is
+    // created with VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT (the planner asks only where
+    // DeviceInfo::compute_full_subgroups holds and the workgroup is a multiple of the largest subgroup).
+    VkPipeline pipeline(const std::string& shader, const std::vector<int32_t>& spec_constants, bool full_subgroups = false);
 
     /// Batches: a begun command buffer, recording resources, and (submit_batch) one submission of `cmd`
     /// (ended here) that holds `resources` and `keep` until it completes; returns its ticket value.

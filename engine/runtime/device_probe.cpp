@@ -194,6 +194,7 @@ DeviceInfo probe_device(VkPhysicalDevice physical, uint32_t index) {
         if (has_size_ctl) *feat_tail = &size_ctl_feats;
         vkGetPhysicalDeviceFeatures2(physical, &feats);
         size_ctl_feature = has_size_ctl && size_ctl_feats.subgroupSizeControl;
+        info.compute_full_subgroups = has_size_ctl && size_ctl_feats.computeFullSubgroups;
         info.storage_16bit = storage16.storageBuffer16BitAccess;
         info.fp16_arithmetic = f16.shaderFloat16;
     }

@@ -53,10 +53,10 @@ void check_fits(const ShaderNeeds& n, const DeviceInfo& info, uint32_t forced_su
 
 }  // namespace
 
-VkPipeline ContextState::pipeline(const std::string& shader, const std::vector<int32_t>& spec) {
+VkPipeline ContextState::pipeline(const std::string& shader, const std::vector<int32_t>& spec, bool full_subgroups) {
     std::lock_guard lock(mutex);
     ensure_alive();
-    const std::string key = pipeline_key(shader, spec);
+    const std::string key = pipeline_key(shader, spec) + (full_subgroups ? ":full-subgroups" : "");
     if (auto it = pipelines.find(key); it != pipelines.end()) return it->second.get();
     if (planning_only) return VK_NULL_HANDLE;  // a plan names its pipelines without building them
 
@@ -91,6 +91,11 @@ VkPipeline ContextState::pipeline(const std::string& shader, const std::vector<i
         VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO};
     required.requiredSubgroupSize = options.subgroup_size;  // checked against the device in initialise()
     if (options.subgroup_size) ci.stage.pNext = &required;
+    if (full_subgroups) {
+        if (!info.compute_full_subgroups)
+            throw Error(ErrorCode::unsupported, "pipeline " + key + ": needs full subgroups, which " + limits_of(info) + " cannot require");
+        ci.stage.flags |= VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT;
+    }
     ci.layout = pipeline_layout.get();
     VkPipeline p = VK_NULL_HANDLE;
     r = fault::inject(fault::Site::pipeline);

@@ -26,6 +26,9 @@ struct DefaultTiles {
     int rows = 64;            ///< query rows per workgroup
     int keys = 32;            ///< keys per tile (rowwise: per dispatch)
     int threads_per_row = 4;  ///< tiled kernel: invocations sharing one query row
+    /// tiled kernel: the shared bytes one workgroup should stay within so that two or more run on one
+    /// compute unit (0: only the device's limit); the fit shrinks keys, then rows, to it
+    uint32_t shared_target = 0;
     const char* rule = "";    ///< which branch chose them (shown by `vkattn devices`)
 };
 

@@ -70,25 +70,28 @@ KernelDesign decode_design(const detail::DecodeConfig& c, DType dt, int D) {
     return k;
 }
 
-// attention_fused.comp (GPUs): BR rows x TPR threads per row, K/V tiles of BC keys in shared memory
-// (f32), Q in shared memory, scores and probabilities through shared memory. Per tile: K and V stored
-// (BC x (D + Dv) floats), each score reads q and k from shared memory (2 loads per FMA), the
-// probabilities are written twice (score, then exp) and read by each of the row's TPR threads with
-// its V column. Maxima meet in shared memory (BR x TPR partials, each read TPR times) unless the
-// subgroup variant shuffles them. Four barriers (three with subgroup shuffles).
+// attention_fused.comp (GPUs; its header has these formulas and the reasons): BR rows x TPR lanes, each
+// lane holding DCAP / TPR of its row's q and output in registers, loops unrolled to DCAP. Per tile: the
+// K and V tiles stored once in storage precision (sb bytes an element); each lane reads its quads of
+// every key of both (2 x BC x DCAP / TPR elements) for 2 x BC x DCAP / TPR FMAs; the row's partial
+// scores summed by subgroup shuffles (sg) or through shared memory (BR x TPR x BC partials written,
+// each lane reading its row's TPR x BC); two barriers; the next tile's K and V prefetched into
+// registers (LOADS quads of each per invocation).
 KernelDesign tiled_design(const FusedConfig& c, DType dt, int D) {
     KernelDesign k;
-    const double BR = c.rows, BC = c.keys, TPR = c.threads_per_row, e = elem_bytes(dt);
-    const int dv_per_thread = (c.dcap + c.threads_per_row - 1) / c.threads_per_row;
+    const double BR = c.rows, BC = c.keys, TPR = c.threads_per_row, DC = c.dcap, e = elem_bytes(dt);
+    const double red = c.subgroup_reduce ? 0 : 1;
+    const int loads = (c.keys * c.dcap / 4 + c.workgroup - 1) / c.workgroup;
     k.unit = "K/V tile of " + std::to_string(c.keys) + " keys";
     k.workgroup = c.workgroup;
-    k.fmas = BR * BC * 2.0 * D;
-    k.shared_written = (BC * 2 * D + 2 * BR * BC + (c.subgroup_reduce ? 0 : BR * TPR)) * 4;
-    k.shared_read = (BR * BC * D * 2 + BR * BC + BR * BC * TPR + BR * BC * D + (c.subgroup_reduce ? 0 : BR * TPR * TPR)) * 4;
-    k.global_read = BC * 2 * D * e;
+    k.fmas = 2 * BR * BC * DC;
+    k.shared_written = 2 * BC * DC * e + red * 4 * BR * TPR * BC;
+    k.shared_read = 2 * BR * BC * DC * e + red * 4 * BR * TPR * TPR * BC;
+    k.global_read = 2 * BC * D * e;
     k.global_written = 0;
-    k.barriers = c.subgroup_reduce ? 3 : 4;
-    k.registers = dv_per_thread + 8;  // output columns, (m, l), maxima, indices
+    k.barriers = 2;
+    // q and accumulator quads, the scores, the prefetched K and V in storage words, (m, l)
+    k.registers = static_cast<int>(2 * DC / TPR + BC + 2 * e * loads + 2);
     k.shared_bytes = c.shared_bytes;
     return k;
 }
@@ -170,7 +173,7 @@ std::vector<KernelDesign> kernel_designs(const DeviceInfo& dev, int head_dim) {
             rows.push_back(w);
             // What the GPU kernel would run here (VKATTN_FUSED_KERNEL=tiled).
             try {
-                const FusedConfig t = detail::choose_tiled_config(dev, dcap);
+                const FusedConfig t = detail::choose_tiled_config(dev, dcap, dt);
                 KernelDesign g = tiled_design(t, dt, head_dim);
                 g.variant = detail::fused_variant_name(t, dt) + " (VKATTN_FUSED_KERNEL=tiled)";
                 rows.push_back(g);
@@ -220,6 +223,7 @@ DeviceInfo reference_device(const std::string& name) {
     d.api_version = (1u << 22) | (3u << 12);
     d.subgroup_basic = d.subgroup_arithmetic = d.subgroup_shuffle = true;
     d.subgroup_size_control = true;
+    d.compute_full_subgroups = true;  // required by Vulkan 1.3, which these drivers report
     d.fp16_arithmetic = d.storage_16bit = true;
     d.max_workgroup_invocations = 1024;
     d.max_workgroup_size = {1024, 1024, 64};

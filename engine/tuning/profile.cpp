@@ -22,6 +22,7 @@ void no_fp16(DeviceInfo& d) { d.fp16_arithmetic = false; }
 void no_subgroup(DeviceInfo& d) {
     d.subgroup_basic = d.subgroup_arithmetic = d.subgroup_shuffle = false;
     d.subgroup_size_control = false;
+    d.compute_full_subgroups = false;
     d.min_subgroup_size = d.max_subgroup_size = 0;
 }
 

@@ -72,7 +72,7 @@ TuneReport tune(Context& ctx, const TuneOptions& o) {
         for (int D : o.head_dims) {
             const int dcap = head_dim_class(D);
             const FusedConfig def = choose_fused_config(dev, dcap, dtype, nullptr);
-            std::vector<FusedConfig> cands = fused_candidates(dev, dcap, def.kernel);
+            std::vector<FusedConfig> cands = fused_candidates(dev, dcap, def.kernel, dtype);
             const auto same = [&](const FusedConfig& a) {
                 return a.rows == def.rows && a.keys == def.keys && a.threads_per_row == def.threads_per_row;
             };

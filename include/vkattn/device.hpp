@@ -38,6 +38,9 @@ struct DeviceInfo {
     bool subgroup_size_control = false;
     uint32_t min_subgroup_size = 0, max_subgroup_size = 0;
     uint32_t max_workgroup_subgroups = 0; ///< maxComputeWorkgroupSubgroups (0: not reported)
+    /// A compute pipeline can require full subgroups (computeFullSubgroups, Vulkan 1.3 or
+    /// VK_EXT_subgroup_size_control), so that a kernel may rely on consecutive invocations sharing one.
+    bool compute_full_subgroups = false;
     bool fp16_arithmetic = false;       ///< shaderFloat16
     bool storage_16bit = false;         ///< storageBuffer16BitAccess
     bool cooperative_matrix_nv = false; ///< VK_NV_cooperative_matrix exposed

@@ -40,6 +40,8 @@ struct AdoptedDevice {
     /// subgroup_size_control, ContextOptions::subgroup_size is refused.
     bool shader_float16 = false;          ///< VkPhysicalDeviceShaderFloat16Int8Features / Vulkan12Features::shaderFloat16
     bool subgroup_size_control = false;   ///< VkPhysicalDeviceSubgroupSizeControlFeatures / Vulkan13Features
+    /// computeFullSubgroups (same structures): without it the tiled kernel uses its shared-memory reduction.
+    bool compute_full_subgroups = false;
     /// vkQueueSubmit needs the queue externally synchronised. When the application submits to `queue`
     /// from other threads, give the mutex it holds for that: vkattn locks it around each of its own
     /// submissions. Null: the application promises not to use the queue while a vkattn call runs.

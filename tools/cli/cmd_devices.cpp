@@ -33,7 +33,7 @@ std::string subgroup_text(const DeviceInfo& d) {
     else
         s += " (no size control)";
     s += "; basic " + yes_no(d.subgroup_basic) + ", arithmetic " + yes_no(d.subgroup_arithmetic) + ", shuffle " +
-         yes_no(d.subgroup_shuffle);
+         yes_no(d.subgroup_shuffle) + ", full subgroups " + yes_no(d.compute_full_subgroups);
     return s;
 }
 
