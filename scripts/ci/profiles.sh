@@ -12,12 +12,14 @@
 # that make a context for each profile or subgroup size themselves (Profiles.*, SubgroupSize.*).
 # Measured on the 2-core machine, mobile: 272 tests, 67 pipelines, 137 s (the previous filter: 406
 # tests, 411 s). VKATTN_PROFILE_FILTER="*" runs everything.
-# desktop is the default profile, which ctest already runs; set VKATTN_PROFILES to choose others,
+# desktop is the default profile, which ctest already runs; no-fp16 plans exactly the variants desktop
+# does (no kernel uses fp16 arithmetic; ctest cli_devices_profile fails the day that changes), so its run
+# repeated desktop's at ~140 s of CI time and is left out. Set VKATTN_PROFILES to choose others,
 # e.g. VKATTN_PROFILES="desktop mobile no-subgroup no-fp16 small-shared". See docs/profiles.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD="${VKATTN_BUILD_DIR:-build}"
-PROFILES="${VKATTN_PROFILES:-mobile no-subgroup no-fp16 small-shared}"
+PROFILES="${VKATTN_PROFILES:-mobile no-subgroup small-shared}"
 FILTER="${VKATTN_PROFILE_FILTER:-Masks/Sweep.*:Special/Sweep.*:HeadDims/Sweep.*:Shapes/Sweep.*_f16_fused_*:ScoreMods/Sweep.*:Pairs/Decode.*:Tiled/TiledKernel.*L45x77*:Tiled/TiledKernel.*L37x91*:Forced/*:Chunking.*:DecodeVariant.*:Paths/*:Errors.*:KvCache.*:Layers/*:Shapes/MatmulSweep.*:Shapes/AdditiveSweep.*:Shapes/LinearSweep.*:-*L1023x1024*:Pairs/Decode.*33000*}"
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 

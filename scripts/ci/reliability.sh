@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The reliability CI steps that follow the README's test command in .ci/run, each in its own build
-# directory, each timed: the suite under every limits profile, synchronization and GPU-assisted
+# directory, each timed: the suite under the limits profiles that plan unlike desktop (profiles.sh), synchronization and GPU-assisted
 # validation, ThreadSanitizer, AddressSanitizer + UndefinedBehaviorSanitizer, and the fuzz targets
 # for a bounded time. Installs the clang toolchain they need (Debian packages). Any failing step fails CI.
 # Usage: scripts/ci/reliability.sh [step ...]   (default: all, in the order below)

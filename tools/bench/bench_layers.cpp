@@ -88,16 +88,7 @@ void time_runs(BenchRow& row, const MeasureSettings& settings, const std::functi
         total += t;
         if (static_cast<int>(ms.size()) >= kBenchMinRepeats && total >= kBenchTargetMilliseconds) break;
     }
-    std::sort(ms.begin(), ms.end());
-    const std::size_t n = ms.size();
-    row.repeats = static_cast<int>(n);
-    row.median_ms = n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
-    row.min_ms = ms.front();
-    row.max_ms = ms.back();
-    if (row.median_ms > 0) {
-        row.gflops = row.flops / (row.median_ms * 1e6);
-        row.gbps = row.bytes / (row.median_ms * 1e6);
-    }
+    summarize_runs(ms, row);
     row.wall_seconds = seconds_since(start);
 }
 

@@ -152,6 +152,12 @@ BenchRow measure_case(Context& ctx, const BenchCase& c, const MeasureSettings& s
         total += t;
         if (static_cast<int>(ms.size()) >= kBenchMinRepeats && total >= kBenchTargetMilliseconds) break;
     }
+    summarize_runs(ms, row);
+    row.wall_seconds = seconds_since(start);
+    return row;
+}
+
+void summarize_runs(std::vector<double> ms, BenchRow& row) {
     std::sort(ms.begin(), ms.end());
     const std::size_t n = ms.size();
     row.repeats = static_cast<int>(n);
@@ -162,8 +168,6 @@ BenchRow measure_case(Context& ctx, const BenchCase& c, const MeasureSettings& s
         row.gflops = row.flops / (row.median_ms * 1e6);
         row.gbps = row.bytes / (row.median_ms * 1e6);
     }
-    row.wall_seconds = seconds_since(start);
-    return row;
 }
 
 double timed_runs_for(double run_seconds, int max_repeats) {

@@ -54,6 +54,9 @@ struct BenchRow {
     static double nan() { return std::numeric_limits<double>::quiet_NaN(); }
 };
 
+/// Fills repeats, median, min and max (ms) of the timed runs `ms` (at least one), and GFLOP/s and GB/s at the median.
+void summarize_runs(std::vector<double> ms, BenchRow& row);
+
 /// Runs once (the checked output), warms up, checks, then times runs until kBenchTargetMilliseconds were measured.
 /// Engine errors propagate (the caller turns them into an "error" row).
 BenchRow measure_case(Context& ctx, const BenchCase& c, const MeasureSettings& settings);
