@@ -12,10 +12,11 @@ namespace vkattn::detail {
 /// Shapes and options after validation; everything a kernel launch needs besides buffers.
 struct AttentionProblem {
     int64_t B = 0, Hq = 0, Hkv = 0, Lq = 0, Lk = 0, D = 0, Dv = 0;
-    DType dtype = DType::f32;      // of q, k and v
+    DType dtype = DType::f32;      // of q (and of k and v unless kv_dtype is a block format)
+    DType kv_dtype = DType::f32;   // of k and v: q's dtype, or q8_0 / q4_0 (dequantised in the kernels' registers)
     DType out_dtype = DType::f32;
     float scale = 1.0f;
-    int mask_kind = 0;             // 0 none, 1 f32, 2 f16, 3 u8 (matches shaders/common/common.glsl)
+    int mask_kind = 0;             // 0 none, 1 f32, 2 f16, 3 u8, 4 bf16 (matches shaders/common/common.glsl)
     Strides mask_strides;          // 4-D (batch, head, row, key), 0 where broadcast
     int64_t window_left = -1, window_right = -1;  // -1: unbounded; otherwise <= Lq + Lk (int32-safe)
     bool alibi = false;            // AttentionOptions::alibi_slopes given
@@ -27,6 +28,12 @@ struct AttentionProblem {
     int64_t aligned_shift(int64_t b) const {
         return (align_to_key_lengths ? key_lengths[static_cast<std::size_t>(b)] : Lk) - Lq;
     }
+    /// The dtype the planner and the tuning table see: bf16 runs the f16 (16-bit storage) variants.
+    DType plan_dtype() const { return dtype == DType::bf16 ? DType::f16 : dtype; }
+    /// The suffix of the kernel variant reading q (and 16-bit or f32 K/V): "_f16" for f16 and bf16, else "_f32".
+    const char* storage_suffix() const { return plan_dtype() == DType::f16 ? "_f16" : "_f32"; }
+    /// FMT_* bits of shaders/common/common.glsl (Params ext2.y): bf16 inputs 1, a bf16 packed output 2.
+    int32_t format_bits() const { return (dtype == DType::bf16 ? 1 : 0) | (out_dtype == DType::bf16 ? 2 : 0); }
     /// FEATURE_* bits of shaders/common/rowwise_block.glsl: mask 1, softcap 2, ALiBi 4.
     int features() const { return (mask_kind != 0 ? 1 : 0) | (softcap > 0 ? 2 : 0) | (alibi ? 4 : 0); }
 };

@@ -36,7 +36,8 @@ void check_options(KvCacheOptions& options) {
     if (c.capacity < 1 || c.capacity > INT32_MAX) fail("capacity: must be in [1, 2^31), got " + s(c.capacity));
     if (c.head_dim < 1) fail("head_dim: must be >= 1, got " + s(c.head_dim));
     if (c.value_dim < 1) fail("value_dim: must be >= 1 (or 0 for head_dim), got " + s(c.value_dim));
-    if (c.dtype != DType::f32 && c.dtype != DType::f16) fail("dtype: must be f32 or f16, got " + std::string(dtype_name(c.dtype)));
+    if (c.dtype != DType::f32 && c.dtype != DType::f16 && c.dtype != DType::bf16)
+        fail("dtype: must be f32, f16 or bf16, got " + std::string(dtype_name(c.dtype)));
 }
 
 // Caller-provided storage: the shape, dtype and layout the cache's own would have, this context's, and

@@ -90,6 +90,7 @@ Workspace::Workspace(Context& ctx, const Tensor& storage) {
     if (!storage.defined()) fail("storage: tensor is empty");
     if (detail::buffer_of(storage)->owner.get() != &detail::state_of(ctx)) fail("storage: tensor belongs to another Context");
     if (!storage.is_contiguous()) fail("storage: must be contiguous");
+    if (dtype_is_quantized(storage.dtype())) fail("storage: a block-format (" + std::string(dtype_name(storage.dtype())) + ") tensor cannot be a workspace");
     const VkDeviceSize es = dtype_size(storage.dtype());
     const VkDeviceSize first = static_cast<VkDeviceSize>(storage.offset()) * es, bytes = static_cast<VkDeviceSize>(storage.numel()) * es;
     const VkDeviceSize align = detail::workspace_alignment(ctx.device());
