@@ -62,6 +62,7 @@ Operand operand_of(const Tensor& t, const char* name, int64_t head_div, bool row
     op.buffer = detail::buffer_of(t).get();
     op.name = name;
     op.elem_size = dtype_size(t.dtype());
+    if (dtype_is_quantized(t.dtype())) op.block_bytes = dtype_block_bytes(t.dtype());
     op.offset = t.offset();
     op.strides = {t.strides()[0], t.strides()[1], t.strides()[2], t.strides()[3]};
     op.head_div = head_div;
@@ -257,6 +258,10 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
     // weights pass P = exp(s - m) / l over the same rows: one pass over the keys more than the fused path.
     const bool explicit_path = result.path == Path::explicit_;
     FusedConfig fc = st.forced_fused ? *st.forced_fused : choose_fused_config(dev, head_dim_class(std::max(p.D, p.Dv)), p.plan_dtype(), st.tuning.get());
+    // Quantised K/V are read by the rowwise kernels only (decode_split, fused_rowwise, weights_rowwise): on
+    // GPUs too, where the tiled kernel would run otherwise.
+    if (dtype_is_quantized(p.kv_dtype) && fc.kernel != FusedKernel::rowwise)
+        fc = choose_rowwise_config(dev, head_dim_class(std::max(p.D, p.Dv)), p.plan_dtype());
     fit_fused_rows(fc, p.Lq);
     ExplicitConfig ec;
     // Chunks start on a row tile of every pass (the explicit path's weights pass has rows of its own).
@@ -520,6 +525,7 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
                            c.slices * c.row_count * p.Dv, dispatches);
     }
 
+    if (dtype_is_quantized(p.kv_dtype)) result.variant += "+kv_" + std::string(dtype_name(p.kv_dtype));
     std::optional<Tensor> packed_out;
     if (out16)
         packed_out = staged          ? *staged_out

@@ -34,8 +34,11 @@ struct AttentionProblem {
     const char* storage_suffix() const { return plan_dtype() == DType::f16 ? "_f16" : "_f32"; }
     /// FMT_* bits of shaders/common/common.glsl (Params ext2.y): bf16 inputs 1, a bf16 packed output 2.
     int32_t format_bits() const { return (dtype == DType::bf16 ? 1 : 0) | (out_dtype == DType::bf16 ? 2 : 0); }
-    /// FEATURE_* bits of shaders/common/rowwise_block.glsl: mask 1, softcap 2, ALiBi 4.
-    int features() const { return (mask_kind != 0 ? 1 : 0) | (softcap > 0 ? 2 : 0) | (alibi ? 4 : 0); }
+    /// FEATURE_* bits of shaders/common/rowwise_block.glsl: mask 1, softcap 2, ALiBi 4, q8_0 K/V 8, q4_0 K/V 16.
+    int features() const {
+        return (mask_kind != 0 ? 1 : 0) | (softcap > 0 ? 2 : 0) | (alibi ? 4 : 0) | (kv_dtype == DType::q8_0 ? 8 : 0) |
+               (kv_dtype == DType::q4_0 ? 16 : 0);
+    }
 };
 
 /// key_end_for_row of shaders/common/common.glsl: keys [0, end) may be visible to query row i of batch b.
@@ -89,6 +92,8 @@ bool has_loop_iteration_limit(const DeviceInfo& dev);
 /// Upper bound of the loop iterations one invocation of the tiled fused kernel runs for `key_end` keys.
 int64_t tiled_loop_iterations(const FusedConfig& c, int64_t D, int64_t Dv, int64_t key_end);
 struct TuningTable;
+/// The rowwise kernel's tiling on any device (quantised K/V run only there); throws Error(unsupported) when 8 keys do not fit.
+FusedConfig choose_rowwise_config(const DeviceInfo& device, int dcap, DType dtype);
 /// Fused tiling for head-dim class `dcap` on `device`: the tuned winner in `tuned` when there is one
 /// that fits, else the defaults of device_tuning.cpp shrunk to the device. Throws Error(unsupported)
 /// when nothing fits.

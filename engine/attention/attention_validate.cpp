@@ -113,8 +113,6 @@ AttentionProblem validate_attention(Context& ctx, const Tensor& q, const Tensor&
         if (p.D % 32 != 0) fail("k: " + name(p.kv_dtype) + " K needs a head dim that is a multiple of 32 (its block), got " + s(p.D));
         if (p.Dv % 32 != 0) fail("v: " + name(p.kv_dtype) + " V needs a head dim that is a multiple of 32 (its block), got " + s(p.Dv));
         if (k.strides()[3] != 1 || v.strides()[3] != 1) fail("k: " + name(p.kv_dtype) + " K/V rows must be contiguous along the head dim");
-        if (o.path == Path::explicit_ || o.return_weights)
-            fail("k: " + name(p.kv_dtype) + " K/V runs on the fused path only (path = explicit / return_weights need f32, f16 or bf16 K/V)");
     }
 
     p.scale = o.scale ? *o.scale : static_cast<float>(1.0 / std::sqrt(static_cast<double>(p.D)));

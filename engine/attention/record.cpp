@@ -151,6 +151,7 @@ void record_append(Context& ctx, VkCommandBuffer cmd, KvCache& cache, const Tens
     if (detail::buffer_of(cache.keys())->owner.get() != &st) fail("cache: belongs to another Context");
     std::lock_guard lock(st.mutex);
     st.ensure_alive();
+    KvCacheAccess::require_copyable(cache, "record_append");
     KvCacheAccess::AppendPlan plan = KvCacheAccess::plan_append(cache, k_new, v_new, counts);
     KvCacheAccess::record_copies(cmd, cache, k_new, v_new, plan);
     // The copies' writes, visible to the attention that reads the cache next.

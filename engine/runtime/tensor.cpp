@@ -194,7 +194,10 @@ Tensor Context::empty(const Shape& shape, DType dtype) {
     const int64_t n = checked_numel(shape, "empty");
     check_blocks(shape, contiguous_strides(shape), 0, dtype, "empty");
     Tensor t = TensorAccess::make(
-        detail::create_buffer(state_, static_cast<VkDeviceSize>(dtype_storage_bytes(dtype, n)), detail::MemoryKind::device), shape, dtype);
+        // Block formats: rounded up to whole words, so that the kernels' word loads of the last block (2-byte
+        // aligned) stay inside the buffer.
+        detail::create_buffer(state_, static_cast<VkDeviceSize>((dtype_storage_bytes(dtype, n) + 3) / 4 * 4), detail::MemoryKind::device),
+        shape, dtype);
     if (state_->test_switches.poison_allocations) state_->fill_buffer(*detail::buffer_of(t), kPoisonPattern);
     return t;
 }
