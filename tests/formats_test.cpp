@@ -53,6 +53,18 @@ TEST_P(Bf16, MatchesReference) {
 std::string case_name(const ::testing::TestParamInfo<Case>& info) { return info.param.name(); }
 INSTANTIATE_TEST_SUITE_P(Formats, Bf16, ::testing::ValuesIn(bf16_cases()), case_name);
 
+// The tiled (GPU) kernel reads bf16 through the same 16-bit tiles as f16 (tile_unpack / tile_pack with the
+// Params bit): forced on CPU devices as the sweep's TiledKernel cases do, on their f16 shapes (same pipelines).
+TEST(Bf16Tiled, MatchesReference) {
+    ScopedEnv force("VKATTN_FUSED_KERNEL", "tiled");
+    for (const Case& c : {make(3, 4, 2, 77, 45, 40, DType::bf16, Path::fused, Causal::none, MaskKind::additive_2d),
+                          make(3, 4, 2, 45, 77, 40, DType::bf16, Path::fused, Causal::top_left, MaskKind::bool_4d, true)}) {
+        const Outcome r = run_case(c, fresh_seed());
+        EXPECT_TRUE(r.passed) << r.message;
+        EXPECT_EQ(r.variant.rfind("fused.bf16.", 0), 0u) << r.variant;
+    }
+}
+
 // A bf16 output is the f32 result rounded to nearest even, element for element (the kernels are
 // deterministic): on the staged path (rowwise rows packed by the convert pass) and the decode path (the
 // combine pass packs it), from f32 and bf16 inputs alike; outputs poisoned first (test contexts poison

@@ -179,6 +179,8 @@ CASES = [
     ("decode capacity", ["decode", "--capacity", "10", "--prompt", "16", "--steps", "4"], 2,
      "--capacity: 10 is less than --prompt + --steps = 20"),
     ("decode dtype", ["decode", "--dtype", "u8", "--steps", "1", "--prompt", "4"], 2, "--dtype: u8 is not supported (f32, f16 or bf16)"),
+    ("decode q8 cache head dim", ["decode", "--kv-dtype", "q8", "--head-dim", "40", "--steps", "1", "--prompt", "4"], 2,
+     "dtype: a q8_0 cache needs head_dim and value_dim multiples of 32 (its block), got 40 and 40"),
     ("decode head dim", ["decode", "--head-dim", "600"], 2, "--head-dim: Value 600 not in range 1 to 512"),
 ]
 
