@@ -382,8 +382,8 @@ vkattn_status vkattn_tensor_upload_raw(vkattn_context ctx, const void* data, siz
 vkattn_status vkattn_tensor_download(vkattn_tensor t, float* data, size_t count) {
     return guard([&] {
         const Tensor& x = tensor_of(t, "t");
-        if (x.dtype() != DType::f32 && x.dtype() != DType::f16)
-            fail("t: dtype " + std::string(dtype_name(x.dtype())) + " downloads with vkattn_tensor_download_raw (floats: f32 or f16 only)");
+        if (x.dtype() == DType::i32 || x.dtype() == DType::u8)
+            fail("t: dtype " + std::string(dtype_name(x.dtype())) + " downloads with vkattn_tensor_download_raw (floats: f32, f16, bf16, q8_0, q4_0)");
         const std::size_t want = static_cast<std::size_t>(x.numel());
         if (count != want)
             fail("count: " + std::to_string(count) + " floats given, the tensor " + to_string(x.shape()) + " has " +
