@@ -408,6 +408,31 @@ TEST(Naive, F16WithinHalfRounding) {
     }
 }
 
+// DotOrder: each order sums the same products, so the results agree to f32 rounding; the lane orders
+// are computed as documented (checked on a row whose sums are exact in any order but the last term's).
+TEST(Naive, DotOrdersSumTheSameProducts) {
+    HostAttentionProblem p = random_problem(1, 2, 2, 5, 19, 40, 8, 21);
+    const HostAttentionResult fwd = naive_attention(p, DType::f32);
+    for (DotOrder o : {DotOrder{4, false}, DotOrder{4, true}, DotOrder{8, true}, DotOrder{16, false}}) {
+        const HostAttentionResult r = naive_attention(p, DType::f32, false, o);
+        for (std::size_t i = 0; i < fwd.out.size(); ++i) ASSERT_NEAR(r.out[i], fwd.out[i], 1e-5f * max_abs(fwd.out)) << o.lanes << " " << i;
+    }
+    // One query, one key, D = 16, 4 lanes: lane t holds quad t. q = 1, k = 2^24 in quad 0 and 2 in quad 1.
+    // Pairwise: (2^26 + 8) + (0 + 0) is exact; in d order each + 2 to 2^26 (ulp 8) rounds away.
+    HostAttentionProblem one = uniform_problem(1, 1, 1);
+    one.D = one.Dv = 16;
+    one.q.assign(16, 1.0f);
+    one.k.assign(16, 0.0f);
+    for (int d = 0; d < 4; ++d) one.k[d] = 0x1p24f, one.k[4 + d] = 2.0f;
+    one.v.assign(16, 0.0f);
+    one.scale = 1.0f;
+    one.softcap = 0;
+    // The score is the lse of a single key: lse = dot.
+    EXPECT_EQ(naive_attention(one, DType::f32).lse[0], 0x1p26f);
+    EXPECT_EQ(naive_attention(one, DType::f32, false, DotOrder{4, true}).lse[0], 0x1p26f + 8.0f);
+    EXPECT_THROW(naive_attention(one, DType::f32, false, DotOrder{3, true}), Error);
+}
+
 TEST(Naive, FullyMaskedRowsAndBadPrecision) {
     HostAttentionProblem p = uniform_problem(2, 1, 3);
     p.key_lengths = {3, 0};

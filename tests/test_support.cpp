@@ -199,10 +199,12 @@ Outcome run_case(Context& ctx, const Case& c, uint64_t seed) {
     const HostAttentionResult ref = reference_attention(in.host, opt.return_weights);
     const HostAttentionResult naive = naive_attention(in.host, c.dtype, opt.return_weights);
     // The naive scores sum q.k over d = 0, 1, ... in f32; a kernel that splits the head dim across
-    // lanes (the tiled kernel) sums in another order, whose rounding is as good but not the same, and
-    // at large logits (_x100) that rounding dominates the error. So the bound admits the largest naive
-    // error over three orders of the same exact products: forward, reversed, and lane-major (the dims
-    // a lane of a 4-lane row holds, quads d/4 = t, t + 4, ..., summed lane after lane), q and k permuted alike.
+    // lanes (the tiled kernel: "tpr<N>" in its variant name) sums in another order, whose rounding is as
+    // good but not the same, and at large logits (_x100) that rounding dominates the error. So the bound
+    // admits the largest naive error over the orders of the same products that a naive kernel could use:
+    // forward, reversed (q and k permuted alike), and, for a kernel with N lanes per row, exactly its own
+    // (DotOrder: each lane's quads in d order, the lanes' partials added by a butterfly with ",sg", else
+    // one after another).
     const auto permuted = [&](const std::vector<int64_t>& order) {
         HostAttentionProblem x = in.host;
         for (std::vector<float>* t : {&x.q, &x.k}) {
@@ -212,12 +214,15 @@ Outcome run_case(Context& ctx, const Case& c, uint64_t seed) {
         }
         return naive_attention(x, c.dtype, opt.return_weights);
     };
-    std::vector<int64_t> reverse_order, lane_order;
+    std::vector<int64_t> reverse_order;
     for (int64_t d = c.D - 1; d >= 0; --d) reverse_order.push_back(d);
-    for (int64_t lane = 0; lane < 4; ++lane)
-        for (int64_t quad = lane; 4 * quad < c.D; quad += 4)
-            for (int64_t e = 4 * quad; e < std::min<int64_t>(4 * quad + 4, c.D); ++e) lane_order.push_back(e);
-    const HostAttentionResult naive_rev = permuted(reverse_order), naive_lanes = permuted(lane_order);
+    const HostAttentionResult naive_rev = permuted(reverse_order);
+    DotOrder lane_order;
+    if (const std::size_t at = res.variant.find("tpr"); at != std::string::npos) {
+        lane_order.lanes = std::atoi(res.variant.c_str() + at + 3);
+        lane_order.pairwise = res.variant.find(",sg", at) != std::string::npos;
+    }
+    const HostAttentionResult naive_lanes = lane_order.lanes > 1 ? naive_attention(in.host, c.dtype, opt.return_weights, lane_order) : naive;
     std::ostringstream msg;
     msg << c.name() << " seed " << seed << " variant " << res.variant << ": ";
 

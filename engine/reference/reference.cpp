@@ -235,7 +235,30 @@ struct NaiveScores {
     float max = -std::numeric_limits<float>::infinity();
 };
 
-NaiveScores naive_scores(const HostAttentionProblem& p, int64_t b, int64_t h, int64_t i) {
+// q·k in float, summed in `order` (DotOrder, reference.hpp).
+float naive_dot(const float* q, const float* k, int64_t D, const DotOrder& order) {
+    if (order.lanes <= 1) {
+        float dot = 0;
+        for (int64_t d = 0; d < D; ++d) dot += q[d] * k[d];
+        return dot;
+    }
+    const int64_t lanes = order.lanes;
+    std::vector<float> partial(static_cast<std::size_t>(lanes), 0.0f);
+    for (int64_t t = 0; t < lanes; ++t)
+        for (int64_t quad = t; 4 * quad < D; quad += lanes)
+            for (int64_t d = 4 * quad; d < std::min<int64_t>(4 * quad + 4, D); ++d) partial[static_cast<std::size_t>(t)] += q[d] * k[d];
+    if (!order.pairwise) {
+        float dot = 0;
+        for (float x : partial) dot += x;
+        return dot;
+    }
+    for (int64_t step = 1; step < lanes; step *= 2)
+        for (int64_t t = 0; t + step < lanes; t += 2 * step)
+            partial[static_cast<std::size_t>(t)] += partial[static_cast<std::size_t>(t + step)];
+    return partial[0];
+}
+
+NaiveScores naive_scores(const HostAttentionProblem& p, int64_t b, int64_t h, int64_t i, const DotOrder& order) {
     NaiveScores row{std::vector<float>(static_cast<std::size_t>(p.Lk), 0.0f),
                     std::vector<bool>(static_cast<std::size_t>(p.Lk), false)};
     const auto scale = static_cast<float>(effective_scale(p));
@@ -244,8 +267,7 @@ NaiveScores naive_scores(const HostAttentionProblem& p, int64_t b, int64_t h, in
         double additive = 0;
         if (!reference_key_visible(p, b, h, i, j, &additive)) continue;
         const float* k = k_row(p, b, h, j);
-        float dot = 0;
-        for (int64_t d = 0; d < p.D; ++d) dot += q[d] * k[d];
+        const float dot = naive_dot(q, k, p.D, order);
         const auto js = static_cast<std::size_t>(j);
         row.score[js] = static_cast<float>(transform_score(p, b, h, i, j, scale * dot)) + static_cast<float>(additive);
         row.visible[js] = true;
@@ -256,12 +278,12 @@ NaiveScores naive_scores(const HostAttentionProblem& p, int64_t b, int64_t h, in
 
 // Softmax and P·V of one row in float; with f16 (bf16), P and the output are rounded to half (bfloat16)
 // as a framework storing them in that format would. `out` must hold Dv zeros on entry.
-void naive_row(const HostAttentionProblem& p, int64_t b, int64_t h, int64_t i, DType precision, float* out, float* lse,
-               float* weights) {
+void naive_row(const HostAttentionProblem& p, int64_t b, int64_t h, int64_t i, DType precision, const DotOrder& order, float* out,
+               float* lse, float* weights) {
     const auto round16 = [precision](float x) {
         return precision == DType::f16 ? round_to_half(x) : precision == DType::bf16 ? round_to_bf16(x) : x;
     };
-    const NaiveScores row = naive_scores(p, b, h, i);
+    const NaiveScores row = naive_scores(p, b, h, i, order);
     const auto sink = static_cast<float>(sink_logit(p, h));
     const float max = std::max(row.max, sink);
     *lse = max;
@@ -358,16 +380,18 @@ HostAttentionResult reference_attention(const HostAttentionProblem& p, bool want
     return r;
 }
 
-HostAttentionResult naive_attention(const HostAttentionProblem& p, DType precision, bool want_weights) {
+HostAttentionResult naive_attention(const HostAttentionProblem& p, DType precision, bool want_weights, DotOrder order) {
     if (precision != DType::f32 && precision != DType::f16 && precision != DType::bf16)
         fail("precision: must be f32, f16 or bf16, got " + std::string(dtype_name(precision)));
+    if (order.lanes < 1 || order.lanes > 1024 || (order.lanes & (order.lanes - 1)) != 0)
+        fail("order.lanes: must be a power of two in [1, 1024], got " + std::to_string(order.lanes));
     validate_host_problem(p);
     HostAttentionResult r = allocate_result(p, want_weights);
     for (int64_t b = 0; b < p.B; ++b)
         for (int64_t h = 0; h < p.Hq; ++h)
             for (int64_t i = 0; i < p.Lq; ++i) {
                 const int64_t row = row_index(p, b, h, i);
-                naive_row(p, b, h, i, precision, r.out.data() + row * p.Dv, r.lse.data() + row,
+                naive_row(p, b, h, i, precision, order, r.out.data() + row * p.Dv, r.lse.data() + row,
                           want_weights ? r.weights.data() + row * p.Lk : nullptr);
             }
     return r;

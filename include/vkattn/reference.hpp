@@ -43,6 +43,16 @@ bool reference_key_visible(const HostAttentionProblem& p, int64_t b, int64_t h, 
 /// Exact-as-possible reference: double accumulation everywhere. Fully masked rows give 0 and lse -inf.
 HostAttentionResult reference_attention(const HostAttentionProblem& p, bool want_weights = false);
 
+/// The order in which naive_attention sums each q·k in float. lanes = 1: d = 0, 1, 2, ... (a kernel with
+/// one invocation per row). lanes > 1 (a power of two), as a kernel that splits the head dim across the
+/// row's lanes: lane t sums, in d order, the quads (4 elements) t, t + lanes, t + 2 * lanes, ... of the
+/// row, and the lanes' partials are then added pairwise (`pairwise`: a butterfly, (t0 + t1) + (t2 + t3))
+/// or one after another from lane 0. Every order sums the same products; only the rounding differs.
+struct DotOrder {
+    int lanes = 1;
+    bool pairwise = false;
+};
+
 /// A straightforward implementation in the kernel's precision: float arithmetic, and for f16 (bf16) the
 /// probabilities and the output rounded to half (bfloat16), as a framework's f16 (bf16) attention would.
 /// Quantised K/V (q8_0, q4_0) have no precision of their own here: pass their dequantised values and
@@ -50,7 +60,8 @@ HostAttentionResult reference_attention(const HostAttentionProblem& p, bool want
 /// kernel's error by twice this implementation's error against reference_attention. The inputs are
 /// used as given: for f16, pass values already rounded to half (round_to_half), as the kernels see them.
 /// With `want_weights`, also returns the float probabilities (before any f16 rounding).
-HostAttentionResult naive_attention(const HostAttentionProblem& p, DType precision, bool want_weights = false);
+HostAttentionResult naive_attention(const HostAttentionProblem& p, DType precision, bool want_weights = false,
+                                    DotOrder order = {});
 
 /// Throws Error(invalid_argument) naming the field when the problem is inconsistent.
 void validate_host_problem(const HostAttentionProblem& p);
