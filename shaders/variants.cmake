@@ -34,3 +34,6 @@ vkattn_shader(matmul_f16 layers/matmul.comp DEFINES IN_F16=1)
 # Additive (Bahdanau) attention over projected rows (engine/layers/additive.cpp).
 vkattn_shader(additive_attention_f32 layers/additive_attention.comp DEFINES IN_F16=0)
 vkattn_shader(additive_attention_f16 layers/additive_attention.comp DEFINES IN_F16=1)
+# KvCache::append into a q8_0 / q4_0 cache (engine/attention/kv_cache.cpp): new rows quantised on the device.
+vkattn_shader(kv_quantize_f32 runtime/kv_quantize.comp DEFINES IN_F16=0)
+vkattn_shader(kv_quantize_f16 runtime/kv_quantize.comp DEFINES IN_F16=1)

@@ -12,6 +12,7 @@
 
 #include "bad_inputs.hpp"
 #include "test_support.hpp"
+#include "vkattn/embedding.hpp"
 #include "vkattn/npy.hpp"
 
 namespace vkattn::test {
@@ -74,7 +75,7 @@ std::vector<BadInput> attention_bad_inputs() {
         std::vector<int32_t> raw(2 * 4 * 5 * 16);
         Tensor qi = ctx.upload_raw(raw.data(), raw.size() * 4, {2, 4, 5, 16}, DType::i32);
         attention(ctx, qi, t.k, t.v);
-    }, "q: dtype i32 is not supported (f32 or f16)");
+    }, "q: dtype i32 is not supported (f32, f16 or bf16)");
     add("k dtype", [&] {
         Qkv t = make_qkv(), h = make_qkv(2, 4, 2, 5, 7, 16, 16, DType::f16);
         attention(ctx, t.q, h.k, t.v);
@@ -166,7 +167,7 @@ std::vector<BadInput> attention_bad_inputs() {
     add("upload size", [&] { ctx.upload(std::vector<float>(10, 0.f), {3, 4}); }, "upload: shape [3, 4] needs 12 values, got 10");
     add("upload zero dim", [&] { ctx.upload(std::vector<float>(), {0, 4}); }, "upload: dimension 0 of shape [0, 4] must be positive");
     add("upload negative dim", [&] { ctx.upload(std::vector<float>(4, 0.f), {-1, 4}); }, "upload: dimension 0 of shape [-1, 4] must be positive");
-    add("upload as u8", [&] { ctx.upload(std::vector<float>(4, 0.f), {4}, DType::u8); }, "upload: float data can be stored as f32 or f16, not u8");
+    add("upload as u8", [&] { ctx.upload(std::vector<float>(4, 0.f), {4}, DType::u8); }, "upload: float data can be stored as f32, f16, bf16, q8_0 or q4_0, not u8");
     add("view out of range", [&] {
         Tensor t = ctx.upload(std::vector<float>(12, 0.f), {3, 4});
         t.view({4, 4}, {4, 1});
@@ -211,7 +212,7 @@ std::vector<BadInput> attention_bad_inputs() {
         Qkv t = make_qkv();
         std::vector<uint8_t> raw(2 * 2 * 7 * 16);
         attention(ctx, t.q, t.k, ctx.upload_raw(raw.data(), raw.size(), {2, 2, 7, 16}, DType::u8));
-    }, "v: dtype u8 is not supported (f32 or f16)");
+    }, "v: dtype u8 is not supported (f32, f16 or bf16, or q8_0 / q4_0 blocks)");
     add("Hq < Hkv", [&] { Qkv t = make_qkv(2, 2, 4); attention(ctx, t.q, t.k, t.v); },
         "q: 2 query heads are not a multiple of k's 4 key/value heads");
     add("inf scale", [&] {
@@ -246,7 +247,47 @@ std::vector<BadInput> attention_bad_inputs() {
         AttentionOptions o;
         o.out_dtype = DType::i32;
         attention(ctx, t.q, t.k, t.v, o);
-    }, "out_dtype: i32 is not supported (f32 or f16)");
+    }, "out_dtype: i32 is not supported (f32, f16 or bf16)");
+    // ---- storage formats: bf16, q8_0 / q4_0 blocks (k and v only) ----
+    // (The calls run after this function returns: the helper is captured by value.)
+    const auto q8 = [&ctx](const Shape& s, DType t = DType::q8_0) {
+        std::vector<float> x(static_cast<std::size_t>(s[0] * s[1] * s[2] * s[3]), 0.5f);
+        return ctx.upload(x, s, t);
+    };
+    add("q8_0 q", [&ctx, q8] {
+        Qkv t = make_qkv(2, 4, 2, 5, 7, 32, 32);
+        attention(ctx, q8({2, 4, 5, 32}), t.k, t.v);
+    }, "q: dtype q8_0 is not supported: block formats are for k and v only (q takes f32, f16 or bf16)");
+    add("q8_0 k with f32 v", [&ctx, q8] {
+        Qkv t = make_qkv(2, 4, 2, 5, 7, 32, 32);
+        attention(ctx, t.q, q8({2, 2, 7, 32}), t.v);
+    }, "v: dtype f32 does not match k's q8_0 (quantised k and v share one format)");
+    add("q4_0 v with f32 k", [&ctx, q8] {
+        Qkv t = make_qkv(2, 4, 2, 5, 7, 32, 32);
+        attention(ctx, t.q, t.k, q8({2, 2, 7, 32}, DType::q4_0));
+    }, "v: dtype q4_0 does not match k's f32");
+    add("q8_0 out dtype", [&ctx, q8] {
+        Qkv t = make_qkv(2, 4, 2, 5, 7, 32, 32);
+        AttentionOptions o;
+        o.out_dtype = DType::q8_0;
+        attention(ctx, t.q, q8({2, 2, 7, 32}), q8({2, 2, 7, 32}), o);
+    }, "out_dtype: q8_0 is not supported (f32, f16 or bf16; block formats are for k and v only)");
+    add("q8_0 head dim not a multiple of 32", [&ctx, q8] { ctx.empty({2, 2, 7, 40}, DType::q8_0); },
+        "empty: the last dim of a q8_0 tensor must be a multiple of 32 (its block size), got shape [2, 2, 7, 40]");
+    add("q4_0 upload head dim", [&ctx, q8] { ctx.upload(std::vector<float>(16, 0.f), {1, 16}, DType::q4_0); },
+        "upload: the last dim of a q4_0 tensor must be a multiple of 32 (its block size), got shape [1, 16]");
+    add("q8_0 view splits blocks", [&ctx, q8] { q8({1, 1, 4, 64}).view({1, 1, 4, 48}, {256, 256, 48, 1}); },
+        "view: the last dim of a q8_0 tensor must be a multiple of 32");
+    add("q8_0 view offset mid-block", [&ctx, q8] { q8({1, 1, 4, 64}).view({1, 1, 2, 64}, {256, 256, 64, 1}, 16); },
+        "view: the offset of a q8_0 tensor must be a multiple of 32 (whole blocks)");
+    add("q8_0 view row stride", [&ctx, q8] { q8({1, 1, 4, 64}).view({1, 1, 2, 32}, {256, 256, 80, 1}); },
+        "view: stride 2 (80) of a q8_0 tensor must be a multiple of 32 (whole blocks)");
+    add("q4_0 view strided head dim", [&ctx, q8] { q8({1, 1, 4, 64}, DType::q4_0).view({1, 1, 4, 32}, {256, 256, 64, 2}); },
+        "view: the last dim of a q4_0 tensor must be contiguous (stride 1)");
+    add("q8_0 download as i32", [&ctx, q8] { q8({1, 1, 1, 32}).download<int32_t>(); },
+        "download: cannot read a q8_0 tensor as this element type (float or uint8_t)");
+    add("q8_0 workspace", [&ctx, q8] { Workspace(ctx, q8({1, 1, 1, 32})); },
+        "storage: a block-format (q8_0) tensor cannot be a workspace");
     add("plan validates", [&] {
         Qkv t = make_qkv(), u = make_qkv(3);
         plan_attention(ctx, t.q, u.k, t.v);

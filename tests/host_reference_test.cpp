@@ -98,7 +98,13 @@ TEST(DType, SizesAndNames) {
     EXPECT_EQ(dtype_size(DType::f16), 2u);
     EXPECT_EQ(dtype_size(DType::i32), 4u);
     EXPECT_EQ(dtype_size(DType::u8), 1u);
-    for (DType t : {DType::f32, DType::f16, DType::i32, DType::u8}) EXPECT_EQ(parse_dtype(dtype_name(t)), t);
+    EXPECT_EQ(dtype_size(DType::bf16), 2u);
+    EXPECT_EQ(dtype_size(DType::q8_0), 0u);  // block formats: dtype_block_bytes
+    EXPECT_EQ(dtype_block_bytes(DType::q8_0), 34u);
+    EXPECT_EQ(dtype_block_bytes(DType::q4_0), 18u);
+    EXPECT_EQ(dtype_storage_bytes(DType::q4_0, 64), 36u);
+    for (DType t : {DType::f32, DType::f16, DType::i32, DType::u8, DType::bf16, DType::q8_0, DType::q4_0})
+        EXPECT_EQ(parse_dtype(dtype_name(t)), t);
 }
 
 TEST(DType, ParseAliases) {
@@ -109,6 +115,9 @@ TEST(DType, ParseAliases) {
     EXPECT_EQ(parse_dtype("int32"), DType::i32);
     EXPECT_EQ(parse_dtype("uint8"), DType::u8);
     EXPECT_EQ(parse_dtype("bool"), DType::u8);
+    EXPECT_EQ(parse_dtype("bfloat16"), DType::bf16);
+    EXPECT_EQ(parse_dtype("q8"), DType::q8_0);
+    EXPECT_EQ(parse_dtype("q4"), DType::q4_0);
 }
 
 TEST(DType, ParseRejectsUnknownNamingTheArgument) {
@@ -117,7 +126,7 @@ TEST(DType, ParseRejectsUnknownNamingTheArgument) {
         FAIL() << "no error";
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
-        EXPECT_EQ(e.message(), "--dtype: unknown dtype 'f64' (expected f32, f16, i32 or u8)");
+        EXPECT_EQ(e.message(), "--dtype: unknown dtype 'f64' (expected f32, f16, bf16, i32, u8, q8_0 or q4_0)");
     }
 }
 

@@ -293,7 +293,20 @@ std::vector<BadInput> layer_bad_inputs() {
 
     // ---- KV cache: [B 2, Hkv 2, capacity 8, D 16] f32, 5 tokens appended ----
     add("kv zero capacity", [&] { KvCache(ctx, {1, 1, 0, 16}); }, "capacity: must be in [1, 2^31), got 0");
-    add("kv dtype option", [&] { KvCache(ctx, {1, 1, 8, 16, 0, DType::u8}); }, "dtype: must be f32 or f16, got u8");
+    add("kv dtype option", [&] { KvCache(ctx, {1, 1, 8, 16, 0, DType::u8}); }, "dtype: must be f32, f16, bf16, q8_0 or q4_0, got u8");
+    add("kv q8_0 head dim", [&] { KvCache(ctx, {1, 1, 8, 16, 0, DType::q8_0}); },
+        "dtype: a q8_0 cache needs head_dim and value_dim multiples of 32 (its block), got 16 and 16");
+    add("kv q4_0 append blocks", [&] {
+        KvCache c(ctx, {1, 1, 8, 32, 0, DType::q4_0});
+        const Tensor rows = ctx.upload(std::vector<float>(32, 0.f), {1, 1, 1, 32}, DType::q4_0);
+        c.append(rows, rows);
+    }, "k_new: dtype q4_0 cannot be appended to a q4_0 cache (new rows are f32, f16 or bf16; append quantises them)");
+    add("kv q8_0 batch append", [&] {
+        KvCache c(ctx, {1, 1, 8, 32, 0, DType::q8_0});
+        const Tensor rows = ctx.upload(std::vector<float>(32, 0.f), {1, 1, 1, 32});
+        Batch b(ctx);
+        b.append(c, rows, rows);
+    }, "cache: Batch::append copies rows; a q8_0 cache quantises them on the device in KvCache::append only", ErrorCode::unsupported);
     add("kv append beyond capacity", [&] {
         KvCache c = small_cache();
         c.append(zeros({2, 2, 5, 16}), zeros({2, 2, 5, 16}));

@@ -34,7 +34,7 @@ Context& context() {
 }
 
 std::vector<uint8_t> tensor_bytes(const Tensor& t) {
-    if (t.dtype() == DType::f16) {
+    if (t.dtype() == DType::f16 || t.dtype() == DType::bf16) {
         const auto h = t.download<uint16_t>();
         return {reinterpret_cast<const uint8_t*>(h.data()), reinterpret_cast<const uint8_t*>(h.data() + h.size())};
     }
@@ -66,6 +66,7 @@ std::string Case::name() const {
     if (softcap > 0) s << "_cap" << static_cast<int>(softcap);
     if (sinks) s << "_sinks";
     if (kv_splits) s << "_split" << kv_splits;
+    if (kv_dtype) s << "_kv" << dtype_name(*kv_dtype);
     std::string name = s.str();
     for (char& ch : name)  // gtest names: letters, digits and underscores only
         if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
@@ -92,6 +93,7 @@ std::vector<float> random_values(std::mt19937_64& gen, std::size_t n, float scal
     for (float& e : x) {
         e = dist(gen) * scale;
         if (dtype == DType::f16) e = round_to_half(e);  // the reference sees what the kernel reads
+        if (dtype == DType::bf16) e = round_to_bf16(e);
     }
     return x;
 }
@@ -110,7 +112,10 @@ void make_mask(Context& ctx, const Case& c, std::mt19937_64& gen, Inputs& in) {
     for (std::size_t e = 0; e < n; ++e) {
         const float r = u(gen);
         if (is_bool) p.mask[e] = (c.mask == MaskKind::none || r < 0.75f) ? 1.0f : 0.0f;
-        else p.mask[e] = r < 0.15f ? -INFINITY : (mask_dtype == DType::f16 ? round_to_half(4 * r - 2) : 4 * r - 2);
+        else p.mask[e] = r < 0.15f                   ? -INFINITY
+                         : mask_dtype == DType::f16  ? round_to_half(4 * r - 2)
+                         : mask_dtype == DType::bf16 ? round_to_bf16(4 * r - 2)
+                                                     : 4 * r - 2;
     }
     if (c.fully_masked_rows) {
         const std::size_t rows = n / static_cast<std::size_t>(c.Lk);
@@ -142,9 +147,18 @@ Inputs make_inputs(Context& ctx, const Case& c, uint64_t seed) {
         p.key_lengths[p.B - 1] = static_cast<int32_t>(p.Lk);               // and one with all of them
         if (p.B > 2) p.key_lengths[1] = std::max<int32_t>(1, p.key_lengths[1]);
     }
+    const DType kv_dtype = c.kv_dtype.value_or(c.dtype);
+    if (c.kv_dtype) {
+        // Quantised K/V: the reference computes on the values the kernels dequantise (per row of the last dim).
+        for (std::vector<float>* t : {&p.k, &p.v}) {
+            std::vector<uint8_t> blocks(dtype_storage_bytes(kv_dtype, static_cast<int64_t>(t->size())));
+            quantize_blocks(kv_dtype, t->data(), static_cast<int64_t>(t->size()), blocks.data());
+            dequantize_blocks(kv_dtype, blocks.data(), static_cast<int64_t>(t->size()), t->data());
+        }
+    }
     in.q = upload_qkv(ctx, p.q, p.B, p.Hq, p.Lq, p.D, c.dtype, c.blhd);
-    in.k = upload_qkv(ctx, p.k, p.B, p.Hkv, p.Lk, p.D, c.dtype, c.blhd);
-    in.v = upload_qkv(ctx, p.v, p.B, p.Hkv, p.Lk, p.Dv, c.dtype, c.blhd);
+    in.k = upload_qkv(ctx, p.k, p.B, p.Hkv, p.Lk, p.D, kv_dtype, c.blhd);
+    in.v = upload_qkv(ctx, p.v, p.B, p.Hkv, p.Lk, p.Dv, kv_dtype, c.blhd);
     make_mask(ctx, c, gen, in);
     return in;
 }

@@ -40,6 +40,7 @@ struct Case {
     float softcap = 0;              // logit soft-capping (0: off)
     bool sinks = false;             // random attention-sink logits per query head, in [-2, 4]
     int kv_splits = 0;              // AttentionOptions::kv_splits (0: the engine's choice)
+    std::optional<DType> kv_dtype;  // k and v in a block format (q8_0, q4_0); the reference sees the dequantised values
     std::string name() const;
 };
 

@@ -62,6 +62,7 @@ Operand operand_of(const Tensor& t, const char* name, int64_t head_div, bool row
     op.buffer = detail::buffer_of(t).get();
     op.name = name;
     op.elem_size = dtype_size(t.dtype());
+    if (dtype_is_quantized(t.dtype())) op.block_bytes = dtype_block_bytes(t.dtype());
     op.offset = t.offset();
     op.strides = {t.strides()[0], t.strides()[1], t.strides()[2], t.strides()[3]};
     op.head_div = head_div;
@@ -118,7 +119,7 @@ KernelParams base_params(const AttentionProblem& p, const AttentionOptions& o, c
     kp.ext = {static_cast<int32_t>(p.window_left), static_cast<int32_t>(p.window_right), p.alibi ? static_cast<int32_t>(p.B) : -1, 0};
     kp.ext_f = {p.softcap, 0, 0, 0};
     // Binding 6 holds the B key lengths, then the Hq ALiBi slopes when given, then the Hq sinks.
-    kp.ext2 = {p.sinks ? static_cast<int32_t>(p.B + (p.alibi ? p.Hq : 0)) : -1, 0, 0, 0};
+    kp.ext2 = {p.sinks ? static_cast<int32_t>(p.B + (p.alibi ? p.Hq : 0)) : -1, p.format_bits(), 0, 0};
     return kp;
 }
 
@@ -256,7 +257,11 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
     // The explicit path runs the fused kernel too (its output, lse, and each row's final (m, l)), then the
     // weights pass P = exp(s - m) / l over the same rows: one pass over the keys more than the fused path.
     const bool explicit_path = result.path == Path::explicit_;
-    FusedConfig fc = st.forced_fused ? *st.forced_fused : choose_fused_config(dev, head_dim_class(std::max(p.D, p.Dv)), p.dtype, st.tuning.get());
+    FusedConfig fc = st.forced_fused ? *st.forced_fused : choose_fused_config(dev, head_dim_class(std::max(p.D, p.Dv)), p.plan_dtype(), st.tuning.get());
+    // Quantised K/V are read by the rowwise kernels only (decode_split, fused_rowwise, weights_rowwise): on
+    // GPUs too, where the tiled kernel would run otherwise.
+    if (dtype_is_quantized(p.kv_dtype) && fc.kernel != FusedKernel::rowwise)
+        fc = choose_rowwise_config(dev, head_dim_class(std::max(p.D, p.Dv)), p.plan_dtype());
     fit_fused_rows(fc, p.Lq);
     ExplicitConfig ec;
     // Chunks start on a row tile of every pass (the explicit path's weights pass has rows of its own).
@@ -334,7 +339,8 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
     // little more memory than their inputs and outputs; each chunk's convert runs right after it.
     const int64_t work_per_row = (p.Dv + scratch_per_row) * 4;
     // (Odd Dv: a chunk's first element may sit mid-word in the f16 output; such problems keep a whole f32 output.)
-    const bool staged = p.out_dtype == DType::f16 && !decode && !split_kv && !packed && p.Dv % 2 == 0;
+    const bool out16 = p.out_dtype == DType::f16 || p.out_dtype == DType::bf16;  // packed 16-bit output
+    const bool staged = out16 && !decode && !split_kv && !packed && p.Dv % 2 == 0;
     if (staged) {
         const uint64_t in_out = detail::buffer_of(q)->size + detail::buffer_of(k)->size + detail::buffer_of(v)->size +
                                 static_cast<uint64_t>(p.B * p.Hq * p.Lq * p.Dv) * 2;
@@ -350,16 +356,16 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
 
     // Decode and split-KV end with the combine pass, which packs an f16 output itself when every row
     // starts on a word (even Dv; an f16 output is contiguous): no f32 working rows, no convert pass.
-    const bool combine_packs = (decode || split_kv) && p.out_dtype == DType::f16 && p.Dv % 2 == 0;
+    const bool combine_packs = (decode || split_kv) && out16 && p.Dv % 2 == 0;
     Tensor out32;
     std::optional<Tensor> combined16;
     if (combine_packs) {
-        combined16 = o.out ? *o.out : result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
+        combined16 = o.out ? *o.out : result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, p.out_dtype);
         ops.o = operand_of(*combined16, "out", 1, true);
     } else if (!staged) {
         // f32 output: the result itself; f16 output: f32 working rows that finish_call packs.
         const Shape out_shape = {p.B, p.Hq, p.Lq, p.Dv};
-        out32 = p.out_dtype == DType::f16 ? target.temporary(ctx, out_shape, DType::f32, "out")
+        out32 = out16 ? target.temporary(ctx, out_shape, DType::f32, "out")
                 : o.out                   ? *o.out
                                           : result_tensor("out", out_shape, DType::f32);
         ops.o = operand_of(out32, "out", 1, true);
@@ -428,10 +434,10 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
             plan_rowwise_chunk(p, o, fc, chunks[ci], ci, dev.max_workgroup_count[0], words, rowwise_work);
     }
 
-    const std::string suffix = p.dtype == DType::f16 ? "_f16" : "_f32";
+    const std::string suffix = p.storage_suffix();
     const KernelParams kp = base_params(p, o, ops);
     std::optional<Tensor> staged_out;
-    if (staged) staged_out = o.out ? *o.out : result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
+    if (staged) staged_out = o.out ? *o.out : result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, p.out_dtype);
     std::vector<Dispatch> dispatches;
     // Records the dispatches of chunk ci.
     const auto record_chunk = [&](std::size_t ci) {
@@ -519,13 +525,14 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
                            c.slices * c.row_count * p.Dv, dispatches);
     }
 
-    std::optional<Tensor> out16;
-    if (p.out_dtype == DType::f16)
-        out16 = staged          ? *staged_out
-                : combine_packs ? *combined16
-                : o.out         ? *o.out
-                                : result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, DType::f16);
-    finish_call(st, target, result, out32, out16, staged || combine_packs, lim, dispatches, words, o.measure_time);
+    if (dtype_is_quantized(p.kv_dtype)) result.variant += "+kv_" + std::string(dtype_name(p.kv_dtype));
+    std::optional<Tensor> packed_out;
+    if (out16)
+        packed_out = staged          ? *staged_out
+                     : combine_packs ? *combined16
+                     : o.out         ? *o.out
+                                     : result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, p.out_dtype);
+    finish_call(st, target, result, out32, packed_out, staged || combine_packs, lim, dispatches, words, o.measure_time);
     return result;
 }
 

@@ -68,7 +68,7 @@ std::string decode_variant_name(const DecodeConfig& c, DType dtype) {
 
 void record_decode(ContextState& st, const DecodeConfig& c, const AttentionProblem& p, const Dispatch& base, bool pack_f16,
                    std::vector<Dispatch>& out) {
-    const std::string suffix = p.dtype == DType::f16 ? "_f16" : "_f32";
+    const std::string suffix = p.storage_suffix();
     Dispatch split = base;
     split.pipeline = st.pipeline("attention_decode_split" + suffix, {c.rows, c.keys, c.dcap, p.features()});
     split.params.flags[3] = c.blocks;

@@ -155,6 +155,15 @@ FusedConfig choose_fused_config(const DeviceInfo& dev, int dcap, DType dtype, co
     return choose_tiled_config(dev, dcap, dtype);
 }
 
+FusedConfig choose_rowwise_config(const DeviceInfo& dev, int dcap, DType dtype) {
+    FusedConfig c;
+    const DefaultTiles rw = default_tiles({0, DeviceType::cpu, dev.subgroup_size, dev.shared_memory_bytes, 0, dcap, dtype});
+    if (fit_rowwise_config(dev, dcap, rw, c)) return c;
+    throw Error(ErrorCode::unsupported, "k: the rowwise kernel (which reads quantised K/V) needs " + std::to_string(rowwise_shared_bytes(8, dcap)) +
+                                            " bytes of shared memory at head dim class " + std::to_string(dcap) + "; device '" + dev.name +
+                                            "' has " + std::to_string(dev.shared_memory_bytes));
+}
+
 FusedConfig choose_tiled_config(const DeviceInfo& dev, int dcap, DType dtype) {
     DefaultTiles t = default_tiles(tuning_inputs(dev, dcap, dtype));
     // On a CPU device, what the GPU kernel would run: the generic GPU branch.

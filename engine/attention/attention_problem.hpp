@@ -12,10 +12,11 @@ namespace vkattn::detail {
 /// Shapes and options after validation; everything a kernel launch needs besides buffers.
 struct AttentionProblem {
     int64_t B = 0, Hq = 0, Hkv = 0, Lq = 0, Lk = 0, D = 0, Dv = 0;
-    DType dtype = DType::f32;      // of q, k and v
+    DType dtype = DType::f32;      // of q (and of k and v unless kv_dtype is a block format)
+    DType kv_dtype = DType::f32;   // of k and v: q's dtype, or q8_0 / q4_0 (dequantised in the kernels' registers)
     DType out_dtype = DType::f32;
     float scale = 1.0f;
-    int mask_kind = 0;             // 0 none, 1 f32, 2 f16, 3 u8 (matches shaders/common/common.glsl)
+    int mask_kind = 0;             // 0 none, 1 f32, 2 f16, 3 u8, 4 bf16 (matches shaders/common/common.glsl)
     Strides mask_strides;          // 4-D (batch, head, row, key), 0 where broadcast
     int64_t window_left = -1, window_right = -1;  // -1: unbounded; otherwise <= Lq + Lk (int32-safe)
     bool alibi = false;            // AttentionOptions::alibi_slopes given
@@ -27,8 +28,17 @@ struct AttentionProblem {
     int64_t aligned_shift(int64_t b) const {
         return (align_to_key_lengths ? key_lengths[static_cast<std::size_t>(b)] : Lk) - Lq;
     }
-    /// FEATURE_* bits of shaders/common/rowwise_block.glsl: mask 1, softcap 2, ALiBi 4.
-    int features() const { return (mask_kind != 0 ? 1 : 0) | (softcap > 0 ? 2 : 0) | (alibi ? 4 : 0); }
+    /// The dtype the planner and the tuning table see: bf16 runs the f16 (16-bit storage) variants.
+    DType plan_dtype() const { return dtype == DType::bf16 ? DType::f16 : dtype; }
+    /// The suffix of the kernel variant reading q (and 16-bit or f32 K/V): "_f16" for f16 and bf16, else "_f32".
+    const char* storage_suffix() const { return plan_dtype() == DType::f16 ? "_f16" : "_f32"; }
+    /// FMT_* bits of shaders/common/common.glsl (Params ext2.y): bf16 inputs 1, a bf16 packed output 2.
+    int32_t format_bits() const { return (dtype == DType::bf16 ? 1 : 0) | (out_dtype == DType::bf16 ? 2 : 0); }
+    /// FEATURE_* bits of shaders/common/rowwise_block.glsl: mask 1, softcap 2, ALiBi 4, q8_0 K/V 8, q4_0 K/V 16.
+    int features() const {
+        return (mask_kind != 0 ? 1 : 0) | (softcap > 0 ? 2 : 0) | (alibi ? 4 : 0) | (kv_dtype == DType::q8_0 ? 8 : 0) |
+               (kv_dtype == DType::q4_0 ? 16 : 0);
+    }
 };
 
 /// key_end_for_row of shaders/common/common.glsl: keys [0, end) may be visible to query row i of batch b.
@@ -82,6 +92,8 @@ bool has_loop_iteration_limit(const DeviceInfo& dev);
 /// Upper bound of the loop iterations one invocation of the tiled fused kernel runs for `key_end` keys.
 int64_t tiled_loop_iterations(const FusedConfig& c, int64_t D, int64_t Dv, int64_t key_end);
 struct TuningTable;
+/// The rowwise kernel's tiling on any device (quantised K/V run only there); throws Error(unsupported) when 8 keys do not fit.
+FusedConfig choose_rowwise_config(const DeviceInfo& device, int dcap, DType dtype);
 /// Fused tiling for head-dim class `dcap` on `device`: the tuned winner in `tuned` when there is one
 /// that fits, else the defaults of device_tuning.cpp shrunk to the device. Throws Error(unsupported)
 /// when nothing fits.

@@ -18,14 +18,19 @@ namespace {
 constexpr int64_t kMaxHeadDim = 512;
 constexpr int64_t kMaxExtent = (int64_t{1} << 31) - 1;
 
-void check_tensor(Context& ctx, const Tensor& t, const char* name, const char* layout) {
+void check_tensor(Context& ctx, const Tensor& t, const char* name, const char* layout, bool kv) {
     if (!t.defined()) fail(std::string(name) + ": tensor is empty");
     if (detail::buffer_of(t)->owner.get() != &detail::state_of(ctx))
         fail(std::string(name) + ": tensor belongs to another Context");
     if (t.rank() != 4)
         fail(std::string(name) + ": expected rank 4 " + layout + ", got shape " + to_string(t.shape()));
-    if (t.dtype() != DType::f32 && t.dtype() != DType::f16)
-        fail(std::string(name) + ": dtype " + std::string(dtype_name(t.dtype())) + " is not supported (f32 or f16)");
+    const DType dt = t.dtype();
+    if (dtype_is_quantized(dt) && !kv)
+        fail(std::string(name) + ": dtype " + std::string(dtype_name(dt)) + " is not supported: block formats are for k and v only "
+                                 "(q takes f32, f16 or bf16)");
+    if (dt != DType::f32 && dt != DType::f16 && dt != DType::bf16 && !dtype_is_quantized(dt))
+        fail(std::string(name) + ": dtype " + std::string(dtype_name(dt)) + " is not supported (f32, f16 or bf16" +
+             (kv ? std::string(", or q8_0 / q4_0 blocks)") : std::string(")")));
     for (int i = 0; i < 4; ++i)
         if (t.dim(i) > kMaxExtent) fail(std::string(name) + ": dimension " + std::to_string(i) + " is too large");
 }
@@ -39,6 +44,7 @@ int mask_kind_of(DType t) {
         case DType::f32: return 1;
         case DType::f16: return 2;
         case DType::u8: return 3;
+        case DType::bf16: return 4;
         default: return 0;
     }
 }
@@ -48,7 +54,7 @@ void validate_mask(Context& ctx, const Tensor& m, AttentionProblem& p) {
     if (detail::buffer_of(m)->owner.get() != &detail::state_of(ctx)) fail("mask: tensor belongs to another Context");
     p.mask_kind = mask_kind_of(m.dtype());
     if (p.mask_kind == 0)
-        fail("mask: dtype " + std::string(dtype_name(m.dtype())) + " is not supported (f32 or f16 additive, u8 boolean)");
+        fail("mask: dtype " + std::string(dtype_name(m.dtype())) + " is not supported (f32, f16 or bf16 additive, u8 boolean)");
     const auto dim_or_one = [](int64_t d) { return d == 1 ? std::string("1") : std::to_string(d) + " or 1"; };
     const std::string expected = "[Lq, Lk] = [" + std::to_string(p.Lq) + ", " + std::to_string(p.Lk) + "] or [B, Hq, Lq, Lk] = [" +
                                  dim_or_one(p.B) + ", " + dim_or_one(p.Hq) + ", " + std::to_string(p.Lq) + ", " +
@@ -74,17 +80,25 @@ void validate_out(Context& ctx, const Tensor& out, const AttentionProblem& p, co
 
 AttentionProblem validate_attention(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& o) {
-    check_tensor(ctx, q, "q", "[B, Hq, Lq, D]");
-    check_tensor(ctx, k, "k", "[B, Hkv, Lk, D]");
-    check_tensor(ctx, v, "v", "[B, Hkv, Lk, Dv]");
+    check_tensor(ctx, q, "q", "[B, Hq, Lq, D]", false);
+    check_tensor(ctx, k, "k", "[B, Hkv, Lk, D]", true);
+    check_tensor(ctx, v, "v", "[B, Hkv, Lk, Dv]", true);
     AttentionProblem p;
     p.B = q.dim(0), p.Hq = q.dim(1), p.Lq = q.dim(2), p.D = q.dim(3);
     p.Hkv = k.dim(1), p.Lk = k.dim(2), p.Dv = v.dim(3);
     p.dtype = q.dtype();
+    p.kv_dtype = k.dtype();
     const auto s = [](int64_t x) { return std::to_string(x); };
+    const auto name = [](DType t) { return std::string(dtype_name(t)); };
 
-    if (k.dtype() != q.dtype()) fail("k: dtype " + std::string(dtype_name(k.dtype())) + " does not match q's " + std::string(dtype_name(q.dtype())));
-    if (v.dtype() != q.dtype()) fail("v: dtype " + std::string(dtype_name(v.dtype())) + " does not match q's " + std::string(dtype_name(q.dtype())));
+    // k and v: q's dtype, or one block format (q8_0 / q4_0) for both, whatever q's dtype.
+    if (dtype_is_quantized(k.dtype())) {
+        if (v.dtype() != k.dtype()) fail("v: dtype " + name(v.dtype()) + " does not match k's " + name(k.dtype()) + " (quantised k and v share one format)");
+    } else {
+        if (k.dtype() != q.dtype()) fail("k: dtype " + name(k.dtype()) + " does not match q's " + name(q.dtype()));
+        if (v.dtype() != q.dtype())
+            fail("v: dtype " + name(v.dtype()) + " does not match " + (dtype_is_quantized(v.dtype()) ? "k's " + name(k.dtype()) : "q's " + name(q.dtype())));
+    }
     check_dim(k, 0, p.B, "k: batch " + s(k.dim(0)) + " does not match q's " + s(p.B));
     check_dim(v, 0, p.B, "v: batch " + s(v.dim(0)) + " does not match q's " + s(p.B));
     check_dim(k, 3, p.D, "k: head dim " + s(k.dim(3)) + " does not match q's " + s(p.D));
@@ -94,6 +108,12 @@ AttentionProblem validate_attention(Context& ctx, const Tensor& q, const Tensor&
         fail("q: " + s(p.Hq) + " query heads are not a multiple of k's " + s(p.Hkv) + " key/value heads (Hq % Hkv must be 0)");
     if (p.D > kMaxHeadDim) fail("q: head dim " + s(p.D) + " exceeds the maximum " + s(kMaxHeadDim));
     if (p.Dv > kMaxHeadDim) fail("v: head dim " + s(p.Dv) + " exceeds the maximum " + s(kMaxHeadDim));
+    if (dtype_is_quantized(p.kv_dtype)) {
+        // (A tensor of a block format already has whole blocks along its last dim; said again here with the kernels' rule.)
+        if (p.D % 32 != 0) fail("k: " + name(p.kv_dtype) + " K needs a head dim that is a multiple of 32 (its block), got " + s(p.D));
+        if (p.Dv % 32 != 0) fail("v: " + name(p.kv_dtype) + " V needs a head dim that is a multiple of 32 (its block), got " + s(p.Dv));
+        if (k.strides()[3] != 1 || v.strides()[3] != 1) fail("k: " + name(p.kv_dtype) + " K/V rows must be contiguous along the head dim");
+    }
 
     p.scale = o.scale ? *o.scale : static_cast<float>(1.0 / std::sqrt(static_cast<double>(p.D)));
     if (!std::isfinite(p.scale) || p.scale == 0.0f)
@@ -142,8 +162,9 @@ AttentionProblem validate_attention(Context& ctx, const Tensor& q, const Tensor&
     if (o.return_weights && o.path == Path::fused)
         fail("return_weights: the weights exist only on the explicit path, but path = fused was requested");
     p.out_dtype = o.out_dtype.value_or(p.dtype);
-    if (p.out_dtype != DType::f32 && p.out_dtype != DType::f16)
-        fail("out_dtype: " + std::string(dtype_name(p.out_dtype)) + " is not supported (f32 or f16)");
+    if (p.out_dtype != DType::f32 && p.out_dtype != DType::f16 && p.out_dtype != DType::bf16)
+        fail("out_dtype: " + std::string(dtype_name(p.out_dtype)) + " is not supported (f32, f16 or bf16" +
+             (dtype_is_quantized(p.out_dtype) ? std::string("; block formats are for k and v only)") : std::string(")")));
     if (o.out) {
         validate_out(ctx, *o.out, p, {{&q, "q"}, {&k, "k"}, {&v, "v"}, {o.mask ? &*o.mask : nullptr, "mask"}});
     }

@@ -174,6 +174,7 @@ void Batch::append(KvCache& cache, const Tensor& k_new, const Tensor& v_new, std
     State& s = BatchAccess::state(*this);
     if (detail::buffer_of(cache.keys())->owner != s.owner) fail("cache: belongs to another Context");
     std::lock_guard lock(s.owner->mutex);
+    KvCacheAccess::require_copyable(cache, "Batch::append");
     KvCacheAccess::AppendPlan plan = KvCacheAccess::plan_append(cache, k_new, v_new, counts);
     BatchAccess::begin(s);
     detail::record_compute_transfer_barrier(s.cmd);  // earlier operations' reads of k_new/v_new's buffers, or of the cache

@@ -32,6 +32,13 @@ bool bind_operand(const Operand& op, const Chunk& c, int64_t Hq, const ChunkLimi
         out.offset = static_cast<int32_t>(op.offset - static_cast<int64_t>(begin / es) - (op.rows_chunked ? c.row0 * op.strides[2] : 0));
         return true;
     }
+    if (op.block_bytes > 0) {
+        const int64_t b0 = c.bh0 / Hq, h0 = (c.bh0 % Hq) / op.head_div;
+        if (op.buffer->size > lim.max_range) return false;
+        out.range = {op.buffer->buffer.get(), 0, op.buffer->size};
+        out.offset = static_cast<int32_t>(op.offset + b0 * op.strides[0] + h0 * op.strides[1]);
+        return true;
+    }
     int64_t lo = INT64_MAX, hi = INT64_MIN;
     for (int64_t bh = c.bh0; bh < c.bh0 + c.slices; ++bh) {
         const int64_t b = bh / Hq, h = (bh % Hq) / op.head_div;

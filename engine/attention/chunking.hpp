@@ -25,6 +25,9 @@ struct Operand {
     // The buffer holds only the current chunk (a working buffer reused chunk after chunk): local
     // slice (b - b0) * Hq + (h - h0) at strides[1] (strides[0] == Hq * strides[1]), row i - row0.
     bool chunk_local = false;
+    // Block formats (q8_0 / q4_0 K/V): bytes per 32 elements (0: elem_size per element). Such an operand is
+    // bound whole, from byte 0, with its element offset (the kernels find block e / 32 themselves).
+    std::size_t block_bytes = 0;
 };
 
 /// A chunk: flattened slices [bh0, bh0 + slices) and query rows [row0, row0 + row_count).

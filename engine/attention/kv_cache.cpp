@@ -4,6 +4,10 @@
 
 #include "attention/kv_cache_access.hpp"
 
+#include <mutex>
+#include <tuple>
+
+#include "attention/attention_problem.hpp"
 #include "runtime/buffer.hpp"
 #include "runtime/context_state.hpp"
 #include "vkattn/error.hpp"
@@ -21,9 +25,16 @@ void check_new_rows(const Tensor& t, const char* name, const KvCacheOptions& o, 
     if (t.dim(0) != o.batch || t.dim(1) != o.kv_heads || t.dim(3) != cols)
         fail(std::string(name) + ": shape " + to_string(t.shape()) + " does not match the cache's [" + s(o.batch) + ", " +
              s(o.kv_heads) + ", n, " + s(cols) + "]");
-    if (t.dtype() != o.dtype)
+    if (dtype_is_quantized(o.dtype)) {
+        // A q8_0 / q4_0 cache quantises the new rows on the device: they come in a float format.
+        if (t.dtype() != DType::f32 && t.dtype() != DType::f16 && t.dtype() != DType::bf16)
+            fail(std::string(name) + ": dtype " + std::string(dtype_name(t.dtype())) + " cannot be appended to a " +
+                 std::string(dtype_name(o.dtype)) + " cache (new rows are f32, f16 or bf16; append quantises them)");
+    } else if (t.dtype() != o.dtype) {
         fail(std::string(name) + ": dtype " + std::string(dtype_name(t.dtype())) + " does not match the cache's " + std::string(dtype_name(o.dtype)));
+    }
     if (!t.is_contiguous()) fail(std::string(name) + ": must be contiguous (copy it first)");
+    if (dtype_is_quantized(o.dtype)) return;  // read by a compute pass, not copied
     if (!(detail::buffer_of(t)->usage & VK_BUFFER_USAGE_TRANSFER_SRC_BIT))
         fail(std::string(name) + ": the application's buffer lacks VK_BUFFER_USAGE_TRANSFER_SRC_BIT (appends copy from it)");
 }
@@ -36,7 +47,11 @@ void check_options(KvCacheOptions& options) {
     if (c.capacity < 1 || c.capacity > INT32_MAX) fail("capacity: must be in [1, 2^31), got " + s(c.capacity));
     if (c.head_dim < 1) fail("head_dim: must be >= 1, got " + s(c.head_dim));
     if (c.value_dim < 1) fail("value_dim: must be >= 1 (or 0 for head_dim), got " + s(c.value_dim));
-    if (c.dtype != DType::f32 && c.dtype != DType::f16) fail("dtype: must be f32 or f16, got " + std::string(dtype_name(c.dtype)));
+    if (c.dtype != DType::f32 && c.dtype != DType::f16 && c.dtype != DType::bf16 && !dtype_is_quantized(c.dtype))
+        fail("dtype: must be f32, f16, bf16, q8_0 or q4_0, got " + std::string(dtype_name(c.dtype)));
+    if (dtype_is_quantized(c.dtype) && (c.head_dim % 32 != 0 || c.value_dim % 32 != 0))
+        fail("dtype: a " + std::string(dtype_name(c.dtype)) + " cache needs head_dim and value_dim multiples of 32 (its block), got " +
+             s(c.head_dim) + " and " + s(c.value_dim));
 }
 
 // Caller-provided storage: the shape, dtype and layout the cache's own would have, this context's, and
@@ -49,6 +64,7 @@ void check_storage(Context& ctx, const Tensor& t, const char* name, const KvCach
     if (t.dtype() != c.dtype)
         fail(std::string(name) + ": dtype " + std::string(dtype_name(t.dtype())) + " does not match the cache's " + std::string(dtype_name(c.dtype)));
     if (!t.is_contiguous()) fail(std::string(name) + ": must be contiguous");
+    if (dtype_is_quantized(c.dtype)) fail(std::string(name) + ": a " + std::string(dtype_name(c.dtype)) + " cache allocates its own storage");
     if (!(detail::buffer_of(t)->usage & VK_BUFFER_USAGE_TRANSFER_DST_BIT))
         fail(std::string(name) + ": the application's buffer lacks VK_BUFFER_USAGE_TRANSFER_DST_BIT (appends copy into it)");
 }
@@ -111,6 +127,8 @@ KvCacheAccess::AppendPlan KvCacheAccess::plan_append(const KvCache& cache, const
                  s(o.capacity));
         plan.next[static_cast<std::size_t>(b)] = static_cast<int32_t>(len + count);
     }
+    plan.quantize = dtype_is_quantized(o.dtype);
+    if (plan.quantize) return plan;  // KvCache::append quantises on the device (append_quantized)
     // A region per (batch, KV head) and tensor, rows [0, count) to rows [len, len + count).
     const auto es = static_cast<VkDeviceSize>(dtype_size(o.dtype));
     const auto regions = [&](const Tensor& src, const Tensor& dst, int64_t cols) {
@@ -141,8 +159,69 @@ void KvCacheAccess::record_copies(VkCommandBuffer cmd, const KvCache& cache, con
                     static_cast<uint32_t>(plan.values.size()), plan.values.data());
 }
 
+void KvCacheAccess::require_copyable(const KvCache& cache, const char* operation) {
+    if (dtype_is_quantized(cache.options_.dtype))
+        throw Error(ErrorCode::unsupported, std::string("cache: ") + operation + " copies rows; a " + std::string(dtype_name(cache.options_.dtype)) +
+                                                " cache quantises them on the device in KvCache::append only");
+}
+
+namespace {
+
+// The dispatches quantising new rows into a q8_0 / q4_0 cache (shaders/runtime/kv_quantize.comp): per batch
+// with new rows and per tensor, one invocation per 32-value block of the batch's Hkv x count rows.
+void append_quantized(const KvCache& cache, const Tensor& k_new, const Tensor& v_new, const std::vector<int32_t>& before,
+                      const std::vector<int32_t>& after) {
+    detail::ContextState& st = *detail::buffer_of(cache.keys())->owner;
+    std::lock_guard lock(st.mutex);
+    st.ensure_alive();
+    const KvCacheOptions& o = cache.options();
+    const int32_t wg = detail::convert_workgroup(st.info);
+    const int qbits = o.dtype == DType::q8_0 ? 8 : 4;
+    const uint64_t max_range = st.info.max_storage_buffer_range;
+    std::vector<detail::Dispatch> dispatches;
+    for (const auto& [src, dst, cols] : {std::tuple<const Tensor&, const Tensor&, int64_t>{k_new, cache.keys(), o.head_dim},
+                                         {v_new, cache.values(), o.value_dim}}) {
+        const detail::DeviceBuffer& sb = *detail::buffer_of(src);
+        const detail::DeviceBuffer& db = *detail::buffer_of(dst);
+        if (sb.size > max_range || db.size > max_range)
+            throw Error(ErrorCode::unsupported, "k_new: the quantising append binds the new rows' and the cache's buffers whole; one exceeds "
+                                                "the device's maxStorageBufferRange (" + std::to_string(max_range) + " bytes)");
+        const bool sixteen = src.dtype() != DType::f32;
+        const VkPipeline pl = st.pipeline(sixteen ? "kv_quantize_f16" : "kv_quantize_f32", {wg, qbits});
+        const int64_t n = src.dim(2);
+        for (int64_t b = 0; b < o.batch; ++b) {
+            const int64_t len = before[static_cast<std::size_t>(b)], count = after[static_cast<std::size_t>(b)] - len;
+            if (count == 0) continue;
+            detail::Dispatch d;
+            d.pipeline = pl;
+            const int64_t per_head = count * cols / 32, blocks = o.kv_heads * per_head;
+            d.params.flags[3] = static_cast<int32_t>(blocks);
+            d.params.dims0[1] = static_cast<int32_t>(per_head);
+            d.params.q_stride[1] = static_cast<int32_t>(n * cols);
+            d.params.o_stride[1] = static_cast<int32_t>(o.capacity * cols);
+            d.params.offsets0[0] = static_cast<int32_t>(src.offset() + b * o.kv_heads * n * cols);
+            d.params.offsets0[3] = static_cast<int32_t>(dst.offset() + (b * o.kv_heads * o.capacity + len) * cols);
+            d.params.ext2[1] = src.dtype() == DType::bf16 ? 1 : 0;  // FMT_IN_BF16
+            d.bindings[detail::kQ] = {sb.buffer.get(), 0, sb.size};
+            d.bindings[detail::kOut] = {db.buffer.get(), 0, db.size};
+            const uint64_t groups = (static_cast<uint64_t>(blocks) + static_cast<uint64_t>(wg) - 1) / static_cast<uint64_t>(wg);
+            const uint32_t gx = static_cast<uint32_t>(std::min<uint64_t>(groups, st.info.max_workgroup_count[0]));
+            d.groups = {gx, static_cast<uint32_t>((groups + gx - 1) / gx), 1};
+            dispatches.push_back(d);
+        }
+    }
+    if (!dispatches.empty()) st.run_dispatches(dispatches, false);
+}
+
+}  // namespace
+
 void KvCache::append(const Tensor& k_new, const Tensor& v_new, std::span<const int32_t> counts) {
     KvCacheAccess::AppendPlan plan = KvCacheAccess::plan_append(*this, k_new, v_new, counts);
+    if (plan.quantize) {
+        append_quantized(*this, k_new, v_new, lengths_, plan.next);
+        KvCacheAccess::commit(*this, plan);
+        return;
+    }
     // One submission for all copies.
     if (!plan.keys.empty())
         detail::buffer_of(keys_)->owner->submit_and_wait(

@@ -15,7 +15,10 @@ struct KvCacheAccess {
     struct AppendPlan {
         std::vector<int32_t> next;             // lengths after the append
         std::vector<VkBufferCopy> keys, values;  // regions from k_new / v_new into the storage
+        bool quantize = false;                   // a q8_0 / q4_0 cache: no copies, a quantising compute pass
     };
+    /// Throws Error(unsupported) for a q8_0 / q4_0 cache, which only KvCache::append fills (`operation` names the caller).
+    static void require_copyable(const KvCache& cache, const char* operation);
     /// Checks the new rows (Error(invalid_argument) naming the argument) and plans the copies.
     static AppendPlan plan_append(const KvCache& cache, const Tensor& k_new, const Tensor& v_new, std::span<const int32_t> counts);
     /// Records the copies of `plan` into `cmd`.

@@ -90,6 +90,7 @@ Workspace::Workspace(Context& ctx, const Tensor& storage) {
     if (!storage.defined()) fail("storage: tensor is empty");
     if (detail::buffer_of(storage)->owner.get() != &detail::state_of(ctx)) fail("storage: tensor belongs to another Context");
     if (!storage.is_contiguous()) fail("storage: must be contiguous");
+    if (dtype_is_quantized(storage.dtype())) fail("storage: a block-format (" + std::string(dtype_name(storage.dtype())) + ") tensor cannot be a workspace");
     const VkDeviceSize es = dtype_size(storage.dtype());
     const VkDeviceSize first = static_cast<VkDeviceSize>(storage.offset()) * es, bytes = static_cast<VkDeviceSize>(storage.numel()) * es;
     const VkDeviceSize align = detail::workspace_alignment(ctx.device());
@@ -150,6 +151,7 @@ void record_append(Context& ctx, VkCommandBuffer cmd, KvCache& cache, const Tens
     if (detail::buffer_of(cache.keys())->owner.get() != &st) fail("cache: belongs to another Context");
     std::lock_guard lock(st.mutex);
     st.ensure_alive();
+    KvCacheAccess::require_copyable(cache, "record_append");
     KvCacheAccess::AppendPlan plan = KvCacheAccess::plan_append(cache, k_new, v_new, counts);
     KvCacheAccess::record_copies(cmd, cache, k_new, v_new, plan);
     // The copies' writes, visible to the attention that reads the cache next.

@@ -48,6 +48,9 @@ DType dtype_of(int32_t d, const char* name) {
         case VKATTN_DTYPE_F16: return DType::f16;
         case VKATTN_DTYPE_I32: return DType::i32;
         case VKATTN_DTYPE_U8: return DType::u8;
+        case VKATTN_DTYPE_BF16: return DType::bf16;
+        case VKATTN_DTYPE_Q8_0: return DType::q8_0;
+        case VKATTN_DTYPE_Q4_0: return DType::q4_0;
     }
     fail(std::string(name) + ": " + std::to_string(d) + " is not a vkattn_dtype");
 }
@@ -90,6 +93,9 @@ vkattn_dtype dtype_to_c(DType d) noexcept {
         case DType::f16: return VKATTN_DTYPE_F16;
         case DType::i32: return VKATTN_DTYPE_I32;
         case DType::u8: return VKATTN_DTYPE_U8;
+        case DType::bf16: return VKATTN_DTYPE_BF16;
+        case DType::q8_0: return VKATTN_DTYPE_Q8_0;
+        case DType::q4_0: return VKATTN_DTYPE_Q4_0;
     }
     return VKATTN_DTYPE_F32;
 }
@@ -376,8 +382,8 @@ vkattn_status vkattn_tensor_upload_raw(vkattn_context ctx, const void* data, siz
 vkattn_status vkattn_tensor_download(vkattn_tensor t, float* data, size_t count) {
     return guard([&] {
         const Tensor& x = tensor_of(t, "t");
-        if (x.dtype() != DType::f32 && x.dtype() != DType::f16)
-            fail("t: dtype " + std::string(dtype_name(x.dtype())) + " downloads with vkattn_tensor_download_raw (floats: f32 or f16 only)");
+        if (x.dtype() == DType::i32 || x.dtype() == DType::u8)
+            fail("t: dtype " + std::string(dtype_name(x.dtype())) + " downloads with vkattn_tensor_download_raw (floats: f32, f16, bf16, q8_0, q4_0)");
         const std::size_t want = static_cast<std::size_t>(x.numel());
         if (count != want)
             fail("count: " + std::to_string(count) + " floats given, the tensor " + to_string(x.shape()) + " has " +
@@ -394,6 +400,18 @@ vkattn_status vkattn_tensor_download_raw(vkattn_tensor t, void* data, size_t byt
             case DType::f16: copy_out<uint16_t>(x, data, bytes, "bytes"); break;
             case DType::i32: copy_out<int32_t>(x, data, bytes, "bytes"); break;
             case DType::u8: copy_out<uint8_t>(x, data, bytes, "bytes"); break;
+            case DType::bf16: copy_out<uint16_t>(x, data, bytes, "bytes"); break;
+            case DType::q8_0:
+            case DType::q4_0: {
+                // The raw blocks (dtype_storage_bytes of the elements) of a contiguous tensor.
+                const std::vector<uint8_t> raw = x.download<uint8_t>();
+                if (bytes != raw.size())
+                    fail("bytes: " + std::to_string(bytes) + " bytes given, the " + std::string(dtype_name(x.dtype())) + " tensor " +
+                         to_string(x.shape()) + " holds " + std::to_string(raw.size()));
+                if (!data) fail("data: NULL pointer");
+                std::memcpy(data, raw.data(), raw.size());
+                break;
+            }
         }
     });
 }

@@ -65,6 +65,7 @@ const char* dtype_to_descr(DType t) {
         case DType::f16: return "<f2";
         case DType::i32: return "<i4";
         case DType::u8: return "|u1";
+        default: break;  // numpy has no bf16 or block formats
     }
     return "?";
 }
@@ -272,6 +273,8 @@ std::vector<float> NpyArray::to_floats() const {
             case DType::f16: out[i] = half_to_float(static_cast<uint16_t>(read_le(e, 2))); break;
             case DType::i32: out[i] = static_cast<float>(static_cast<int32_t>(read_le(e, 4))); break;
             case DType::u8: out[i] = static_cast<float>(e[0]); break;
+            case DType::bf16: out[i] = bf16_to_float(static_cast<uint16_t>(read_le(e, 2))); break;
+            default: break;  // (block formats never come from a .npy file)
         }
     }
     return out;

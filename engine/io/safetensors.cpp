@@ -27,13 +27,6 @@ std::size_t dtype_bytes(const std::string& d) {
     return 0;
 }
 
-float bf16_to_float(uint16_t h) {
-    const uint32_t bits = uint32_t{h} << 16;
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-}
-
 }  // namespace
 
 SafeTensors SafeTensors::open(const std::string& path) {

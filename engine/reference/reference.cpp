@@ -276,10 +276,13 @@ NaiveScores naive_scores(const HostAttentionProblem& p, int64_t b, int64_t h, in
     return row;
 }
 
-// Softmax and P·V of one row in float; with f16, P and the output are rounded to half as a
-// framework storing them in f16 would. `out` must hold Dv zeros on entry.
-void naive_row(const HostAttentionProblem& p, int64_t b, int64_t h, int64_t i, bool f16, const DotOrder& order, float* out,
+// Softmax and P·V of one row in float; with f16 (bf16), P and the output are rounded to half (bfloat16)
+// as a framework storing them in that format would. `out` must hold Dv zeros on entry.
+void naive_row(const HostAttentionProblem& p, int64_t b, int64_t h, int64_t i, DType precision, const DotOrder& order, float* out,
                float* lse, float* weights) {
+    const auto round16 = [precision](float x) {
+        return precision == DType::f16 ? round_to_half(x) : precision == DType::bf16 ? round_to_bf16(x) : x;
+    };
     const NaiveScores row = naive_scores(p, b, h, i, order);
     const auto sink = static_cast<float>(sink_logit(p, h));
     const float max = std::max(row.max, sink);
@@ -294,12 +297,11 @@ void naive_row(const HostAttentionProblem& p, int64_t b, int64_t h, int64_t i, b
         if (!row.visible[js]) continue;
         float prob = std::exp(row.score[js] - max) / sum;
         if (weights) weights[js] = prob;  // the kernels keep P in f32 whatever the input dtype
-        if (f16) prob = round_to_half(prob);
+        prob = round16(prob);
         const float* v = v_row(p, b, h, j);
         for (int64_t d = 0; d < p.Dv; ++d) out[d] += prob * v[d];
     }
-    if (f16)
-        for (int64_t d = 0; d < p.Dv; ++d) out[d] = round_to_half(out[d]);
+    for (int64_t d = 0; d < p.Dv; ++d) out[d] = round16(out[d]);
 }
 
 }  // namespace
@@ -379,18 +381,17 @@ HostAttentionResult reference_attention(const HostAttentionProblem& p, bool want
 }
 
 HostAttentionResult naive_attention(const HostAttentionProblem& p, DType precision, bool want_weights, DotOrder order) {
-    if (precision != DType::f32 && precision != DType::f16)
-        fail("precision: must be f32 or f16, got " + std::string(dtype_name(precision)));
+    if (precision != DType::f32 && precision != DType::f16 && precision != DType::bf16)
+        fail("precision: must be f32, f16 or bf16, got " + std::string(dtype_name(precision)));
     if (order.lanes < 1 || order.lanes > 1024 || (order.lanes & (order.lanes - 1)) != 0)
         fail("order.lanes: must be a power of two in [1, 1024], got " + std::to_string(order.lanes));
     validate_host_problem(p);
     HostAttentionResult r = allocate_result(p, want_weights);
-    const bool f16 = precision == DType::f16;
     for (int64_t b = 0; b < p.B; ++b)
         for (int64_t h = 0; h < p.Hq; ++h)
             for (int64_t i = 0; i < p.Lq; ++i) {
                 const int64_t row = row_index(p, b, h, i);
-                naive_row(p, b, h, i, f16, order, r.out.data() + row * p.Dv, r.lse.data() + row,
+                naive_row(p, b, h, i, precision, order, r.out.data() + row * p.Dv, r.lse.data() + row,
                           want_weights ? r.weights.data() + row * p.Lk : nullptr);
             }
     return r;

@@ -1,4 +1,4 @@
-// Packing f32 results into f16 tensors (convert.hpp).
+// Packing f32 results into f16 or bf16 tensors (convert.hpp).
 #include "runtime/access.hpp"
 #include "runtime/convert.hpp"
 
@@ -22,6 +22,7 @@ void append_convert(ContextState& st, const ChunkLimits& lim, const Tensor& src,
         Dispatch d;
         d.pipeline = conv;
         d.params.flags[3] = static_cast<int32_t>(n);
+        d.params.ext2[1] = dst.dtype() == DType::bf16 ? 2 : 0;  // FMT_OUT_BF16 (shaders/common/common.glsl)
         d.bindings[kOut] = {detail::buffer_of(src)->buffer.get(), static_cast<VkDeviceSize>((src.offset() + e0) * 4),
                             static_cast<VkDeviceSize>(n * 4)};
         const VkDeviceSize first_byte = static_cast<VkDeviceSize>(dst_first + e0) * 2;

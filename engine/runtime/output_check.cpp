@@ -10,10 +10,11 @@ namespace {
 
 // The bytes [first, last] of the buffer a view reaches (its first and last element's bytes).
 std::pair<int64_t, int64_t> byte_span(const Tensor& t) {
-    const int64_t es = static_cast<int64_t>(dtype_size(t.dtype()));
     int64_t last = t.offset();
     for (int i = 0; i < t.rank(); ++i) last += t.strides()[static_cast<std::size_t>(i)] * (t.dim(i) - 1);
-    return {t.offset() * es, (last + 1) * es - 1};
+    // (Block formats: the whole blocks holding the first and last element.)
+    const int64_t n = dtype_block_elements(t.dtype()), bb = static_cast<int64_t>(dtype_block_bytes(t.dtype()));
+    return {t.offset() / n * bb, (last / n + 1) * bb - 1};
 }
 
 // Whether two views are of one buffer: the same VkBuffer (two wraps of one application buffer are), or

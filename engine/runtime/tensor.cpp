@@ -48,6 +48,24 @@ void for_each_element(const Shape& shape, const Strides& strides, int64_t base, 
     }
 }
 
+// Block formats (q8_0, q4_0) are addressed in elements like every dtype, element e living in block e / 32:
+// a view must keep every row of the last dim inside whole blocks.
+void check_blocks(const Shape& shape, const Strides& strides, int64_t offset, DType dtype, const char* what) {
+    if (!dtype_is_quantized(dtype)) return;
+    const std::string name(dtype_name(dtype));
+    if (shape.back() % 32 != 0)
+        throw Error(ErrorCode::invalid_argument, std::string(what) + ": the last dim of a " + name + " tensor must be a multiple of 32 "
+                                                     "(its block size), got shape " + to_string(shape));
+    if (strides.back() != 1 && shape.back() > 1)
+        throw Error(ErrorCode::invalid_argument, std::string(what) + ": the last dim of a " + name + " tensor must be contiguous (stride 1)");
+    for (std::size_t i = 0; i + 1 < strides.size(); ++i)
+        if (strides[i] % 32 != 0)
+            throw Error(ErrorCode::invalid_argument, std::string(what) + ": stride " + std::to_string(i) + " (" + std::to_string(strides[i]) +
+                                                         ") of a " + name + " tensor must be a multiple of 32 (whole blocks)");
+    if (offset % 32 != 0)
+        throw Error(ErrorCode::invalid_argument, std::string(what) + ": the offset of a " + name + " tensor must be a multiple of 32 (whole blocks)");
+}
+
 }  // namespace
 
 Strides contiguous_strides(const Shape& shape) {
@@ -97,7 +115,8 @@ Tensor Tensor::view(const Shape& shape, const Strides& strides, int64_t offset_e
             throw Error(ErrorCode::invalid_argument, "view: stride " + std::to_string(i) + " (" + std::to_string(strides[i]) +
                                                          ") of shape " + to_string(shape) + " overflows the element index");
     }
-    const int64_t capacity = static_cast<int64_t>(buffer_->buffer->size / dtype_size(dtype_));
+    check_blocks(shape, strides, offset_elements, dtype_, "view");
+    const int64_t capacity = static_cast<int64_t>(buffer_->buffer->size / dtype_block_bytes(dtype_)) * dtype_block_elements(dtype_);
     if (last >= capacity)
         throw Error(ErrorCode::invalid_argument, "view: shape " + to_string(shape) + " with these strides reaches element " +
                                                      std::to_string(last) + " of a buffer of " + std::to_string(capacity));
@@ -111,10 +130,33 @@ Tensor Tensor::view(const Shape& shape, const Strides& strides, int64_t offset_e
 template <typename T>
 std::vector<T> Tensor::download() const {
     if (!buffer_) throw Error(ErrorCode::invalid_argument, "download: tensor is empty");
-    const std::size_t es = dtype_size(dtype_);
     constexpr bool to_float = std::is_same_v<T, float>;
     constexpr DType raw_type = std::is_same_v<T, int32_t> ? DType::i32 : std::is_same_v<T, uint16_t> ? DType::f16 : DType::u8;
-    if (!to_float && dtype_ != raw_type)
+    if (dtype_is_quantized(dtype_)) {
+        // Blocks: float gives the dequantised values in logical order; uint8_t the raw blocks of a contiguous tensor.
+        if constexpr (std::is_same_v<T, uint8_t>) {
+            if (!is_contiguous()) throw Error(ErrorCode::invalid_argument, "download<uint8_t>: a block-format tensor must be contiguous");
+            std::vector<uint8_t> raw(dtype_storage_bytes(dtype_, numel()));
+            buffer_->buffer->owner->read_bytes(*buffer_->buffer, dtype_storage_bytes(dtype_, offset_), raw.data(), raw.size());
+            return raw;
+        } else if constexpr (to_float) {
+            int64_t last = offset_;
+            for (int i = 0; i < rank(); ++i) last += strides_[i] * (shape_[i] - 1);
+            const int64_t first_block = offset_ / 32, blocks = last / 32 - first_block + 1;
+            std::vector<uint8_t> raw(dtype_storage_bytes(dtype_, blocks * 32));
+            buffer_->buffer->owner->read_bytes(*buffer_->buffer, dtype_storage_bytes(dtype_, first_block * 32), raw.data(), raw.size());
+            std::vector<float> values(static_cast<std::size_t>(blocks * 32));
+            dequantize_blocks(dtype_, raw.data(), blocks * 32, values.data());
+            std::vector<float> out(static_cast<std::size_t>(numel()));
+            for_each_element(shape_, strides_, offset_ - first_block * 32, [&](int64_t li, int64_t off) { out[li] = values[off]; });
+            return out;
+        } else {
+            throw Error(ErrorCode::invalid_argument, std::string("download: cannot read a ") + std::string(dtype_name(dtype_)) +
+                                                         " tensor as this element type (float or uint8_t)");
+        }
+    }
+    const std::size_t es = dtype_size(dtype_);
+    if (!to_float && dtype_ != raw_type && !(raw_type == DType::f16 && dtype_ == DType::bf16))
         throw Error(ErrorCode::invalid_argument, std::string("download: cannot read a ") + std::string(dtype_name(dtype_)) +
                                                      " tensor as this element type");
     if (to_float && (dtype_ == DType::i32 || dtype_ == DType::u8))
@@ -128,10 +170,10 @@ std::vector<T> Tensor::download() const {
     for_each_element(shape_, strides_, 0, [&](int64_t li, int64_t off) {
         const uint8_t* p = raw.data() + off * es;
         if constexpr (to_float) {
-            if (dtype_ == DType::f16) {
+            if (dtype_ == DType::f16 || dtype_ == DType::bf16) {
                 uint16_t h;
                 std::memcpy(&h, p, 2);
-                out[li] = half_to_float(h);
+                out[li] = dtype_ == DType::f16 ? half_to_float(h) : bf16_to_float(h);
             } else {
                 std::memcpy(&out[li], p, 4);
             }
@@ -150,8 +192,12 @@ template std::vector<uint8_t> Tensor::download<uint8_t>() const;
 Tensor Context::empty(const Shape& shape, DType dtype) {
     check_shape(shape, "empty");
     const int64_t n = checked_numel(shape, "empty");
+    check_blocks(shape, contiguous_strides(shape), 0, dtype, "empty");
     Tensor t = TensorAccess::make(
-        detail::create_buffer(state_, static_cast<VkDeviceSize>(n) * dtype_size(dtype), detail::MemoryKind::device), shape, dtype);
+        // Block formats: rounded up to whole words, so that the kernels' word loads of the last block (2-byte
+        // aligned) stay inside the buffer.
+        detail::create_buffer(state_, static_cast<VkDeviceSize>((dtype_storage_bytes(dtype, n) + 3) / 4 * 4), detail::MemoryKind::device),
+        shape, dtype);
     if (state_->test_switches.poison_allocations) state_->fill_buffer(*detail::buffer_of(t), kPoisonPattern);
     return t;
 }
@@ -163,17 +209,24 @@ Tensor Context::upload(std::span<const float> data, const Shape& shape, DType dt
         throw Error(ErrorCode::invalid_argument, "upload: shape " + to_string(shape) + " needs " + std::to_string(n) +
                                                      " values, got " + std::to_string(data.size()));
     if (dtype == DType::f32) return upload_raw(data.data(), data.size() * 4, shape, dtype);
-    if (dtype != DType::f16)
-        throw Error(ErrorCode::invalid_argument, std::string("upload: float data can be stored as f32 or f16, not ") +
+    if (dtype_is_quantized(dtype)) {
+        check_blocks(shape, contiguous_strides(shape), 0, dtype, "upload");
+        std::vector<uint8_t> blocks(dtype_storage_bytes(dtype, n));
+        quantize_blocks(dtype, data.data(), n, blocks.data());
+        return upload_raw(blocks.data(), blocks.size(), shape, dtype);
+    }
+    if (dtype != DType::f16 && dtype != DType::bf16)
+        throw Error(ErrorCode::invalid_argument, std::string("upload: float data can be stored as f32, f16, bf16, q8_0 or q4_0, not ") +
                                                      std::string(dtype_name(dtype)));
     std::vector<uint16_t> halves(data.size());
-    for (std::size_t i = 0; i < data.size(); ++i) halves[i] = float_to_half(data[i]);
+    for (std::size_t i = 0; i < data.size(); ++i) halves[i] = dtype == DType::f16 ? float_to_half(data[i]) : float_to_bf16(data[i]);
     return upload_raw(halves.data(), halves.size() * 2, shape, dtype);
 }
 
 Tensor Context::upload_raw(const void* data, std::size_t bytes, const Shape& shape, DType dtype) {
     check_shape(shape, "upload_raw");
-    const std::size_t want = static_cast<std::size_t>(checked_numel(shape, "upload_raw")) * dtype_size(dtype);
+    check_blocks(shape, contiguous_strides(shape), 0, dtype, "upload_raw");
+    const std::size_t want = dtype_storage_bytes(dtype, checked_numel(shape, "upload_raw"));
     if (bytes != want)
         throw Error(ErrorCode::invalid_argument, "upload_raw: shape " + to_string(shape) + " of " + std::string(dtype_name(dtype)) +
                                                      " needs " + std::to_string(want) + " bytes, got " + std::to_string(bytes));

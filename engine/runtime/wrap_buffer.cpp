@@ -27,8 +27,8 @@ Tensor wrap_buffer(Context& ctx, const ApplicationBuffer& app, VkDeviceSize byte
     if (app.size > req.size)
         refuse("buffer.size " + std::to_string(app.size) + " is larger than the buffer can be (its memory requirements are " +
                std::to_string(req.size) + " bytes)");
-    if (dtype != DType::f32 && dtype != DType::f16 && dtype != DType::i32 && dtype != DType::u8)
-        refuse("dtype is not one of f32, f16, i32, u8");
+    if (dtype != DType::f32 && dtype != DType::f16 && dtype != DType::bf16 && dtype != DType::i32 && dtype != DType::u8)
+        refuse("dtype is not one of f32, f16, bf16, i32, u8 (q8_0 / q4_0 blocks: upload_raw them, or append to a KvCache)");
     const VkDeviceSize es = dtype_size(dtype);
     if (byte_offset % es != 0)
         refuse("byte_offset " + std::to_string(byte_offset) + " is not a multiple of the " + std::string(dtype_name(dtype)) +

@@ -92,7 +92,9 @@ public:
 
     /// Allocates an uninitialised contiguous tensor.
     Tensor empty(const Shape& shape, DType dtype);
-    /// Uploads float data, converting to `dtype` (f32 or f16). `data.size()` must equal the shape's product.
+    /// Uploads float data, converting to `dtype`: f32, f16, bf16 (rounded to nearest even), or q8_0 / q4_0
+    /// (quantised in blocks of 32 along the last dim, which must be a multiple of 32). `data.size()` must
+    /// equal the shape's product.
     Tensor upload(std::span<const float> data, const Shape& shape, DType dtype = DType::f32);
     /// Uploads raw elements already in `dtype` (f16 bits as uint16_t, i32, u8 ...).
     Tensor upload_raw(const void* data, std::size_t bytes, const Shape& shape, DType dtype);

@@ -53,8 +53,10 @@ struct DotOrder {
     bool pairwise = false;
 };
 
-/// A straightforward implementation in the kernel's precision: float arithmetic, and for f16 the
-/// probabilities and the output rounded to half, as a framework's f16 attention would. Tests bound the
+/// A straightforward implementation in the kernel's precision: float arithmetic, and for f16 (bf16) the
+/// probabilities and the output rounded to half (bfloat16), as a framework's f16 (bf16) attention would.
+/// Quantised K/V (q8_0, q4_0) have no precision of their own here: pass their dequantised values and
+/// q's precision. Tests bound the
 /// kernel's error by twice this implementation's error against reference_attention. The inputs are
 /// used as given: for f16, pass values already rounded to half (round_to_half), as the kernels see them.
 /// With `want_weights`, also returns the float probabilities (before any f16 rounding).

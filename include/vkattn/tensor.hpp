@@ -48,7 +48,8 @@ public:
     Tensor view(const Shape& shape, const Strides& strides, int64_t offset_elements = 0) const;
 
     /// Copies the tensor to the host in logical (row-major) order, converting to T.
-    /// T may be float (any dtype but integers), uint16_t (f16 bits), int32_t (i32) or uint8_t (u8).
+    /// T may be float (any dtype but integers; q8_0 / q4_0 give the dequantised values), uint16_t (f16 or
+    /// bf16 bits), int32_t (i32) or uint8_t (u8, or the raw blocks of a contiguous q8_0 / q4_0 tensor).
     template <typename T>
     std::vector<T> download() const;
 

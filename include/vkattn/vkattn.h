@@ -67,7 +67,18 @@ typedef struct vkattn_mha_weights_t* vkattn_mha_weights;
 /* A submission's place on a context's queue (vkattn_batch_submit); 0 is always complete. */
 typedef uint64_t vkattn_ticket;
 
-typedef enum vkattn_dtype { VKATTN_DTYPE_F32 = 0, VKATTN_DTYPE_F16, VKATTN_DTYPE_I32, VKATTN_DTYPE_U8 } vkattn_dtype;
+/* BF16: bfloat16. Q8_0 / Q4_0 (k and v only): ggml's blocks of 32 values along the last dim, {f16 d; int8 qs[32]}
+ * (34 bytes) and {f16 d; uint8 qs[16]} (18 bytes, element j < 16 the low nibble of qs[j], j + 16 the high one,
+ * value d * (nibble - 8)); the last dim a multiple of 32. Appended: the earlier values keep their numbers. */
+typedef enum vkattn_dtype {
+    VKATTN_DTYPE_F32 = 0,
+    VKATTN_DTYPE_F16,
+    VKATTN_DTYPE_I32,
+    VKATTN_DTYPE_U8,
+    VKATTN_DTYPE_BF16,
+    VKATTN_DTYPE_Q8_0,
+    VKATTN_DTYPE_Q4_0
+} vkattn_dtype;
 /* Causal alignment: TOP_LEFT: query i sees keys j <= i; BOTTOM_RIGHT: j <= i + Lk - Lq. */
 typedef enum vkattn_causal { VKATTN_CAUSAL_NONE = 0, VKATTN_CAUSAL_TOP_LEFT, VKATTN_CAUSAL_BOTTOM_RIGHT } vkattn_causal;
 typedef enum vkattn_path { VKATTN_PATH_AUTOMATIC = 0, VKATTN_PATH_FUSED, VKATTN_PATH_EXPLICIT } vkattn_path;
@@ -186,16 +197,17 @@ vkattn_status vkattn_context_completed(vkattn_context ctx, vkattn_ticket ticket,
 /* shape: `rank` sizes, outermost first; strides in elements (NULL: contiguous). */
 
 vkattn_status vkattn_tensor_empty(vkattn_context ctx, int rank, const int64_t* shape, vkattn_dtype dtype, vkattn_tensor* out);
-/* `count` floats (the shape's product), converted to dtype (F32 or F16). */
+/* `count` floats (the shape's product), converted to dtype (F32, F16, BF16, or Q8_0 / Q4_0 blocks). */
 vkattn_status vkattn_tensor_upload(vkattn_context ctx, const float* data, size_t count, int rank, const int64_t* shape,
                                    vkattn_dtype dtype, vkattn_tensor* out);
-/* `bytes` of elements already in dtype (f16 as uint16_t bits, i32, u8). */
+/* `bytes` of elements already in dtype (f16 / bf16 as uint16_t bits, i32, u8, Q8_0 / Q4_0 blocks as in a GGUF file). */
 vkattn_status vkattn_tensor_upload_raw(vkattn_context ctx, const void* data, size_t bytes, int rank, const int64_t* shape,
                                        vkattn_dtype dtype, vkattn_tensor* out);
-/* Copies the tensor to the host in logical (row-major) order as floats (F32 or F16 tensors);
+/* Copies the tensor to the host in logical (row-major) order as floats (F32, F16, BF16; Q8_0 / Q4_0 dequantised);
  * count must equal the tensor's element count. */
 vkattn_status vkattn_tensor_download(vkattn_tensor t, float* data, size_t count);
-/* The elements as stored (any dtype), row-major; bytes must equal numel * element size. */
+/* The elements as stored (any dtype), row-major; bytes must equal numel * element size (Q8_0 / Q4_0: the
+ * contiguous tensor's blocks, numel / 32 * 34 or 18 bytes). */
 vkattn_status vkattn_tensor_download_raw(vkattn_tensor t, void* data, size_t bytes);
 
 /* Pure getters: a NULL tensor gives -1 (rank, numel, offset) or VKATTN_DTYPE_F32. */

@@ -5,7 +5,7 @@
 // a row with no visible key (L = 0) gets zeros and lse -inf, like the other kernels. An attention sink
 // starts L at exp(sink - M) (M covering the sink too): a row with no visible key then gives lse = sink. Rows are the
 // flattened (b * Hq + h) * Lq + i of the whole problem (the engine binds one chunk covering it).
-// O_BUFFER_AS_WORDS: the output is f16 (contiguous, Dv even, so every row starts on a word) and this
+// O_BUFFER_AS_WORDS: the output is f16 or bf16 (FMT_OUT_BF16; contiguous, Dv even, so every row starts on a word) and this
 // pass packs it, two columns per word, instead of writing f32 rows that a convert pass would pack:
 // one dispatch and one barrier fewer per decode call, and no f32 working rows.
 #extension GL_GOOGLE_include_directive : require
@@ -58,7 +58,7 @@ void main() {
 #ifdef O_BUFFER_AS_WORDS
     [[unroll]] for (int u = 0; u < 4; u += 2) {
         const int c = 4 * cq + u;
-        if (c < Dv) o_words[(o_row + c) >> 1] = packHalf2x16(vec2(acc[u] * inv, acc[u + 1] * inv));
+        if (c < Dv) o_words[(o_row + c) >> 1] = pack_out16x2(vec2(acc[u] * inv, acc[u + 1] * inv));
     }
 #else
     [[unroll]] for (int u = 0; u < 4; ++u) {

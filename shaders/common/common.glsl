@@ -20,11 +20,11 @@ layout(std140, set = 0, binding = 0) uniform Params {
     ivec4 offsets0;   // q, k, v, o element offsets of this chunk's first slice inside the bound ranges
     ivec4 offsets1;   // mask, lse, p offsets; w: a kernel's own (rowwise: work-list index, split-KV: first key, additive: v_a's offset)
     ivec4 chunk;      // first flattened b*Hq+h of the chunk, its b, its h, first row tile
-    ivec4 flags;      // causal (0 none, 1 top-left, 2 bottom-right), mask kind (0 none, 1 f32, 2 f16, 3 u8), FLAG_* bits, element count (convert)
+    ivec4 flags;      // causal (0 none, 1 top-left, 2 bottom-right), mask kind (0 none, 1 f32, 2 f16, 3 u8, 4 bf16), FLAG_* bits, element count (convert)
     vec4 scalars;     // scale * log2(e), log2(e), scale, unused
     ivec4 ext;        // window left (-1: none), window right (-1: none), ALiBi slopes' word offset in binding 6 (-1: none), first key block (decode)
     vec4 ext_f;       // softcap (0: off), unused, unused, unused
-    ivec4 ext2;       // attention sinks' word offset in binding 6 (-1: none), unused, unused, unused
+    ivec4 ext2;       // attention sinks' word offset in binding 6 (-1: none), FMT_* storage bits, unused, unused
 } P;
 
 layout(std430, set = 0, binding = 1) readonly buffer QBuf { uint q_words[]; };
@@ -57,6 +57,10 @@ const int MASK_NONE = 0;
 const int MASK_F32 = 1;
 const int MASK_F16 = 2;
 const int MASK_U8 = 3;
+const int MASK_BF16 = 4;
+// P.ext2.y: storage formats chosen at run time (one pipeline serves f16 and bf16: the 16-bit variants).
+const int FMT_IN_BF16 = 1;   // the 16-bit words of Q/K/V (the IN_F16 variants) hold bfloat16, not binary16
+const int FMT_OUT_BF16 = 2;  // packed 16-bit outputs (O_BUFFER_AS_WORDS, the convert pass) are bfloat16
 
 // Scores at or below this (after adding an additive mask) count as masked out; also the running
 // maximum's start value: large, finite and negative, so m_old - m_new never sees inf - inf.
@@ -72,10 +76,30 @@ int GROUP() { return P.dims1.w; }
 
 float negative_infinity() { return uintBitsToFloat(0xff800000u); }
 
-// Q/K/V are bound as raw 32-bit words; f16 storage packs two elements a word.
+// Two 16-bit floats of one word, low half first: bfloat16 is the top half of a binary32 (a shift), binary16
+// the hardware conversion. `bf16` is uniform (a Params bit), so the choice costs a select, not a pipeline.
+vec2 unpack16x2(uint w, bool bf16) {
+    return bf16 ? vec2(uintBitsToFloat(w << 16), uintBitsToFloat(w & 0xffff0000u)) : unpackHalf2x16(w);
+}
+bool in_bf16() { return (P.ext2.y & FMT_IN_BF16) != 0; }
+// Packs two values that came from 16-bit storage (exact in either format).
+uint pack16x2_exact(vec2 x, bool bf16) {
+    return bf16 ? (floatBitsToUint(x.x) >> 16) | (floatBitsToUint(x.y) & 0xffff0000u) : packHalf2x16(x);
+}
+// bfloat16 bits of x rounded to nearest even by integer ops (NaN stays NaN, quiet).
+uint bf16_bits(float x) {
+    const uint b = floatBitsToUint(x);
+    return (b & 0x7fffffffu) > 0x7f800000u ? (b >> 16) | 0x40u : (b + 0x7fffu + ((b >> 16) & 1u)) >> 16;
+}
+// Packs two results for a 16-bit output: f16 or, with FMT_OUT_BF16, bf16 (both round to nearest even).
+uint pack_out16x2(vec2 x) {
+    return (P.ext2.y & FMT_OUT_BF16) != 0 ? bf16_bits(x.x) | (bf16_bits(x.y) << 16) : packHalf2x16(x);
+}
+
+// Q/K/V are bound as raw 32-bit words; 16-bit storage (f16 or bf16) packs two elements a word.
 float load_elem(uint word, int elem) {
 #if IN_F16
-    return unpackHalf2x16(word)[elem & 1];
+    return unpack16x2(word, in_bf16())[elem & 1];
 #else
     return uintBitsToFloat(word);
 #endif
@@ -167,7 +191,7 @@ float apply_mask(Slice s, int i, int j, float score, float units) {
         uint byte_val = (m_words[idx >> 2] >> (8 * (idx & 3))) & 0xffu;
         return byte_val != 0u ? score : MASKED_SCORE;
     }
-    float add = kind == MASK_F32 ? uintBitsToFloat(m_words[idx]) : unpackHalf2x16(m_words[idx >> 1])[idx & 1];
+    float add = kind == MASK_F32 ? uintBitsToFloat(m_words[idx]) : unpack16x2(m_words[idx >> 1], kind == MASK_BF16)[idx & 1];
     if (add <= MASKED_SCORE) return MASKED_SCORE;  // -inf and "effectively -inf" mask entries
     return max(score + add * units, MASKED_SCORE);
 }

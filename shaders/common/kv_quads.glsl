@@ -27,8 +27,8 @@
 #if IN_F16
 #define TILE_QUAD uvec2
 vec4 tile_unpack(uvec2 x) { return QUAD(x); }
-// Four values that came from f16 storage: packing them back is exact.
-uvec2 tile_pack(vec4 x) { return uvec2(packHalf2x16(x.xy), packHalf2x16(x.zw)); }
+// Four values that came from 16-bit storage (f16, or bf16 with FMT_IN_BF16): packing them back is exact.
+uvec2 tile_pack(vec4 x) { return uvec2(pack16x2_exact(x.xy, in_bf16()), pack16x2_exact(x.zw, in_bf16())); }
 #else
 #define TILE_QUAD uvec4
 vec4 tile_unpack(uvec4 x) { return QUAD(x); }

@@ -3,12 +3,12 @@
 #ifndef VKATTN_QUAD_VIEWS_GLSL
 #define VKATTN_QUAD_VIEWS_GLSL
 
-// vec4 views of the bindings in common.glsl (4 elements: 4 words of f32, 2 words of f16).
+// vec4 views of the bindings in common.glsl (4 elements: 4 words of f32, 2 words of f16 or bf16).
 #if IN_F16
 layout(std430, set = 0, binding = 1) readonly buffer QBuf4 { uvec2 q_quads[]; };
 layout(std430, set = 0, binding = 2) readonly buffer KBuf4 { uvec2 k_quads[]; };
 layout(std430, set = 0, binding = 3) readonly buffer VBuf4 { uvec2 v_quads[]; };
-#define QUAD(w) vec4(unpackHalf2x16((w).x), unpackHalf2x16((w).y))
+#define QUAD(w) vec4(unpack16x2((w).x, in_bf16()), unpack16x2((w).y, in_bf16()))
 #else
 layout(std430, set = 0, binding = 1) readonly buffer QBuf4 { uvec4 q_quads[]; };
 layout(std430, set = 0, binding = 2) readonly buffer KBuf4 { uvec4 k_quads[]; };

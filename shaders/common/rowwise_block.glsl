@@ -44,12 +44,64 @@ shared float kv_sh[TILE];
         }                                                                                                   \
     }
 
+// What the FEATURES specialization constant switches on (each off at compile time when unused: a
+// runtime `if` costs on llvmpipe even when false).
+const int FEATURE_MASK = 1;     // an explicit mask is bound (P.flags.y != MASK_NONE)
+const int FEATURE_SOFTCAP = 2;  // logit soft-capping (P.ext_f.x > 0)
+const int FEATURE_ALIBI = 4;    // ALiBi slopes in binding 6 from P.ext.z
+const int FEATURE_KV_Q8 = 8;    // K and V are q8_0 blocks (ggml): {f16 d; int8 qs[32]}, 34 bytes per 32 values
+const int FEATURE_KV_Q4 = 16;   // K and V are q4_0 blocks: {f16 d; uint8 qs[16]}, 18 bytes; j < 16 low nibbles, j + 16 high
+
+// Quantised K/V (FEATURE_KV_Q8 / _Q4): the same [key][element] f32 block in kv_sh, filled one 32-value block
+// per lane iteration. Element e of the tensor (an element offset: rows start on whole blocks) lives in block
+// e / 32 at byte 34 (18) * (e / 32); blocks sit at 2-byte alignment, so the lane reads the 9 (5) 32-bit
+// words covering the block and realigns them with shifts: d is the first half-word, the qs words follow.
+// The values are dequantised in registers (d * q) and stored as f32: the scoring and P.V code is unchanged.
+// (Quantised tensors get at least 2 bytes of padding past their last block, see Context::empty, so the
+// last word read is always inside the buffer.)
+#define COPY_BLOCK_QUANT(WORDS, lid, base, stride, j0, block_keys, n)                                              \
+    {                                                                                                            \
+        const bool q8_ = (FEATURES & FEATURE_KV_Q8) != 0;                                                        \
+        const int bb_ = q8_ ? 34 : 18;                                                                           \
+        [[dont_unroll]] for (int u = lid; u < BC * (DCAP / 32); u += ROWS) {                                     \
+            const int j = u / (DCAP / 32), kb = u - j * (DCAP / 32);                                             \
+            const bool live = j < block_keys && 32 * kb < n;                                                     \
+            const int byte = ((base + (j0 + j) * (stride).z) / 32 + kb) * bb_;                                   \
+            const int w0 = live ? byte >> 2 : 0;                                                                 \
+            const bool odd = (byte & 2) != 0; /* d in the high half of the first word, qs word-aligned after */  \
+            uint w[9];                                                                                           \
+            [[unroll]] for (int i = 0; i < 9; ++i) w[i] = live && (q8_ || i < 5) ? WORDS[w0 + i] : 0u;           \
+            const float d = unpackHalf2x16(odd ? w[0] >> 16 : w[0]).x;                                           \
+            uint qw[8];                                                                                          \
+            [[unroll]] for (int i = 0; i < 8; ++i) qw[i] = odd ? w[i + 1] : (w[i] >> 16) | (w[i + 1] << 16);     \
+            const int dst = j * DCAP + 32 * kb;                                                                  \
+            if (q8_) {                                                                                           \
+                [[unroll]] for (int e = 0; e < 32; ++e)                                                          \
+                    kv_sh[dst + e] = live ? d * float(bitfieldExtract(int(qw[e >> 2]), 8 * (e & 3), 8)) : 0.0;   \
+            } else {                                                                                             \
+                [[unroll]] for (int e = 0; e < 16; ++e) {                                                        \
+                    const uint b_ = bitfieldExtract(qw[e >> 2], 8 * (e & 3), 8);                                 \
+                    kv_sh[dst + e] = live ? d * float(int(b_ & 15u) - 8) : 0.0;                                  \
+                    kv_sh[dst + e + 16] = live ? d * float(int(b_ >> 4) - 8) : 0.0;                              \
+                }                                                                                                \
+            }                                                                                                    \
+        }                                                                                                        \
+    }
+
 // The K block of slice s (D dims per key) and the V block (Dv columns per key).
 void copy_k_block(int lid, Slice s, int j0, int block_keys, int D) {
-    COPY_BLOCK(k_quads, LOAD_K, lid, s.k_base, P.k_stride, j0, block_keys, D)
+    if ((FEATURES & (FEATURE_KV_Q8 | FEATURE_KV_Q4)) != 0) {
+        COPY_BLOCK_QUANT(k_words, lid, s.k_base, P.k_stride, j0, block_keys, D)
+    } else {
+        COPY_BLOCK(k_quads, LOAD_K, lid, s.k_base, P.k_stride, j0, block_keys, D)
+    }
 }
 void copy_v_block(int lid, Slice s, int j0, int block_keys, int Dv) {
-    COPY_BLOCK(v_quads, LOAD_V, lid, s.v_base, P.v_stride, j0, block_keys, Dv)
+    if ((FEATURES & (FEATURE_KV_Q8 | FEATURE_KV_Q4)) != 0) {
+        COPY_BLOCK_QUANT(v_words, lid, s.v_base, P.v_stride, j0, block_keys, Dv)
+    } else {
+        COPY_BLOCK(v_quads, LOAD_V, lid, s.v_base, P.v_stride, j0, block_keys, Dv)
+    }
 }
 
 // q[0 .. DCAP) = row q_row of slice s, unscaled (scores are scaled after the dot product, in natural units); zero past D or
@@ -98,12 +150,6 @@ void copy_v_block(int lid, Slice s, int j0, int block_keys, int Dv) {
         [[unroll]] for (int u = 0; u < CJ; ++u) acc[c0 + u] = UPDATE(acc[c0 + u], o[u]); \
         memoryBarrierShared();                                              \
     }
-
-// What the FEATURES specialization constant switches on (each off at compile time when unused: a
-// runtime `if` costs on llvmpipe even when false).
-const int FEATURE_MASK = 1;     // an explicit mask is bound (P.flags.y != MASK_NONE)
-const int FEATURE_SOFTCAP = 2;  // logit soft-capping (P.ext_f.x > 0)
-const int FEATURE_ALIBI = 4;    // ALiBi slopes in binding 6 from P.ext.z
 
 // Scales the block's raw dot products, soft-caps, adds ALiBi, applies the mask, masks keys outside
 // [key_start, key_end) of this row, and keeps the block's maximum in m_blk (two chains).

@@ -1,5 +1,5 @@
 #version 450
-// Packs f32 results into f16 storage. Each invocation writes one whole 32-bit word (two halves), so
+// Packs f32 results into f16 (or, with FMT_OUT_BF16, bf16) storage. Each invocation writes one whole 32-bit word (two halves), so
 // no two invocations ever touch the same word, whatever the element count's parity.
 #extension GL_GOOGLE_include_directive : require
 #define P_BUFFER_AS_WORDS 1
@@ -16,5 +16,5 @@ void main() {
     if (e >= n) return;
     float a = o_data[P.offsets0.w + e];
     float b = e + 1 < n ? o_data[P.offsets0.w + e + 1] : 0.0;
-    p_words[P.offsets1.z + word] = packHalf2x16(vec2(a, b));
+    p_words[P.offsets1.z + word] = pack_out16x2(vec2(a, b));  // f16, or bf16 with FMT_OUT_BF16
 }

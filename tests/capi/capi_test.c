@@ -403,6 +403,23 @@ int main(void) {
         FAILS(vkattn_tensor_download(t_int, got, 6), VKATTN_ERROR_INVALID_ARGUMENT, "download_raw");
         OK(vkattn_tensor_download_raw(t_int, ints_back, sizeof ints_back));
         CHECK(memcmp(ints, ints_back, sizeof ints) == 0, "raw i32 round trip");
+        {
+            /* bf16 (values exact in bf16) and a q8_0 block (ggml's layout: f16 d, then int8 q; amax 8 -> q[0] = -127) */
+            float x32[32], back[32];
+            const int64_t sh32[1] = {32};
+            unsigned char blocks[34];
+            vkattn_tensor tb = NULL, tq = NULL;
+            for (int i = 0; i < 32; ++i) x32[i] = (float)(i - 16) * 0.5f;
+            OK(vkattn_tensor_upload(ctx, x32, 32, 1, sh32, VKATTN_DTYPE_BF16, &tb));
+            OK(vkattn_tensor_download(tb, back, 32));
+            CHECK(memcmp(x32, back, sizeof x32) == 0 && vkattn_tensor_dtype(tb) == VKATTN_DTYPE_BF16, "bf16 round trip");
+            OK(vkattn_tensor_upload(ctx, x32, 32, 1, sh32, VKATTN_DTYPE_Q8_0, &tq));
+            OK(vkattn_tensor_download_raw(tq, blocks, sizeof blocks));
+            CHECK((signed char)blocks[2] == -127 && blocks[2 + 16] == 0 && vkattn_tensor_dtype(tq) == VKATTN_DTYPE_Q8_0, "q8_0 block");
+            FAILS(vkattn_tensor_download_raw(tq, blocks, 32), VKATTN_ERROR_INVALID_ARGUMENT, "bytes: 32 bytes given, the q8_0 tensor [32] holds 34");
+            vkattn_tensor_release(tb);
+            vkattn_tensor_release(tq);
+        }
         FAILS(vkattn_tensor_download_raw(t_int, ints_back, 4), VKATTN_ERROR_INVALID_ARGUMENT, "bytes: 4 bytes given");
         /* views: [6] as [2, 3], its transpose, and a strided column */
         OK(vkattn_tensor_view(t_int, 2, two_three, NULL, 0, &t_view));

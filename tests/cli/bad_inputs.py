@@ -86,7 +86,7 @@ CASES = [
     ("f64 file", ["run", "--q", save("f64.npy", np.zeros((B, Hq, Lq, D))), "--k", k, "--v", v], 2,
      "f64.npy: unsupported dtype '<f8'"),
     ("int32 file", ["run", "--q", save("i32.npy", np.zeros((B, Hq, Lq, D), np.int32)), "--k", k, "--v", v], 2,
-     "q: dtype i32 is not supported (f32 or f16)"),
+     "q: dtype i32 is not supported (f32, f16 or bf16)"),
     ("f16 k with f32 q", ["run", "--q", q, "--k", save("k16.npy", np.zeros((B, Hkv, Lk, D), np.float16)), "--v", v], 2,
      "k: dtype f16 does not match q's f32"),
     ("empty array", ["run", "--q", save("empty.npy", np.zeros((0,), np.float32)), "--k", k, "--v", v], 2,
@@ -178,7 +178,9 @@ CASES = [
      "--heads: 6 is not a multiple of --kv-heads 4"),
     ("decode capacity", ["decode", "--capacity", "10", "--prompt", "16", "--steps", "4"], 2,
      "--capacity: 10 is less than --prompt + --steps = 20"),
-    ("decode dtype", ["decode", "--dtype", "u8", "--steps", "1", "--prompt", "4"], 2, "--dtype: u8 is not supported (f32 or f16)"),
+    ("decode dtype", ["decode", "--dtype", "u8", "--steps", "1", "--prompt", "4"], 2, "--dtype: u8 is not supported (f32, f16 or bf16)"),
+    ("decode q8 cache head dim", ["decode", "--kv-dtype", "q8", "--head-dim", "40", "--steps", "1", "--prompt", "4"], 2,
+     "dtype: a q8_0 cache needs head_dim and value_dim multiples of 32 (its block), got 40 and 40"),
     ("decode head dim", ["decode", "--head-dim", "600"], 2, "--head-dim: Value 600 not in range 1 to 512"),
 ]
 

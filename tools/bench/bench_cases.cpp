@@ -129,6 +129,13 @@ void add_decode(std::vector<BenchCase>& v) {
     BenchCase sinks = decode(64, 8, 1, 7680, 64);
     sinks.spec.name += " sinks", sinks.family += " sinks", sinks.spec.sinks = true;
     v.push_back(sinks);
+    // 8- and 4-bit K/V (q8_0, q4_0) beside the same f16 shape: bench prints their time over the f16 row's.
+    for (DType kv : {DType::q8_0, DType::q4_0}) {
+        BenchCase q = decode(64, 8, 1, 7680, 64);
+        const std::string tag = " kv " + std::string(dtype_name(kv));
+        q.spec.name += tag, q.family += tag, q.spec.kv_dtype = kv;
+        v.push_back(q);
+    }
 }
 
 /// The set sized for a datacenter GPU (`--shapes gpu`, run by the GPU kit, scripts/gpu/): f16 prefill at
@@ -223,7 +230,9 @@ double case_bytes(const BenchCase& c) { return is_layer_case(c) ? layer_bytes(c)
 double attention_bytes(const ProblemSpec& s) {
     const double q = double(s.B * s.Hq * s.Lq * s.D), k = double(s.B * s.Hkv * s.Lk * s.D),
                  v = double(s.B * s.Hkv * s.Lk * s.Dv), o = double(s.B * s.Hq * s.Lq * s.Dv);
-    return (q + k + v + o) * double(dtype_size(s.dtype));
+    const DType kv = s.kv_dtype.value_or(s.dtype);
+    const double kv_bytes = double(dtype_block_bytes(kv)) / double(dtype_block_elements(kv));  // 34/32 for q8_0
+    return (q + o) * double(dtype_size(s.dtype)) + (k + v) * kv_bytes;
 }
 
 bool variant_computes_in_f16(const std::string&) {

@@ -124,6 +124,24 @@ void print_explicit_summary(std::ostream& out, const BenchReport& rep) {
     }
 }
 
+void print_kv_format_summary(std::ostream& out, const BenchReport& rep) {
+    // Rows named "<f16 decode row> kv q8_0" / "kv q4_0" against the f16 row of the same name without the suffix.
+    std::map<std::string, double> by_name;
+    for (const BenchRow& r : rep.rows)
+        if (r.status == "ok" && r.median_ms > 0) by_name[r.bench.spec.name] = r.median_ms;
+    bool header = false;
+    for (const auto& [name, ms] : by_name) {
+        const std::size_t at = name.find(" kv ");
+        if (at == std::string::npos) continue;
+        const auto base = by_name.find(name.substr(0, at));
+        if (base == by_name.end()) continue;
+        if (!header) out << "quantised K/V vs f16 K/V, median times in this run:\n";
+        header = true;
+        out << "  " << name << ": " << format_fixed(ms, 3) << " ms, f16 " << format_fixed(base->second, 3) << " ms, ratio "
+            << format_fixed(ms / base->second, 2) << "x\n";
+    }
+}
+
 std::string or_na(double value, int decimals) { return std::isfinite(value) ? format_fixed(value, decimals) : "n/a"; }
 
 RowMetrics row_metrics(const BenchRow& row, const RooflineFigures& roof) {

@@ -44,6 +44,8 @@ void print_scaling_summary(std::ostream& out, const BenchReport& report);
 
 /// The report as `vkattn bench --json` writes it (format "vkattn-bench", version 1).
 std::string bench_json_text(const BenchReport& report);
+/// For each "... kv q8_0" / "kv q4_0" decode row with its f16 row in the run: both medians and their ratio.
+void print_kv_format_summary(std::ostream& out, const BenchReport& report);
 /// For each explicit-path row with a fused prefill row of the same shape (dtype, H, D, N, not causal):
 /// explicit / fused median time, the cost of reading the weights back.
 void print_explicit_summary(std::ostream& out, const BenchReport& report);

@@ -105,6 +105,7 @@ int run_bench(const BenchArgs& a) {
     print_scaling_summary(std::cout, rep);
     print_linear_summary(std::cout, rep);
     print_explicit_summary(std::cout, rep);
+    print_kv_format_summary(std::cout, rep);
     int skipped = 0;
     for (const BenchRow& r : rep.rows) skipped += r.status == "skipped";
     const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -46,7 +46,8 @@ int run_attention(const RunArgs& a) {
     Context ctx = open_context(a.common);
     const DeviceInputs in = upload_inputs(ctx, files, a.inputs, plan);
     const Tensor &q = in.q, &k = in.k, &v = in.v;
-    const AttentionOptions& options = in.options;
+    AttentionOptions options = in.options;
+    if (plan.dtype == DType::bf16) options.out_dtype = DType::f32;  // .npy has no bf16: compute from bf16, write f32
 
     if (a.common.verbose) {
         const AttentionPlan p = plan_attention(ctx, q, k, v, options);

@@ -13,7 +13,8 @@ Tensor upload_npy(Context& ctx, const NpyArray& a, std::optional<DType> convert_
 void save_npy(const std::string& path, const Tensor& t) {
     NpyArray a;
     a.shape = t.shape();
-    a.dtype = t.dtype();
+    // numpy has no bf16 (nor block formats): those are written as f32, exactly.
+    a.dtype = t.dtype() == DType::f16 ? DType::f16 : DType::f32;
     if (t.dtype() == DType::f16) {
         const std::vector<uint16_t> h = t.download<uint16_t>();
         a.bytes.resize(h.size() * 2);

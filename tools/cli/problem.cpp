@@ -105,6 +105,7 @@ std::vector<float> random_values(std::mt19937_64& rng, int64_t n, DType dtype) {
     for (float& x : v) {
         x = normal(rng);
         if (dtype == DType::f16) x = round_to_half(x);
+        if (dtype == DType::bf16) x = round_to_bf16(x);
     }
     return v;
 }
@@ -133,6 +134,12 @@ GeneratedProblem generate_problem(const ProblemSpec& s, uint64_t seed) {
     p.q = random_values(rng, s.B * s.Hq * s.Lq * s.D, s.dtype);
     p.k = random_values(rng, s.B * s.Hkv * s.Lk * s.D, s.dtype);
     p.v = random_values(rng, s.B * s.Hkv * s.Lk * s.Dv, s.dtype);
+    if (s.kv_dtype && dtype_is_quantized(*s.kv_dtype))
+        for (std::vector<float>* t : {&p.k, &p.v}) {  // the reference sees what the kernels dequantise
+            std::vector<uint8_t> blocks(dtype_storage_bytes(*s.kv_dtype, static_cast<int64_t>(t->size())));
+            quantize_blocks(*s.kv_dtype, t->data(), static_cast<int64_t>(t->size()), blocks.data());
+            dequantize_blocks(*s.kv_dtype, blocks.data(), static_cast<int64_t>(t->size()), t->data());
+        }
     if (s.key_lengths) {
         std::uniform_int_distribution<int64_t> any(0, s.Lk);
         for (int64_t b = 0; b < s.B; ++b) {
@@ -162,6 +169,7 @@ GeneratedProblem generate_problem(const ProblemSpec& s, uint64_t seed) {
             for (float& m : p.mask) {
                 m = unit(rng) < 0.1f ? -std::numeric_limits<float>::infinity() : normal(rng);
                 if (s.dtype == DType::f16) m = round_to_half(m);
+                if (s.dtype == DType::bf16) m = round_to_bf16(m);
             }
         }
     }
@@ -171,14 +179,15 @@ GeneratedProblem generate_problem(const ProblemSpec& s, uint64_t seed) {
 DeviceProblem upload_problem(Context& ctx, const ProblemSpec& s, const GeneratedProblem& g) {
     const HostAttentionProblem& p = g.host;
     DeviceProblem d;
+    const DType kv = s.kv_dtype.value_or(s.dtype);
     if (s.strided) {
         d.q = ctx.upload(to_blhd(p.q, s.B, s.Hq, s.Lq, s.D), {s.B, s.Lq, s.Hq, s.D}, s.dtype).transposed(1, 2);
-        d.k = ctx.upload(to_blhd(p.k, s.B, s.Hkv, s.Lk, s.D), {s.B, s.Lk, s.Hkv, s.D}, s.dtype).transposed(1, 2);
-        d.v = ctx.upload(to_blhd(p.v, s.B, s.Hkv, s.Lk, s.Dv), {s.B, s.Lk, s.Hkv, s.Dv}, s.dtype).transposed(1, 2);
+        d.k = ctx.upload(to_blhd(p.k, s.B, s.Hkv, s.Lk, s.D), {s.B, s.Lk, s.Hkv, s.D}, kv).transposed(1, 2);
+        d.v = ctx.upload(to_blhd(p.v, s.B, s.Hkv, s.Lk, s.Dv), {s.B, s.Lk, s.Hkv, s.Dv}, kv).transposed(1, 2);
     } else {
         d.q = ctx.upload(p.q, {s.B, s.Hq, s.Lq, s.D}, s.dtype);
-        d.k = ctx.upload(p.k, {s.B, s.Hkv, s.Lk, s.D}, s.dtype);
-        d.v = ctx.upload(p.v, {s.B, s.Hkv, s.Lk, s.Dv}, s.dtype);
+        d.k = ctx.upload(p.k, {s.B, s.Hkv, s.Lk, s.D}, kv);
+        d.v = ctx.upload(p.v, {s.B, s.Hkv, s.Lk, s.Dv}, kv);
     }
     AttentionOptions& o = d.options;
     o.causal = s.causal;

@@ -27,6 +27,7 @@ struct ProblemSpec {
     Window window;                ///< sliding window (local attention)
     bool linear = false;          ///< linear attention (elu + 1 feature map) instead of softmax (bench set "linear")
     bool sinks = false;           ///< random attention-sink logits per query head (AttentionOptions::sinks)
+    std::optional<DType> kv_dtype;  ///< k and v stored as q8_0 / q4_0 blocks (the host problem holds their dequantised values)
 };
 
 /// "B2 H8/2 Lq113 Lk203 D80/64" (H shows Hq/Hkv, D shows D/Dv; equal pairs are written once).

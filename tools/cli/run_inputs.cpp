@@ -76,8 +76,10 @@ void add_input_options(CLI::App& app, InputArgs& a, bool files_required) {
                    "Layout of q, k, v and out: bhld = [B, H, L, D], blhd = [B, L, H, D] (read in place as strided views)")
         ->check(CLI::IsMember({"bhld", "blhd"}))
         ->capture_default_str();
-    app.add_option("--dtype", a.dtype, "Compute dtype: keep = the files' dtype")
-        ->check(CLI::IsMember({"keep", "f32", "f16"}))
+    app.add_option("--dtype", a.dtype,
+                   "Storage dtype of q, k and v on the device: keep = the files' dtype; bf16 (which .npy cannot hold) rounds "
+                   "the files' values to bfloat16 and writes f32 outputs")
+        ->check(CLI::IsMember({"keep", "f32", "f16", "bf16"}))
         ->capture_default_str();
 }
 

@@ -128,6 +128,9 @@ const char* numpy_name(vkattn::DType d) {
         case vkattn::DType::f16: return "float16";
         case vkattn::DType::i32: return "int32";
         case vkattn::DType::u8: return "uint8";
+        case vkattn::DType::bf16:  // numpy has no bf16 nor block formats: their values come back as float32
+        case vkattn::DType::q8_0:
+        case vkattn::DType::q4_0: return "float32";
     }
     return "?";
 }
@@ -149,7 +152,10 @@ vkattn::DType dtype_arg(const py::handle& value, const std::string& name) {
     if (text == "f16" || text == "float16") return vkattn::DType::f16;
     if (text == "i32" || text == "int32") return vkattn::DType::i32;
     if (text == "u8" || text == "uint8" || text == "bool") return vkattn::DType::u8;
-    invalid(name + ": '" + text + "' (expected 'f32'/'float32', 'f16'/'float16', 'i32'/'int32' or 'u8'/'uint8'/'bool')");
+    if (text == "bf16" || text == "bfloat16") return vkattn::DType::bf16;
+    if (text == "q8_0" || text == "q8") return vkattn::DType::q8_0;
+    if (text == "q4_0" || text == "q4") return vkattn::DType::q4_0;
+    invalid(name + ": '" + text + "' (expected 'f32'/'float32', 'f16'/'float16', 'bf16', 'q8_0', 'q4_0', 'i32'/'int32' or 'u8'/'uint8'/'bool')");
 }
 
 std::optional<vkattn::DType> dtype_of_array(const py::dtype& dt) {
@@ -189,8 +195,11 @@ PyTensor upload_array(const CtxPtr& c, const py::object& value, const py::object
     const vkattn::Shape shape = shape_of(a);
     const std::size_t bytes = static_cast<std::size_t>(a.nbytes());
     const void* data = a.data();
+    // bf16 and the block formats (q8_0, q4_0: k and v) are converted from float32 by the library.
+    const bool from_floats = target == vkattn::DType::bf16 || vkattn::dtype_is_quantized(target);
     vkattn::Tensor t = locked(*c, [&](vkattn::Context& ctx) {  // `a` stays referenced here for the whole call
-        vkattn::Tensor r = ctx.upload_raw(data, bytes, shape, target);
+        vkattn::Tensor r = from_floats ? ctx.upload(std::span<const float>(static_cast<const float*>(data), bytes / 4), shape, target)
+                                       : ctx.upload_raw(data, bytes, shape, target);
         c->uploads += 1;
         c->upload_bytes += bytes;
         return r;
@@ -211,6 +220,9 @@ py::array download(const PyTensor& p) {
             case vkattn::DType::f16: { auto v = t.download<uint16_t>(); std::memcpy(dst, v.data(), bytes); break; }
             case vkattn::DType::i32: { auto v = t.download<int32_t>(); std::memcpy(dst, v.data(), bytes); break; }
             case vkattn::DType::u8: { auto v = t.download<uint8_t>(); std::memcpy(dst, v.data(), bytes); break; }
+            case vkattn::DType::bf16:
+            case vkattn::DType::q8_0:
+            case vkattn::DType::q4_0: { auto v = t.download<float>(); std::memcpy(dst, v.data(), bytes); break; }
         }
         p.owner->downloads += 1;
         p.owner->download_bytes += bytes;
@@ -258,7 +270,8 @@ vkattn::FeatureMap feature_map_arg(const std::string& s) {
 std::optional<vkattn::DType> out_dtype_arg(const std::optional<std::string>& s) {
     if (!s) return std::nullopt;
     const vkattn::DType d = dtype_arg(py::str(*s), "out_dtype");
-    if (d != vkattn::DType::f32 && d != vkattn::DType::f16) invalid("out_dtype: '" + *s + "' (expected 'f32' or 'f16')");
+    if (d != vkattn::DType::f32 && d != vkattn::DType::f16 && d != vkattn::DType::bf16)
+        invalid("out_dtype: '" + *s + "' (expected 'f32', 'f16' or 'bf16')");
     return d;
 }
 
@@ -416,7 +429,7 @@ PyKvCache make_cache(const CtxPtr& c, int64_t batch, int64_t kv_heads, int64_t c
     vkattn::KvCacheOptions o;
     o.batch = batch, o.kv_heads = kv_heads, o.capacity = capacity, o.head_dim = head_dim, o.value_dim = value_dim;
     o.dtype = dtype_arg(dtype, "dtype");
-    if (o.dtype != vkattn::DType::f32 && o.dtype != vkattn::DType::f16) invalid("dtype: a cache holds f32 or f16");
+    // (The engine names any other dtype in its own error.)
     auto cache = locked(*c, [&](vkattn::Context& ctx) { return std::make_unique<vkattn::KvCache>(ctx, o); });
     return PyKvCache{c, std::move(cache)};
 }
@@ -768,7 +781,10 @@ PYBIND11_MODULE(_vkattn, m) {
         .def_property_readonly("context", [](const PyTensor& p) { return p.owner; }, "The Context it belongs to.")
         .def("numpy", &download, "Copies the values to a new numpy array of the tensor's dtype (row-major).")
         .def("__repr__", [](const PyTensor& p) {
-            return "<vkattn.Tensor shape=" + vkattn::to_string(p.t.shape()) + " dtype=" + numpy_name(p.t.dtype()) + ">";
+            const vkattn::DType d = p.t.dtype();
+            const bool numpy_has = d != vkattn::DType::bf16 && !vkattn::dtype_is_quantized(d);
+            return "<vkattn.Tensor shape=" + vkattn::to_string(p.t.shape()) + " dtype=" +
+                   (numpy_has ? std::string(numpy_name(d)) : std::string(vkattn::dtype_name(d))) + ">";
         });
 
     py::class_<PyKvCache>(m, "_KvCache", "The engine's KvCache (vkattn.KvCache wraps it).")

@@ -326,8 +326,8 @@ def _out_dtype(value):
     if value is None:
         return None
     text = value if isinstance(value, str) else np.dtype(value).name
-    if text not in ("f32", "float32", "f16", "float16"):
-        raise ValueError(f"out_dtype: {value!r} (expected 'f32'/'float32' or 'f16'/'float16')")
+    if text not in ("f32", "float32", "f16", "float16", "bf16"):
+        raise ValueError(f"out_dtype: {value!r} (expected 'f32'/'float32', 'f16'/'float16' or 'bf16')")
     return text
 
 
@@ -409,8 +409,9 @@ class KvCache:
     """A key/value cache on the device for autoregressive decoding (vkattn::KvCache).
 
     KvCache(batch, kv_heads, capacity, head_dim, value_dim=0, dtype="f16", ctx=None) holds keys
-    [batch, kv_heads, capacity, head_dim] and values [.., value_dim or head_dim] in dtype ("f16" or
-    "f32") on ctx's device (default: the module's context), every length 0.
+    [batch, kv_heads, capacity, head_dim] and values [.., value_dim or head_dim] in dtype ("f16", "f32",
+    "bf16", or the 8- / 4-bit blocks "q8_0" / "q4_0", which quantise float32 appends on the device; see
+    docs/formats.md) on ctx's device (default: the module's context), every length 0.
 
         cache = vkattn.KvCache(1, 2, 256, 64, dtype="f32")
         cache.append(k_step, v_step)          # [1, 2, n, 64] each
@@ -421,10 +422,12 @@ class KvCache:
         self._ctx = _context_for(ctx)
         if not isinstance(dtype, str):
             dtype = np.dtype(dtype).name
+        # numpy's dtype of what append takes; bf16 and the block formats take float32 arrays, converted on upload
         self._dtype = {"f32": np.float32, "float32": np.float32, "f16": np.float16,
-                       "float16": np.float16}.get(dtype)
+                       "float16": np.float16, "bf16": np.float32, "q8_0": np.float32, "q4_0": np.float32}.get(dtype)
         if self._dtype is None:
-            raise ValueError(f"dtype: {dtype!r} (expected 'f16'/'float16' or 'f32'/'float32')")
+            raise ValueError(f"dtype: {dtype!r} (expected 'f16'/'float16', 'f32'/'float32', 'bf16', 'q8_0' or 'q4_0')")
+        self._upload_as = "bf16" if dtype == "bf16" else None
         self._cache = self._ctx._kv_cache(int(batch), int(kv_heads), int(capacity), int(head_dim),
                                           int(value_dim), dtype)
 
@@ -435,7 +438,7 @@ class KvCache:
 
     @property
     def dtype(self):
-        """The storage dtype (float32 or float16)."""
+        """The numpy dtype appends take: float16 for an f16 cache, float32 for f32, bf16, q8_0 and q4_0 ones."""
         return np.dtype(self._dtype)
 
     @property
@@ -464,7 +467,7 @@ class KvCache:
         _check_float(a, name)
         if a.dtype != self._dtype:
             raise TypeError(f"{name}: dtype {a.dtype} differs from the cache's {np.dtype(self._dtype)}")
-        return self._ctx._upload(a, None, name)
+        return self._ctx._upload(a, self._upload_as, name)
 
     def append(self, k_new, v_new, counts=None):
         """Appends k_new [B, Hkv, n, D] and v_new [B, Hkv, n, Dv] (the cache's dtype; arrays or Tensors) in
