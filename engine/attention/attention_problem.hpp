@@ -23,12 +23,18 @@ struct AttentionProblem {
     bool sinks = false;            // AttentionOptions::sinks given
     bool align_to_key_lengths = false;  // i' = i + key_lengths[b] - Lq instead of i + Lk - Lq
     std::vector<int32_t> key_lengths;   // copied from the options (empty: all Lk keys)
+    /// Packed sequences (sequences.hpp): batch entry b is sequence b with q_lengths[b] query rows (Lq is
+    /// the longest); empty otherwise.
+    std::vector<int32_t> q_lengths;
+    bool paged = false;            // keys read through a block table (FEATURE_PAGED)
+    /// Query rows of batch entry b.
+    int64_t q_length(int64_t b) const { return q_lengths.empty() ? Lq : q_lengths[static_cast<std::size_t>(b)]; }
     /// Row i's aligned key shift for batch b (see shaders/common/common.glsl aligned_shift).
     int64_t aligned_shift(int64_t b) const {
-        return (align_to_key_lengths ? key_lengths[static_cast<std::size_t>(b)] : Lk) - Lq;
+        return (align_to_key_lengths ? key_lengths[static_cast<std::size_t>(b)] : Lk) - q_length(b);
     }
-    /// FEATURE_* bits of shaders/common/rowwise_block.glsl: mask 1, softcap 2, ALiBi 4.
-    int features() const { return (mask_kind != 0 ? 1 : 0) | (softcap > 0 ? 2 : 0) | (alibi ? 4 : 0); }
+    /// FEATURE_* bits of shaders/common/rowwise_block.glsl: mask 1, softcap 2, ALiBi 4, paged keys 8.
+    int features() const { return (mask_kind != 0 ? 1 : 0) | (softcap > 0 ? 2 : 0) | (alibi ? 4 : 0) | (paged ? 8 : 0); }
 };
 
 /// key_end_for_row of shaders/common/common.glsl: keys [0, end) may be visible to query row i of batch b.

@@ -27,29 +27,39 @@ const int CJ = 16;           // output columns accumulated at once: CJ chains re
 // array (one store per quad in the copy) the run time was the same and NIR compiled ~35% slower.
 shared float kv_sh[TILE];
 
+// What the FEATURES specialization constant switches on (each off at compile time when unused: a
+// runtime `if` costs on llvmpipe even when false).
+const int FEATURE_MASK = 1;     // an explicit mask is bound (P.flags.y != MASK_NONE)
+const int FEATURE_SOFTCAP = 2;  // logit soft-capping (P.ext_f.x > 0)
+const int FEATURE_ALIBI = 4;    // ALiBi slopes in binding 6 from P.ext.z
+const int FEATURE_PAGED = 8;    // keys read through a block table (P.seq.y, sequence_rows.glsl)
+
+// Key j of sequence b's physical row: through the block table when paged (compiled out otherwise).
+#define KEY_ROW(b, j) ((FEATURES & FEATURE_PAGED) != 0 ? paged_key_row(b, j) : (j))
+
 // Cooperative copy of keys j0 .. j0 + BC - 1 of one K or V slice (QUADS: its vec4 view, LOAD: its
 // element loader) into kv_sh as [key][element], zero-padded to BC x DCAP: keys past block_keys and
 // elements past n are zero. Per-lane loads stay loops ([[dont_unroll]]).
-#define COPY_BLOCK(QUADS, LOAD, lid, base, stride, j0, block_keys, n)                                        \
+#define COPY_BLOCK(QUADS, LOAD, lid, b, base, stride, j0, block_keys, n)                                        \
     if (quads_ok(base, (stride).z, (stride).w, n)) {                                                        \
         [[dont_unroll]] for (int e = lid; e < TILE / 4; e += ROWS) {                                        \
             const int j = e / (DCAP / 4), d = 4 * (e - j * (DCAP / 4));                                     \
-            const vec4 x = j < block_keys && d < n ? QUAD(QUADS[(base + (j0 + j) * (stride).z + d) >> 2]) : vec4(0.0); \
+            const vec4 x = j < block_keys && d < n ? QUAD(QUADS[(base + KEY_ROW(b, j0 + j) * (stride).z + d) >> 2]) : vec4(0.0); \
             kv_sh[4 * e] = x.x, kv_sh[4 * e + 1] = x.y, kv_sh[4 * e + 2] = x.z, kv_sh[4 * e + 3] = x.w;    \
         }                                                                                                   \
     } else {                                                                                                \
         [[dont_unroll]] for (int e = lid; e < TILE; e += ROWS) {                                            \
             const int j = e / DCAP, d = e - j * DCAP;                                                       \
-            kv_sh[e] = j < block_keys && d < n ? LOAD(base + (j0 + j) * (stride).z + d * (stride).w) : 0.0; \
+            kv_sh[e] = j < block_keys && d < n ? LOAD(base + KEY_ROW(b, j0 + j) * (stride).z + d * (stride).w) : 0.0; \
         }                                                                                                   \
     }
 
 // The K block of slice s (D dims per key) and the V block (Dv columns per key).
 void copy_k_block(int lid, Slice s, int j0, int block_keys, int D) {
-    COPY_BLOCK(k_quads, LOAD_K, lid, s.k_base, P.k_stride, j0, block_keys, D)
+    COPY_BLOCK(k_quads, LOAD_K, lid, s.b, s.k_base, P.k_stride, j0, block_keys, D)
 }
 void copy_v_block(int lid, Slice s, int j0, int block_keys, int Dv) {
-    COPY_BLOCK(v_quads, LOAD_V, lid, s.v_base, P.v_stride, j0, block_keys, Dv)
+    COPY_BLOCK(v_quads, LOAD_V, lid, s.b, s.v_base, P.v_stride, j0, block_keys, Dv)
 }
 
 // q[0 .. DCAP) = row q_row of slice s, unscaled (scores are scaled after the dot product, in natural units); zero past D or
@@ -98,12 +108,6 @@ void copy_v_block(int lid, Slice s, int j0, int block_keys, int Dv) {
         [[unroll]] for (int u = 0; u < CJ; ++u) acc[c0 + u] = UPDATE(acc[c0 + u], o[u]); \
         memoryBarrierShared();                                              \
     }
-
-// What the FEATURES specialization constant switches on (each off at compile time when unused: a
-// runtime `if` costs on llvmpipe even when false).
-const int FEATURE_MASK = 1;     // an explicit mask is bound (P.flags.y != MASK_NONE)
-const int FEATURE_SOFTCAP = 2;  // logit soft-capping (P.ext_f.x > 0)
-const int FEATURE_ALIBI = 4;    // ALiBi slopes in binding 6 from P.ext.z
 
 // Scales the block's raw dot products, soft-caps, adds ALiBi, applies the mask, masks keys outside
 // [key_start, key_end) of this row, and keeps the block's maximum in m_blk (two chains).
