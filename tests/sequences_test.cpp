@@ -25,6 +25,7 @@ struct VarlenCase {
     Window window;
     bool alibi = false, sinks = false;
     float softcap = 0;
+    int kv_splits = 0;
 };
 
 std::vector<int32_t> offsets(const std::vector<int32_t>& len) {
@@ -99,6 +100,7 @@ HostAttentionProblem host_problem(const VarlenCase& c, std::mt19937_64& gen, Att
         h.sinks = opt.sinks;
     }
     opt.path = c.path;
+    opt.kv_splits = c.kv_splits;
     opt.return_lse = true;
     opt.return_weights = c.path == Path::explicit_;
     return h;
@@ -115,6 +117,7 @@ void run_varlen(const VarlenCase& c, const std::string& what) {
     const Tensor k = ctx.upload(h.k, {cu_k.back(), c.Hkv, c.D}, c.dtype);
     const Tensor v = ctx.upload(h.v, {cu_k.back(), c.Hkv, c.Dv}, c.dtype);
     const AttentionResult r = attention_varlen(ctx, q, k, v, cu_q, cu_k, opt);
+    if (getenv("SEQ_DEBUG")) fprintf(stderr, "%s: %s\n", what.c_str(), r.variant.c_str());
     expect_matches(h, cu_q, cu_k, c.dtype, r, opt.return_weights, what + " (seed " + std::to_string(seed) + ")");
 }
 
@@ -190,7 +193,7 @@ void fork_mirror(Mirror& m, SequenceId parent, SequenceId child) {
 
 // attend() on `ids` with the last q_len[i] tokens of each as queries, against the reference over the mirror.
 void check_attend(Context& ctx, const PagedKvCache& cache, const Mirror& m, std::mt19937_64& gen, const std::vector<SequenceId>& ids,
-                  const std::vector<int32_t>& q_len, int64_t Hq, const std::string& what, bool sinks = false) {
+                  const std::vector<int32_t>& q_len, int64_t Hq, const std::string& what, bool sinks = false, int kv_splits = 0) {
     const PagedKvCacheOptions& o = cache.options();
     HostAttentionProblem h;
     h.Hq = Hq, h.Hkv = o.kv_heads, h.D = o.head_dim, h.Dv = o.value_dim;
@@ -205,8 +208,10 @@ void check_attend(Context& ctx, const PagedKvCache& cache, const Mirror& m, std:
     h.causal = Causal::bottom_right;
     AttentionOptions opt;
     opt.return_lse = true;
+    opt.kv_splits = kv_splits;
     if (sinks) h.sinks = opt.sinks = std::vector<float>(static_cast<std::size_t>(Hq), 1.5f);
     const AttentionResult r = attend(ctx, ctx.upload(h.q, {cu_q.back(), Hq, o.head_dim}, o.dtype), cache, ids, cu_q, opt);
+    if (getenv("SEQ_DEBUG")) fprintf(stderr, "%s: %s\n", what.c_str(), r.variant.c_str());
     expect_matches(h, cu_q, cu_k, o.dtype, r, false, what + " [" + r.variant + "]");
 }
 
@@ -255,6 +260,33 @@ TEST(PagedKvCache, ForkCopyOnWriteTrimAndAttention) {
     EXPECT_EQ(cache.block_table(b), table_b);
     check_attend(ctx, cache, m, gen, {b}, {3}, 2, "after the failed append");
 }
+
+// The tiled (GPU) kernel, forced on CPU devices: packed rows, paged keys and split-KV through both. Named
+// Tiled/... so that it runs in the suite's sweep process, which builds the tiled pipelines anyway.
+class SequencesOnTiledKernel : public ::testing::TestWithParam<int> {};
+TEST_P(SequencesOnTiledKernel, MatchesReference) {
+    ScopedEnv force("VKATTN_FUSED_KERNEL", "tiled");
+    if (GetParam() == 0) {
+        VarlenCase c;
+        c.q_len = {1, 2, 0, 1}, c.k_len = {300, 40, 3, 129}, c.causal = Causal::bottom_right, c.kv_splits = 3, c.sinks = true;
+        run_varlen(c, "tiled varlen split-KV");
+        c.q_len = kQ, c.k_len = kK, c.kv_splits = 1, c.window = {9, 2};
+        run_varlen(c, "tiled varlen prefill");
+        return;
+    }
+    Context& ctx = context();
+    std::mt19937_64 gen(fresh_seed());
+    PagedKvCache cache(ctx, {24, 32, 2, 16, 0, DType::f32});
+    Mirror m;
+    const SequenceId a = cache.add_sequence(), b = cache.add_sequence();
+    append_tokens(ctx, cache, m, gen, {a, b}, {200, 45});
+    const SequenceId f = cache.fork(b);
+    fork_mirror(m, b, f);
+    append_tokens(ctx, cache, m, gen, {f}, {7});
+    check_attend(ctx, cache, m, gen, {a, b, f}, {1, 1, 2}, 4, "tiled paged split-KV", false, 3);
+    check_attend(ctx, cache, m, gen, {a, f}, {20, 9}, 4, "tiled paged prefill", true, 1);
+}
+INSTANTIATE_TEST_SUITE_P(Tiled, SequencesOnTiledKernel, ::testing::Values(0, 1));
 
 // ---- bad inputs (docs/bad_inputs.md) ----
 
