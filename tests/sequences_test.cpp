@@ -117,7 +117,6 @@ void run_varlen(const VarlenCase& c, const std::string& what) {
     const Tensor k = ctx.upload(h.k, {cu_k.back(), c.Hkv, c.D}, c.dtype);
     const Tensor v = ctx.upload(h.v, {cu_k.back(), c.Hkv, c.Dv}, c.dtype);
     const AttentionResult r = attention_varlen(ctx, q, k, v, cu_q, cu_k, opt);
-    if (getenv("SEQ_DEBUG")) fprintf(stderr, "%s: %s\n", what.c_str(), r.variant.c_str());
     expect_matches(h, cu_q, cu_k, c.dtype, r, opt.return_weights, what + " (seed " + std::to_string(seed) + ")");
 }
 
@@ -211,7 +210,6 @@ void check_attend(Context& ctx, const PagedKvCache& cache, const Mirror& m, std:
     opt.kv_splits = kv_splits;
     if (sinks) h.sinks = opt.sinks = std::vector<float>(static_cast<std::size_t>(Hq), 1.5f);
     const AttentionResult r = attend(ctx, ctx.upload(h.q, {cu_q.back(), Hq, o.head_dim}, o.dtype), cache, ids, cu_q, opt);
-    if (getenv("SEQ_DEBUG")) fprintf(stderr, "%s: %s\n", what.c_str(), r.variant.c_str());
     expect_matches(h, cu_q, cu_k, o.dtype, r, false, what + " [" + r.variant + "]");
 }
 

@@ -81,8 +81,9 @@ AttentionProblem validate_sequences(Context& ctx, const Tensor& q, const Tensor&
     AttentionProblem p = validate_attention(ctx, as_4d(q), as_4d(k), as_4d(v), o_eff);
     const int64_t S = seq.sequences();
     if (S > (int64_t{1} << 24)) fail("cu_seqlens_q: " + s(S) + " sequences exceed the maximum 2^24");
-    if (seq.total_weights > INT32_MAX && o.return_weights)
-        fail("return_weights: the packed weights of these sequences (" + s(seq.total_weights) + " values) exceed 2^31");
+    if (seq.total_weights > INT32_MAX && (o.return_weights || o.path == Path::explicit_))
+        fail(std::string(o.return_weights ? "return_weights" : "path") + ": the packed weights of these sequences (" +
+             s(seq.total_weights) + " values) exceed 2^31 (the explicit path writes them all)");
     p.B = S;
     p.Lq = std::max<int64_t>(1, *std::max_element(seq.q_len.begin(), seq.q_len.end()));
     p.Lk = std::max<int64_t>(1, *std::max_element(seq.k_len.begin(), seq.k_len.end()));
