@@ -416,6 +416,7 @@ TEST(Errors, EveryRuleHasAClearMessageAndTheContextStaysUsable) {
 std::vector<BadInput> bad_inputs() {
     std::vector<BadInput> all = attention_bad_inputs();
     for (BadInput& b : layer_bad_inputs()) all.push_back(std::move(b));
+    for (BadInput& b : sequence_bad_inputs()) all.push_back(std::move(b));
     return all;
 }
 

@@ -12,6 +12,7 @@
 #include "attention/call_tail.hpp"
 #include "attention/call_target.hpp"
 #include "attention/chunking.hpp"
+#include "attention/sequences.hpp"
 #include "runtime/convert.hpp"
 #include "runtime/context_state.hpp"
 #include "tuning/tuning_table.hpp"
@@ -176,8 +177,13 @@ void plan_rowwise_chunk(const AttentionProblem& p, const AttentionOptions& o, co
     for (int64_t s = 0; s < c.slices; ++s)
         for (int64_t t = 0; t < tiles; ++t) {
             const int64_t first_row = c.row0 + t * fc.rows;
-            const int64_t last_row = std::min(c.row0 + (t + 1) * fc.rows, p.Lq) - 1;
             const int64_t b = (c.bh0 + s) / p.Hq;
+            // A packed sequence's rows end at its own length: tiles past it are padding of the launch.
+            const int64_t last_row = std::min(c.row0 + (t + 1) * fc.rows, p.q_length(b)) - 1;
+            if (last_row < first_row) {
+                blocks[static_cast<std::size_t>(s * tiles + t)] = {1, 0};  // never listed
+                continue;
+            }
             const int64_t end = key_end_for_row(p, o, b, last_row);
             const int64_t first = key_start_for_row(p, b, first_row) / fc.keys;
             const int64_t last = std::max(first, (end + fc.keys - 1) / fc.keys - 1);
@@ -243,12 +249,16 @@ AttentionPlan plan_attention(Context& ctx, const Tensor& q, const Tensor& k, con
 
 namespace detail {
 
-AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o,
-                               CallTarget& target) {
+AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o_in,
+                               CallTarget& target, const SequenceLayout* seq) {
     ContextState& st = detail::state_of(ctx);
     std::lock_guard lock(st.mutex);
     st.ensure_alive();
-    const AttentionProblem p = validate_attention(ctx, q, k, v, o);
+    // Packed sequences run as a batch of S entries of up to Lq rows whose rows the kernels find through
+    // the sequence table (sequences.hpp); their key lengths and alignment are the sequences'.
+    AttentionOptions seq_options;
+    const AttentionProblem p = seq ? validate_sequences(ctx, q, k, v, o_in, *seq, seq_options) : validate_attention(ctx, q, k, v, o_in);
+    const AttentionOptions& o = seq ? seq_options : o_in;
     const DeviceInfo& dev = st.info;
     AttentionResult result;
     result.path = choose_path(o);
@@ -277,16 +287,34 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
     }
 
     const auto result_tensor = [&](const char* name, const Shape& shape, DType dtype) { return target.result(ctx, shape, dtype, name); };
-    if (o.return_lse) result.lse = result_tensor("lse", {p.B, p.Hq, p.Lq}, DType::f32);
-    if (o.return_weights) result.weights = result_tensor("weights", {p.B, p.Hq, p.Lq, p.Lk}, DType::f32);
     const int64_t group = p.Hq / p.Hkv;
     Operands ops;
-    ops.q = operand_of(q, "q", 1, true);
-    ops.k = operand_of(k, "k", group, false);
-    ops.v = operand_of(v, "v", group, false);
-    if (o.mask) ops.mask = mask_operand(*o.mask, p);
-    if (result.lse) ops.lse = contiguous_operand(*result.lse, "lse", p, 1);
-    if (result.weights) ops.weights = contiguous_operand(*result.weights, "weights", p, p.Lk);
+    std::optional<Tensor> seq_weights;  // packed sequences on the explicit path: the weights, or scratch of their layout
+    if (seq) {
+        if (o.return_lse) result.lse = result_tensor("lse", {p.Hq, seq->total_q}, DType::f32);
+        if (explicit_path) {
+            const Shape shape = {std::max<int64_t>(1, seq->total_weights)};
+            seq_weights = o.return_weights ? result_tensor("weights", shape, DType::f32) : target.temporary(ctx, shape, DType::f32, "scratch");
+            if (o.return_weights) result.weights = seq_weights;
+        }
+        ops.q = packed_operand(q, "q", 1);
+        ops.k = packed_operand(k, "k", group);
+        ops.v = packed_operand(v, "v", group);
+        if (result.lse) ops.lse = flat_operand(*result.lse, "lse", p.Hq * seq->total_q);
+        if (seq_weights) ops.weights = flat_operand(*seq_weights, "weights", seq_weights->numel());
+    } else {
+        if (o.return_lse) result.lse = result_tensor("lse", {p.B, p.Hq, p.Lq}, DType::f32);
+        if (o.return_weights) result.weights = result_tensor("weights", {p.B, p.Hq, p.Lq, p.Lk}, DType::f32);
+        ops.q = operand_of(q, "q", 1, true);
+        ops.k = operand_of(k, "k", group, false);
+        ops.v = operand_of(v, "v", group, false);
+        if (o.mask) ops.mask = mask_operand(*o.mask, p);
+        if (result.lse) ops.lse = contiguous_operand(*result.lse, "lse", p, 1);
+        if (result.weights) ops.weights = contiguous_operand(*result.weights, "weights", p, p.Lk);
+    }
+    // The output's shape: [B, Hq, Lq, Dv], or packed [total_q, Hq, Dv].
+    const Shape out_shape = seq ? Shape{seq->total_q, p.Hq, p.Dv} : Shape{p.B, p.Hq, p.Lq, p.Dv};
+    const auto out_operand = [&](const Tensor& t) { return seq ? packed_operand(t, "out", 1) : operand_of(t, "out", 1, true); };
 
     // Short queries on CPU devices: split-KV decoding (attention_decode.cpp) instead of the rowwise kernel.
     // (It checks the f32 output's size itself: the output operand does not exist yet.)
@@ -297,7 +325,7 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
     // Few (row tile, head) workgroups over many keys on the tiled kernel: split-KV (attention_split_kv.cpp).
     // Short query blocks with GQA on the tiled kernel: one workgroup's rows span the group's heads.
     const std::vector<Operand> inputs = {ops.q, ops.k, ops.v, ops.mask, ops.lse, ops.weights};
-    const bool packed = result.path == Path::fused && !decode && choose_gqa_packing(dev, p, fc, inputs);
+    const bool packed = result.path == Path::fused && !decode && !seq && choose_gqa_packing(dev, p, fc, inputs);
     if (packed) result.variant += gqa_packing_variant_suffix(p);
     KvSplitConfig ks;
     const bool split_kv = result.path == Path::fused && !decode && choose_kv_split_config(dev, p, o, fc, packed, inputs, ks);
@@ -312,7 +340,7 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
     // its weights pass; and on the explicit path without return_weights, the row of P that pass writes.
     const bool rowwise = fc.kernel == FusedKernel::rowwise && !decode;
     const int64_t state_per_row = rowwise || explicit_path ? 2 : 0;
-    const int64_t p_scratch_per_row = explicit_path && !result.weights ? p.Lk : 0;
+    const int64_t p_scratch_per_row = explicit_path && !result.weights && !seq ? p.Lk : 0;
     const int64_t scratch_per_row = state_per_row + p_scratch_per_row;
 
     // Binding 6: the B key lengths (zeros when unused), then the Hq ALiBi slopes and the Hq sinks (as
@@ -325,6 +353,16 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
             std::memcpy(&bits, &x, 4);
             words.push_back(bits);
         }
+    // Packed sequences: the sequence table, then (paged) the block table (sequence_rows.glsl).
+    int32_t seq_words = -1, table_words = -1;
+    if (seq) {
+        seq_words = static_cast<int32_t>(words.size());
+        append_sequence_words(*seq, words);
+        if (seq->paged) {
+            table_words = static_cast<int32_t>(words.size());
+            words.insert(words.end(), seq->block_table.begin(), seq->block_table.end());
+        }
+    }
     // The words go to the device with the parameters when the dispatches are recorded (host_words).
     BoundRange key_lengths_range;
     if (!o.key_lengths.empty() || p.alibi || p.sinks || rowwise) key_lengths_range.host_words = true;
@@ -340,7 +378,7 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
     const int64_t work_per_row = (p.Dv + scratch_per_row) * 4;
     // (Odd Dv: a chunk's first element may sit mid-word in the f16 output; such problems keep a whole f32 output.)
     const bool out16 = p.out_dtype == DType::f16 || p.out_dtype == DType::bf16;  // packed 16-bit output
-    const bool staged = out16 && !decode && !split_kv && !packed && p.Dv % 2 == 0;
+    const bool staged = out16 && !decode && !split_kv && !packed && !seq && p.Dv % 2 == 0;
     if (staged) {
         const uint64_t in_out = detail::buffer_of(q)->size + detail::buffer_of(k)->size + detail::buffer_of(v)->size +
                                 static_cast<uint64_t>(p.B * p.Hq * p.Lq * p.Dv) * 2;
@@ -360,15 +398,14 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
     Tensor out32;
     std::optional<Tensor> combined16;
     if (combine_packs) {
-        combined16 = o.out ? *o.out : result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, p.out_dtype);
-        ops.o = operand_of(*combined16, "out", 1, true);
+        combined16 = o.out ? *o.out : result_tensor("out", out_shape, p.out_dtype);
+        ops.o = out_operand(*combined16);
     } else if (!staged) {
-        // f32 output: the result itself; f16 output: f32 working rows that finish_call packs.
-        const Shape out_shape = {p.B, p.Hq, p.Lq, p.Dv};
+        // f32 output: the result itself; 16-bit output: f32 working rows that finish_call packs.
         out32 = out16 ? target.temporary(ctx, out_shape, DType::f32, "out")
                 : o.out                   ? *o.out
                                           : result_tensor("out", out_shape, DType::f32);
-        ops.o = operand_of(out32, "out", 1, true);
+        ops.o = out_operand(out32);
     }
     std::vector<Operand> all = {ops.q, ops.k, ops.v, ops.o, ops.mask, ops.lse, ops.weights};
     std::vector<Chunk> chunks;
@@ -435,7 +472,8 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
     }
 
     const std::string suffix = p.storage_suffix();
-    const KernelParams kp = base_params(p, o, ops);
+    KernelParams kp = base_params(p, o, ops);
+    if (seq) kp.seq = {seq_words, table_words, seq->page_shift, static_cast<int32_t>(seq->pages_per_row)};
     std::optional<Tensor> staged_out;
     if (staged) staged_out = o.out ? *o.out : result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, p.out_dtype);
     std::vector<Dispatch> dispatches;
@@ -531,7 +569,7 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
         packed_out = staged          ? *staged_out
                      : combine_packs ? *combined16
                      : o.out         ? *o.out
-                                     : result_tensor("out", {p.B, p.Hq, p.Lq, p.Dv}, p.out_dtype);
+                                     : result_tensor("out", out_shape, p.out_dtype);
     finish_call(st, target, result, out32, packed_out, staged || combine_packs, lim, dispatches, words, o.measure_time);
     return result;
 }

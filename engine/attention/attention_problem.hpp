@@ -24,9 +24,15 @@ struct AttentionProblem {
     bool sinks = false;            // AttentionOptions::sinks given
     bool align_to_key_lengths = false;  // i' = i + key_lengths[b] - Lq instead of i + Lk - Lq
     std::vector<int32_t> key_lengths;   // copied from the options (empty: all Lk keys)
+    /// Packed sequences (sequences.hpp): batch entry b is sequence b with q_lengths[b] query rows (Lq is
+    /// the longest); empty otherwise.
+    std::vector<int32_t> q_lengths;
+    bool paged = false;            // keys read through a block table (FEATURE_PAGED)
+    /// Query rows of batch entry b.
+    int64_t q_length(int64_t b) const { return q_lengths.empty() ? Lq : q_lengths[static_cast<std::size_t>(b)]; }
     /// Row i's aligned key shift for batch b (see shaders/common/common.glsl aligned_shift).
     int64_t aligned_shift(int64_t b) const {
-        return (align_to_key_lengths ? key_lengths[static_cast<std::size_t>(b)] : Lk) - Lq;
+        return (align_to_key_lengths ? key_lengths[static_cast<std::size_t>(b)] : Lk) - q_length(b);
     }
     /// The dtype the planner and the tuning table see: bf16 runs the f16 (16-bit storage) variants.
     DType plan_dtype() const { return dtype == DType::bf16 ? DType::f16 : dtype; }
@@ -34,10 +40,11 @@ struct AttentionProblem {
     const char* storage_suffix() const { return plan_dtype() == DType::f16 ? "_f16" : "_f32"; }
     /// FMT_* bits of shaders/common/common.glsl (Params ext2.y): bf16 inputs 1, a bf16 packed output 2.
     int32_t format_bits() const { return (dtype == DType::bf16 ? 1 : 0) | (out_dtype == DType::bf16 ? 2 : 0); }
-    /// FEATURE_* bits of shaders/common/rowwise_block.glsl: mask 1, softcap 2, ALiBi 4, q8_0 K/V 8, q4_0 K/V 16.
+    /// FEATURE_* bits of shaders/common/rowwise_block.glsl: mask 1, softcap 2, ALiBi 4, q8_0 K/V 8, q4_0 K/V 16,
+    /// paged keys 32.
     int features() const {
         return (mask_kind != 0 ? 1 : 0) | (softcap > 0 ? 2 : 0) | (alibi ? 4 : 0) | (kv_dtype == DType::q8_0 ? 8 : 0) |
-               (kv_dtype == DType::q4_0 ? 16 : 0);
+               (kv_dtype == DType::q4_0 ? 16 : 0) | (paged ? 32 : 0);
     }
 };
 

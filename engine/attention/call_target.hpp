@@ -93,9 +93,11 @@ private:
     WorkspaceCarving carving_;
 };
 
-/// Attention through `target` (attention.cpp): validate, plan, bind, then target.finish.
+struct SequenceLayout;
+/// Attention through `target` (attention.cpp): validate, plan, bind, then target.finish. `seq`: packed
+/// sequences and/or paged keys (sequences.hpp): q [Tq, Hq, D], k / v [rows, Hkv, D] as that layout says.
 AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o,
-                               CallTarget& target);
+                               CallTarget& target, const SequenceLayout* seq = nullptr);
 
 /// A contiguous tensor of `ctx` whose buffer has the right size but no memory and no VkBuffer: for
 /// planning only (SizingTarget, the workspace size from shapes).

@@ -25,6 +25,9 @@ struct vkattn_tensor_t {
 struct vkattn_kv_cache_t {
     vkattn::KvCache cache;
 };
+struct vkattn_paged_kv_cache_t {
+    vkattn::PagedKvCache cache;
+};
 struct vkattn_workspace_t {
     vkattn::Workspace ws;
 };

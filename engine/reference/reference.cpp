@@ -418,3 +418,76 @@ std::vector<float> alibi_slopes(int64_t heads) {
 }
 
 }  // namespace vkattn
+
+namespace vkattn {
+
+namespace {
+
+// Runs `one` on each sequence of a packed problem as its own B = 1 problem and packs the results as
+// attention_varlen returns them: out [Tq, Hq, Dv], lse [Hq, Tq], weights [Hq, Lq_s, Lk_s] per sequence.
+template <class Fn>
+HostAttentionResult per_sequence(const HostAttentionProblem& p, std::span<const int32_t> cu_q, std::span<const int32_t> cu_k,
+                                 bool want_weights, Fn one) {
+    if (cu_q.size() < 2 || cu_q.size() != cu_k.size()) fail("cu_seqlens: need S + 1 >= 2 offsets each, as many for q as for k");
+    const int64_t S = static_cast<int64_t>(cu_q.size()) - 1, Tq = cu_q.back(), Tk = cu_k.back();
+    if (static_cast<int64_t>(p.q.size()) != Tq * p.Hq * p.D) fail("q: expected [total_q, Hq, D] values");
+    if (static_cast<int64_t>(p.k.size()) != Tk * p.Hkv * p.D) fail("k: expected [total_k, Hkv, D] values");
+    if (static_cast<int64_t>(p.v.size()) != Tk * p.Hkv * p.Dv) fail("v: expected [total_k, Hkv, Dv] values");
+    HostAttentionResult r;
+    r.out.assign(static_cast<std::size_t>(Tq * p.Hq * p.Dv), 0.0f);
+    r.lse.assign(static_cast<std::size_t>(p.Hq * Tq), 0.0f);
+    for (int64_t s = 0; s < S; ++s) {
+        const int64_t q0 = cu_q[s], lq = cu_q[s + 1] - q0, k0 = cu_k[s], lk = cu_k[s + 1] - k0;
+        if (lq == 0) continue;
+        if (lk == 0) {  // no key: zeros, lse -inf (or the sink)
+            for (int64_t h = 0; h < p.Hq; ++h)
+                for (int64_t i = 0; i < lq; ++i)
+                    r.lse[static_cast<std::size_t>(h * Tq + q0 + i)] =
+                        p.sinks.empty() ? -std::numeric_limits<float>::infinity() : p.sinks[static_cast<std::size_t>(h)];
+            continue;
+        }
+        HostAttentionProblem one_p = p;
+        one_p.B = 1, one_p.Lq = lq, one_p.Lk = lk;
+        one_p.key_lengths.clear();
+        one_p.align_to_key_lengths = false;
+        one_p.q.assign(static_cast<std::size_t>(p.Hq * lq * p.D), 0.0f);
+        one_p.k.assign(static_cast<std::size_t>(p.Hkv * lk * p.D), 0.0f);
+        one_p.v.assign(static_cast<std::size_t>(p.Hkv * lk * p.Dv), 0.0f);
+        for (int64_t h = 0; h < p.Hq; ++h)
+            for (int64_t i = 0; i < lq; ++i)
+                for (int64_t d = 0; d < p.D; ++d)
+                    one_p.q[static_cast<std::size_t>((h * lq + i) * p.D + d)] = p.q[static_cast<std::size_t>(((q0 + i) * p.Hq + h) * p.D + d)];
+        for (int64_t h = 0; h < p.Hkv; ++h)
+            for (int64_t j = 0; j < lk; ++j) {
+                for (int64_t d = 0; d < p.D; ++d)
+                    one_p.k[static_cast<std::size_t>((h * lk + j) * p.D + d)] = p.k[static_cast<std::size_t>(((k0 + j) * p.Hkv + h) * p.D + d)];
+                for (int64_t d = 0; d < p.Dv; ++d)
+                    one_p.v[static_cast<std::size_t>((h * lk + j) * p.Dv + d)] = p.v[static_cast<std::size_t>(((k0 + j) * p.Hkv + h) * p.Dv + d)];
+            }
+        const HostAttentionResult o = one(one_p);
+        for (int64_t h = 0; h < p.Hq; ++h)
+            for (int64_t i = 0; i < lq; ++i) {
+                for (int64_t d = 0; d < p.Dv; ++d)
+                    r.out[static_cast<std::size_t>(((q0 + i) * p.Hq + h) * p.Dv + d)] = o.out[static_cast<std::size_t>((h * lq + i) * p.Dv + d)];
+                r.lse[static_cast<std::size_t>(h * Tq + q0 + i)] = o.lse[static_cast<std::size_t>(h * lq + i)];
+            }
+        if (want_weights) r.weights.insert(r.weights.end(), o.weights.begin(), o.weights.end());
+    }
+    return r;
+}
+
+}  // namespace
+
+HostAttentionResult reference_attention_varlen(const HostAttentionProblem& p, std::span<const int32_t> cu_seqlens_q,
+                                               std::span<const int32_t> cu_seqlens_k, bool want_weights) {
+    return per_sequence(p, cu_seqlens_q, cu_seqlens_k, want_weights,
+                        [&](const HostAttentionProblem& one) { return reference_attention(one, want_weights); });
+}
+
+HostAttentionResult naive_attention_varlen(const HostAttentionProblem& p, std::span<const int32_t> cu_seqlens_q,
+                                           std::span<const int32_t> cu_seqlens_k, DType precision, bool want_weights) {
+    return per_sequence(p, cu_seqlens_q, cu_seqlens_k, want_weights,
+                        [&](const HostAttentionProblem& one) { return naive_attention(one, precision, want_weights); });
+}
+
+}  // namespace vkattn

@@ -1,5 +1,5 @@
 #pragma once
-// C++ mirror of the `Params` uniform block in shaders/common/common.glsl (std140: fifteen 16-byte rows).
+// C++ mirror of the `Params` uniform block in shaders/common/common.glsl (std140: sixteen 16-byte rows).
 #include <array>
 #include <cstdint>
 
@@ -21,8 +21,11 @@ struct alignas(16) KernelParams {
     std::array<int32_t, 4> ext{-1, -1, -1, 0};  // window left, window right (-1: none), ALiBi slopes offset in binding 6 (-1: none), first key block (decode)
     std::array<float, 4> ext_f{};       // softcap (0: off); linear attention: its eps
     std::array<int32_t, 4> ext2{-1, 0, 0, 0};  // attention sinks' word offset in binding 6 (-1: none)
+    // Packed sequences / paged keys (shaders/common/sequence_rows.glsl): sequence table's word offset in
+    // binding 6 (-1: none), block table's (-1: not paged), log2(page size), pages per block-table row.
+    std::array<int32_t, 4> seq{-1, -1, 0, 0};
 };
-static_assert(sizeof(KernelParams) == 240, "KernelParams must match the std140 Params block");
+static_assert(sizeof(KernelParams) == 256, "KernelParams must match the std140 Params block");
 
 /// Binding slots shared by every kernel (shaders/common/common.glsl).
 enum Binding : uint32_t {

@@ -2,6 +2,7 @@
 /// \file reference.hpp
 /// The attention operation on the host, written to be read: the ground truth for tests and `vkattn verify`.
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "vkattn/attention.hpp"
@@ -62,6 +63,16 @@ struct DotOrder {
 /// With `want_weights`, also returns the float probabilities (before any f16 rounding).
 HostAttentionResult naive_attention(const HostAttentionProblem& p, DType precision, bool want_weights = false,
                                     DotOrder order = {});
+
+/// Packed sequences (attention_varlen, vkattn/sequences.hpp), each run as its own problem: p.q [total_q, Hq, D],
+/// p.k [total_k, Hkv, D], p.v [total_k, Hkv, Dv] (p.B, Lq, Lk, key_lengths and the mask are not used);
+/// results packed as attention_varlen returns them (out [total_q, Hq, Dv], lse [Hq, total_q], weights per
+/// sequence [Hq, Lq_s, Lk_s] back to back). A sequence without keys gives zeros and lse -inf (or its sink).
+HostAttentionResult reference_attention_varlen(const HostAttentionProblem& p, std::span<const int32_t> cu_seqlens_q,
+                                               std::span<const int32_t> cu_seqlens_k, bool want_weights = false);
+/// naive_attention per sequence, packed as reference_attention_varlen.
+HostAttentionResult naive_attention_varlen(const HostAttentionProblem& p, std::span<const int32_t> cu_seqlens_q,
+                                           std::span<const int32_t> cu_seqlens_k, DType precision, bool want_weights = false);
 
 /// Throws Error(invalid_argument) naming the field when the problem is inconsistent.
 void validate_host_problem(const HostAttentionProblem& p);

@@ -61,6 +61,7 @@ const char* vkattn_version(void);
 typedef struct vkattn_context_t* vkattn_context;
 typedef struct vkattn_tensor_t* vkattn_tensor;
 typedef struct vkattn_kv_cache_t* vkattn_kv_cache;
+typedef struct vkattn_paged_kv_cache_t* vkattn_paged_kv_cache;
 typedef struct vkattn_workspace_t* vkattn_workspace;
 typedef struct vkattn_batch_t* vkattn_batch;
 typedef struct vkattn_mha_weights_t* vkattn_mha_weights;
@@ -325,6 +326,53 @@ void vkattn_kv_cache_destroy(vkattn_kv_cache cache);
  * options.causal NONE or BOTTOM_RIGHT, options.key_lengths empty). */
 vkattn_status vkattn_attend(vkattn_context ctx, vkattn_tensor q, vkattn_kv_cache cache, const vkattn_attention_options* options,
                             vkattn_attention_result* result);
+
+/* ---- packed sequences and the paged KV cache (docs/sequences.md) ---------------------------------- */
+
+/* attention_varlen: q [total_q, Hq, D], k [total_k, Hkv, D], v [total_k, Hkv, Dv] packed; cu_seqlens_q and
+ * cu_seqlens_k S + 1 offsets each (0 first, non-decreasing, the last = the tokens). result.out
+ * [total_q, Hq, Dv], lse [Hq, total_q], weights 1-D (each sequence's [Hq, Lq_s, Lk_s] in turn). */
+vkattn_status vkattn_attention_varlen(vkattn_context ctx, vkattn_tensor q, vkattn_tensor k, vkattn_tensor v,
+                                      const int32_t* cu_seqlens_q, size_t cu_seqlens_q_count, const int32_t* cu_seqlens_k,
+                                      size_t cu_seqlens_k_count, const vkattn_attention_options* options,
+                                      vkattn_attention_result* result);
+
+typedef struct vkattn_paged_kv_cache_options {
+    uint32_t struct_size;
+    int64_t pages;      /* required */
+    int64_t page_size;  /* default 16; a power of two */
+    int64_t kv_heads;   /* default 1 */
+    int64_t head_dim;   /* required */
+    int64_t value_dim;  /* 0: head_dim */
+    vkattn_dtype dtype; /* default F16 */
+} vkattn_paged_kv_cache_options;
+void vkattn_paged_kv_cache_options_init(vkattn_paged_kv_cache_options* options);
+
+typedef struct vkattn_paged_kv_cache_stats {
+    uint32_t struct_size;
+    int64_t pages, pages_free, pages_used, pages_shared, sequences, tokens;
+} vkattn_paged_kv_cache_stats;
+void vkattn_paged_kv_cache_stats_init(vkattn_paged_kv_cache_stats* stats);
+
+vkattn_status vkattn_paged_kv_cache_create(vkattn_context ctx, const vkattn_paged_kv_cache_options* options,
+                                           vkattn_paged_kv_cache* out);
+void vkattn_paged_kv_cache_destroy(vkattn_paged_kv_cache cache);
+vkattn_status vkattn_paged_kv_cache_add_sequence(vkattn_paged_kv_cache cache, int64_t* sequence);
+vkattn_status vkattn_paged_kv_cache_fork(vkattn_paged_kv_cache cache, int64_t parent, int64_t* sequence);
+vkattn_status vkattn_paged_kv_cache_free(vkattn_paged_kv_cache cache, int64_t sequence);
+vkattn_status vkattn_paged_kv_cache_trim(vkattn_paged_kv_cache cache, int64_t sequence, int64_t length);
+/* k_new [T, Hkv, D], v_new [T, Hkv, Dv] packed; sequences[s] gets rows cu_seqlens[s] .. cu_seqlens[s + 1] - 1
+ * (cu_seqlens_count = count + 1). Out of pages: VKATTN_ERROR_OUT_OF_MEMORY, nothing written. */
+vkattn_status vkattn_paged_kv_cache_append(vkattn_paged_kv_cache cache, const int64_t* sequences, size_t count,
+                                           vkattn_tensor k_new, vkattn_tensor v_new, const int32_t* cu_seqlens,
+                                           size_t cu_seqlens_count);
+vkattn_status vkattn_paged_kv_cache_length(vkattn_paged_kv_cache cache, int64_t sequence, int64_t* length);
+vkattn_status vkattn_paged_kv_cache_stats_get(vkattn_paged_kv_cache cache, vkattn_paged_kv_cache_stats* stats);
+/* Packed queries q [total_q, Hq, D] of sequences[0 .. count) (the last tokens of each, already appended),
+ * bottom-right causal per sequence, through the block tables; results as vkattn_attention_varlen. */
+vkattn_status vkattn_paged_attend(vkattn_context ctx, vkattn_tensor q, vkattn_paged_kv_cache cache, const int64_t* sequences,
+                                  size_t count, const int32_t* cu_seqlens_q, size_t cu_seqlens_q_count,
+                                  const vkattn_attention_options* options, vkattn_attention_result* result);
 
 /* ---- layers ----------------------------------------------------------------------------------- */
 

@@ -19,5 +19,7 @@
 #include "vkattn/linear_attention.hpp"
 #include "vkattn/matmul.hpp"
 #include "vkattn/mha.hpp"
+#include "vkattn/paged_kv_cache.hpp"
+#include "vkattn/sequences.hpp"
 #include "vkattn/tensor.hpp"
 #include "vkattn/version.hpp"

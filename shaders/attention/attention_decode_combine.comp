@@ -37,6 +37,7 @@ void main() {
     }
     const int bh = r / LQ();
     const int i = r - bh * LQ();
+    if (i >= seq_q_len(bh / HQ())) return;  // padding of a packed sequence's rows: nothing to write
     // The head's attention sink (if any) joins the denominator once: a term exp(sink - M), no value.
     float L = 0.0;
     if (has_sinks()) {
@@ -67,5 +68,5 @@ void main() {
     }
 #endif
     if (cq == 0 && (P.flags.z & FLAG_LSE) != 0)
-        lse_data[P.offsets1.y + bh * LQ() + i] = row_lse(RowState(M, L));
+        lse_data[lse_index(s, bh, i)] = row_lse(RowState(M, L));
 }

@@ -33,14 +33,15 @@ void main() {
     const int D = HEAD_D(), Dv = HEAD_DV();
     const int j0 = (P.ext.w + kb) * BC;  // P.ext.w: the first block any row sees (sliding window)
     const int rows_used = GROUP() * LQ();
-    const bool row_valid = lid < rows_used;
     const int r = min(lid, rows_used - 1);
     const int h_local = r / LQ();
     const int i = r - h_local * LQ();
     const Slice s = make_slice(b * HQ() + hkv * GROUP() + h_local);
+    const int q_len = seq_q_len(b);  // Lq, or the sequence's own (packed sequences: rows past it are padding)
+    const bool row_valid = lid < rows_used && i < q_len;
 
     // Keys past the last row's causal / padding limit are invisible to the whole workgroup.
-    const int tile_key_end = key_end_for_row(b, LQ() - 1);
+    const int tile_key_end = key_end_for_row(b, q_len - 1);
     const int block_keys = clamp(tile_key_end - j0, 0, BC);
 
     // Cooperative copy of the K block, zero-padded to BC x DCAP (K/V bases are the group's).

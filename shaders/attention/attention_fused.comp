@@ -113,12 +113,12 @@ Slice row_slice(int pr, out int i) {
 TILE_QUAD fetch_k(Slice s, int j0, int kend, int e, bool quads) {
     const int j = e / DQ, d = 4 * (e - j * DQ);
     if (e >= TILE_QUADS || j0 + j >= kend) return TILE_QUAD(0u);
-    return load_k_quad(s.k_base + (j0 + j) * P.k_stride.z, P.k_stride.w, d, HEAD_D(), quads);
+    return load_k_quad(s.k_base + key_row(s.b, j0 + j) * P.k_stride.z, P.k_stride.w, d, HEAD_D(), quads);
 }
 TILE_QUAD fetch_v(Slice s, int j0, int kend, int e, bool quads) {
     const int j = e / DQ, d = 4 * (e - j * DQ);
     if (e >= TILE_QUADS || j0 + j >= kend) return TILE_QUAD(0u);
-    return load_v_quad(s.v_base + (j0 + j) * P.v_stride.z, P.v_stride.w, d, HEAD_DV(), quads);
+    return load_v_quad(s.v_base + key_row(s.b, j0 + j) * P.v_stride.z, P.v_stride.w, d, HEAD_DV(), quads);
 }
 
 void main() {
@@ -126,9 +126,12 @@ void main() {
     const int r = tid / TPR, lane = tid - r * TPR;
     const int row0 = (P.chunk.w + int(gl_WorkGroupID.x)) * BR;
     const int pr = row0 + r;  // this invocation's row: a query row, or packed (head, query row)
-    const bool row_valid = pr < rows_total();
     int i;
     const Slice s = row_slice(min(pr, rows_total() - 1), i);
+    // Packed sequences (never with packed GQA rows): rows past the sequence's own length are launch padding.
+    const int q_len = seq_q_len(s.b);
+    const bool row_valid = pr < rows_total() && i < q_len;
+    if (!packed_rows() && row0 >= q_len) return;  // the whole workgroup (uniform): before any barrier
     const int D = HEAD_D(), Dv = HEAD_DV();
 
     // This lane's quads of its q row, in registers.
@@ -140,7 +143,7 @@ void main() {
     }
 
     // The query rows the workgroup covers: [i_lo, i_hi] (every row when packed rows wrap to the next head).
-    const int last_pr = min(row0 + BR, rows_total()) - 1;
+    const int last_pr = min(row0 + BR, packed_rows() ? rows_total() : q_len) - 1;
     const bool wraps = last_pr / LQ() != row0 / LQ();
     const int i_lo = wraps ? 0 : row0 % LQ();
     const int i_hi = wraps ? LQ() - 1 : last_pr % LQ();
@@ -278,7 +281,7 @@ void main() {
             const int c = 4 * (lane + TPR * u) + c4;
             if (c < Dv) o_data[s.o_base + i * P.o_stride.z + c * P.o_stride.w] = acc[u][c4] * inv_l;
         }
-    if (lane == 0 && (P.flags.z & FLAG_LSE) != 0) lse_data[P.offsets1.y + (s.bh - P.chunk.x) * LQ() + i] = row_lse(st);
+    if (lane == 0 && (P.flags.z & FLAG_LSE) != 0) lse_data[lse_index(s, s.bh - P.chunk.x, i)] = row_lse(st);
     if (lane == 0 && (P.flags.z & FLAG_ROW_STATE) != 0) {  // the explicit path's weights pass reads (m, l)
         const int state = P.offsets1.z + 2 * ((s.bh - P.chunk.x) * LQ() + i);
         p_data[state] = st.m;

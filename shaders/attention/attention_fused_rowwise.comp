@@ -69,7 +69,8 @@ void main() {
     // Keys past the last row's causal / padding / window limit are invisible to the whole workgroup,
     // and so are keys before the first row's window start: the host lists this tile for the blocks
     // first_block .. its last block only.
-    const int tile_key_end = key_end_for_row(s.b, min(row0 + ROWS, LQ()) - 1);
+    const int q_len = seq_q_len(s.b);  // Lq, or the sequence's own (packed sequences)
+    const int tile_key_end = key_end_for_row(s.b, min(row0 + ROWS, q_len) - 1);
     const int first_block = key_start_for_row(s.b, row0) / BC;
     const int block_keys = clamp(tile_key_end - j0, 0, BC);
 
@@ -78,7 +79,7 @@ void main() {
     barrier();
 
     const int i = row0 + lid;
-    const bool row_valid = i < LQ();
+    const bool row_valid = i < q_len;
     const int my_key_end = row_valid ? key_end_for_row(s.b, i) : 0;
     const int my_key_start = key_start_for_row(s.b, i);
     // The block in which this row's state becomes final (the tile's first for a row that sees no key).
@@ -151,6 +152,6 @@ void main() {
             p_data[state_idx] = st.m;
             p_data[state_idx + 1] = st.l;
         }
-        if (finalize && (P.flags.z & FLAG_LSE) != 0) lse_data[P.offsets1.y + local_bh * LQ() + i] = row_lse(st);
+        if (finalize && (P.flags.z & FLAG_LSE) != 0) lse_data[lse_index(s, local_bh, i)] = row_lse(st);
     }
 }

@@ -25,25 +25,27 @@ void main() {
     const int j0 = int(gl_WorkGroupID.x) * TILE;
     const int i = i0 + ty, j = j0 + tx;
     const int D = HEAD_D();
+    const int q_len = seq_q_len(s.b), k_len = varlen() ? key_lengths[s.b] : LK();  // packed sequences: their own
 
     float dot_qk = 0.0;
     for (int d0 = 0; d0 < D; d0 += TILE) {
         // q_tile[row][d], k_tile[key][d]
         int qi = i0 + ty, kd = d0 + tx;
-        q_tile[ty * TILE + tx] = (qi < LQ() && kd < D) ? LOAD_Q(s.q_base + qi * P.q_stride.z + kd * P.q_stride.w) : 0.0;
+        q_tile[ty * TILE + tx] = (qi < q_len && kd < D) ? LOAD_Q(s.q_base + qi * P.q_stride.z + kd * P.q_stride.w) : 0.0;
         int kj = j0 + ty;
-        k_tile[ty * TILE + tx] = (kj < LK() && kd < D) ? LOAD_K(s.k_base + kj * P.k_stride.z + kd * P.k_stride.w) : 0.0;
+        k_tile[ty * TILE + tx] = (kj < k_len && kd < D) ? LOAD_K(s.k_base + key_row(s.b, kj) * P.k_stride.z + kd * P.k_stride.w) : 0.0;
         barrier();
         for (int d = 0; d < TILE; ++d) dot_qk += q_tile[ty * TILE + d] * k_tile[tx * TILE + d];
         barrier();
     }
-    if (i >= LQ() || j >= LK()) return;
+    if (i >= q_len || j >= k_len) return;
 
     float sc = MASKED_SCORE;
     if (j < key_end_for_row(s.b, i) && j >= key_start_for_row(s.b, i))
         sc = apply_mask(s, i, j, transform_score(s, i, j, dot_qk * P.scalars.z), 1.0);
     const int state = P.offsets0.w + 2 * (slice_local * LQ() + i);
     // A masked key is exactly 0 even when the row's sum is NaN.
-    p_data[P.offsets1.z + (slice_local * LQ() + i) * LK() + j] =
+    int row_keys;
+    p_data[weights_row(s, slice_local, i, row_keys) + j] =
         sc <= MASKED_SCORE ? 0.0 : exp2((sc - o_data[state]) * LOG2E) * safe_inverse(o_data[state + 1]);
 }

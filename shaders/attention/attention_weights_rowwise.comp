@@ -10,7 +10,7 @@
 // addresses), so P and the output come from the same arithmetic. Grid: (row tiles of the chunk, 1,
 // slices of the chunk); every key block of every row is written, masked keys as 0.
 // P goes to binding 8 (the weights, or the engine's scratch rows when none were asked for) at
-// P.offsets1.z + (local_bh * Lq + i) * Lk + j.
+// P.offsets1.z + (local_bh * Lq + i) * Lk + j (packed sequences: weights_row, sequence_rows.glsl).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 
@@ -32,14 +32,15 @@ void main() {
     const int row0 = (P.chunk.w + int(gl_WorkGroupID.x)) * ROWS;
     const int D = HEAD_D();
     const int j0 = P.flags.w * BC;
-    const int tile_key_end = key_end_for_row(s.b, min(row0 + ROWS, LQ()) - 1);
+    const int q_len = seq_q_len(s.b);  // Lq, or the sequence's own (packed sequences)
+    const int tile_key_end = key_end_for_row(s.b, min(row0 + ROWS, q_len) - 1);
     const int block_keys = clamp(tile_key_end - j0, 0, BC);
 
     copy_k_block(lid, s, j0, block_keys, D);
     barrier();
 
     const int i = row0 + lid;
-    const bool row_valid = i < LQ();
+    const bool row_valid = i < q_len;
     const int my_key_end = row_valid ? key_end_for_row(s.b, i) : 0;
     const int my_key_start = key_start_for_row(s.b, i);
 
@@ -59,9 +60,10 @@ void main() {
     // (A masked key is exactly 0 even when inv_l is NaN: the product is taken for visible keys only.)
     [[unroll]] for (int j = 0; j < BC; ++j) sc[j] = sc[j] <= MASKED_SCORE ? 0.0 : exp2((sc[j] - m) * LOG2E) * inv_l;
 
-    const int p_row = P.offsets1.z + (local_bh * LQ() + i) * LK() + j0;
-    const int n = min(BC, LK() - j0);
-    if ((p_row & 3) == 0 && (LK() & 3) == 0) {
+    int row_keys;  // Lk, or the sequence's own
+    const int p_row = weights_row(s, local_bh, i, row_keys) + j0;
+    const int n = min(BC, row_keys - j0);
+    if ((p_row & 3) == 0 && (row_keys & 3) == 0) {
         [[dont_unroll]] for (int c = 0; c < n; c += 4) p_quads[(p_row + c) >> 2] = vec4(sc[c], sc[c + 1], sc[c + 2], sc[c + 3]);
     } else {
         [[dont_unroll]] for (int c = 0; c < n; ++c) p_data[p_row + c] = sc[c];

@@ -25,6 +25,7 @@ layout(std140, set = 0, binding = 0) uniform Params {
     ivec4 ext;        // window left (-1: none), window right (-1: none), ALiBi slopes' word offset in binding 6 (-1: none), first key block (decode)
     vec4 ext_f;       // softcap (0: off), unused, unused, unused
     ivec4 ext2;       // attention sinks' word offset in binding 6 (-1: none), FMT_* storage bits, unused, unused
+    ivec4 seq;        // sequence table's word offset in binding 6 (-1: none), block table's (-1: not paged), log2(page size), pages per table row (sequence_rows.glsl)
 } P;
 
 layout(std430, set = 0, binding = 1) readonly buffer QBuf { uint q_words[]; };
@@ -121,6 +122,8 @@ struct Slice {
     int q_base, k_base, v_base, o_base, m_base;
 };
 
+#include "common/sequence_rows.glsl"  // packed sequences and paged keys: seq_q_len, key_row, apply_sequence_rows
+
 Slice make_slice(int local_bh) {
     Slice s;
     s.bh = P.chunk.x + local_bh;
@@ -135,13 +138,15 @@ Slice make_slice(int local_bh) {
     s.v_base = P.offsets0.z + db * P.v_stride.x + dhkv * P.v_stride.y;
     s.o_base = P.offsets0.w + db * P.o_stride.x + dh * P.o_stride.y;
     s.m_base = P.offsets1.x + db * P.m_stride.x + dh * P.m_stride.y;
+    apply_sequence_rows(s);
     return s;
 }
 
 // Row i's aligned key i' = i + shift: shift = Lk - Lq (the last query meets the last key, as
 // FlashAttention's bottom-right causality and window), or key_lengths[b] - Lq when aligned to the
-// key lengths (a KV cache: the last new query meets the batch's last cached key).
-int aligned_shift(int b) { return ((P.flags.z & FLAG_ALIGN_KEY_LENGTHS) != 0 ? key_lengths[b] : LK()) - LQ(); }
+// key lengths (a KV cache: the last new query meets the batch's last cached key); Lq is the sequence's
+// own query count for packed sequences (sequence_rows.glsl).
+int aligned_shift(int b) { return ((P.flags.z & FLAG_ALIGN_KEY_LENGTHS) != 0 ? key_lengths[b] : LK()) - seq_q_len(b); }
 
 // Keys [key_start, key_end) may be visible to query row i; the others are masked by causality,
 // padding or the sliding window.

@@ -27,23 +27,6 @@ const int CJ = 16;           // output columns accumulated at once: CJ chains re
 // array (one store per quad in the copy) the run time was the same and NIR compiled ~35% slower.
 shared float kv_sh[TILE];
 
-// Cooperative copy of keys j0 .. j0 + BC - 1 of one K or V slice (QUADS: its vec4 view, LOAD: its
-// element loader) into kv_sh as [key][element], zero-padded to BC x DCAP: keys past block_keys and
-// elements past n are zero. Per-lane loads stay loops ([[dont_unroll]]).
-#define COPY_BLOCK(QUADS, LOAD, lid, base, stride, j0, block_keys, n)                                        \
-    if (quads_ok(base, (stride).z, (stride).w, n)) {                                                        \
-        [[dont_unroll]] for (int e = lid; e < TILE / 4; e += ROWS) {                                        \
-            const int j = e / (DCAP / 4), d = 4 * (e - j * (DCAP / 4));                                     \
-            const vec4 x = j < block_keys && d < n ? QUAD(QUADS[(base + (j0 + j) * (stride).z + d) >> 2]) : vec4(0.0); \
-            kv_sh[4 * e] = x.x, kv_sh[4 * e + 1] = x.y, kv_sh[4 * e + 2] = x.z, kv_sh[4 * e + 3] = x.w;    \
-        }                                                                                                   \
-    } else {                                                                                                \
-        [[dont_unroll]] for (int e = lid; e < TILE; e += ROWS) {                                            \
-            const int j = e / DCAP, d = e - j * DCAP;                                                       \
-            kv_sh[e] = j < block_keys && d < n ? LOAD(base + (j0 + j) * (stride).z + d * (stride).w) : 0.0; \
-        }                                                                                                   \
-    }
-
 // What the FEATURES specialization constant switches on (each off at compile time when unused: a
 // runtime `if` costs on llvmpipe even when false).
 const int FEATURE_MASK = 1;     // an explicit mask is bound (P.flags.y != MASK_NONE)
@@ -51,6 +34,27 @@ const int FEATURE_SOFTCAP = 2;  // logit soft-capping (P.ext_f.x > 0)
 const int FEATURE_ALIBI = 4;    // ALiBi slopes in binding 6 from P.ext.z
 const int FEATURE_KV_Q8 = 8;    // K and V are q8_0 blocks (ggml): {f16 d; int8 qs[32]}, 34 bytes per 32 values
 const int FEATURE_KV_Q4 = 16;   // K and V are q4_0 blocks: {f16 d; uint8 qs[16]}, 18 bytes; j < 16 low nibbles, j + 16 high
+const int FEATURE_PAGED = 32;   // keys read through a block table (P.seq.y, sequence_rows.glsl)
+
+// Key j of sequence b's physical row: through the block table when paged (compiled out otherwise).
+#define KEY_ROW(b, j) ((FEATURES & FEATURE_PAGED) != 0 ? paged_key_row(b, j) : (j))
+
+// Cooperative copy of keys j0 .. j0 + BC - 1 of one K or V slice (QUADS: its vec4 view, LOAD: its
+// element loader) into kv_sh as [key][element], zero-padded to BC x DCAP: keys past block_keys and
+// elements past n are zero. Per-lane loads stay loops ([[dont_unroll]]).
+#define COPY_BLOCK(QUADS, LOAD, lid, b, base, stride, j0, block_keys, n)                                        \
+    if (quads_ok(base, (stride).z, (stride).w, n)) {                                                        \
+        [[dont_unroll]] for (int e = lid; e < TILE / 4; e += ROWS) {                                        \
+            const int j = e / (DCAP / 4), d = 4 * (e - j * (DCAP / 4));                                     \
+            const vec4 x = j < block_keys && d < n ? QUAD(QUADS[(base + KEY_ROW(b, j0 + j) * (stride).z + d) >> 2]) : vec4(0.0); \
+            kv_sh[4 * e] = x.x, kv_sh[4 * e + 1] = x.y, kv_sh[4 * e + 2] = x.z, kv_sh[4 * e + 3] = x.w;    \
+        }                                                                                                   \
+    } else {                                                                                                \
+        [[dont_unroll]] for (int e = lid; e < TILE; e += ROWS) {                                            \
+            const int j = e / DCAP, d = e - j * DCAP;                                                       \
+            kv_sh[e] = j < block_keys && d < n ? LOAD(base + KEY_ROW(b, j0 + j) * (stride).z + d * (stride).w) : 0.0; \
+        }                                                                                                   \
+    }
 
 // Quantised K/V (FEATURE_KV_Q8 / _Q4): the same [key][element] f32 block in kv_sh, filled one 32-value block
 // per lane iteration. Element e of the tensor (an element offset: rows start on whole blocks) lives in block
@@ -59,15 +63,15 @@ const int FEATURE_KV_Q4 = 16;   // K and V are q4_0 blocks: {f16 d; uint8 qs[16]
 // The values are dequantised in registers (d * q) and stored as f32: the scoring and P.V code is unchanged.
 // (Quantised tensors get at least 2 bytes of padding past their last block, see Context::empty, so the
 // last word read is always inside the buffer.)
-#define COPY_BLOCK_QUANT(WORDS, lid, base, stride, j0, block_keys, n)                                              \
+#define COPY_BLOCK_QUANT(WORDS, lid, b, base, stride, j0, block_keys, n)                                            \
     {                                                                                                            \
         const bool q8_ = (FEATURES & FEATURE_KV_Q8) != 0;                                                        \
         const int bb_ = q8_ ? 34 : 18;                                                                           \
         [[dont_unroll]] for (int u = lid; u < BC * (DCAP / 32); u += ROWS) {                                     \
             const int j = u / (DCAP / 32), kb = u - j * (DCAP / 32);                                             \
             const bool live = j < block_keys && 32 * kb < n;                                                     \
-            const int byte = ((base + (j0 + j) * (stride).z) / 32 + kb) * bb_;                                   \
-            const int w0 = live ? byte >> 2 : 0;                                                                 \
+            const int byte = live ? ((base + KEY_ROW(b, j0 + j) * (stride).z) / 32 + kb) * bb_ : 0;              \
+            const int w0 = byte >> 2;                                                                            \
             const bool odd = (byte & 2) != 0; /* d in the high half of the first word, qs word-aligned after */  \
             uint w[9];                                                                                           \
             [[unroll]] for (int i = 0; i < 9; ++i) w[i] = live && (q8_ || i < 5) ? WORDS[w0 + i] : 0u;           \
@@ -91,16 +95,16 @@ const int FEATURE_KV_Q4 = 16;   // K and V are q4_0 blocks: {f16 d; uint8 qs[16]
 // The K block of slice s (D dims per key) and the V block (Dv columns per key).
 void copy_k_block(int lid, Slice s, int j0, int block_keys, int D) {
     if ((FEATURES & (FEATURE_KV_Q8 | FEATURE_KV_Q4)) != 0) {
-        COPY_BLOCK_QUANT(k_words, lid, s.k_base, P.k_stride, j0, block_keys, D)
+        COPY_BLOCK_QUANT(k_words, lid, s.b, s.k_base, P.k_stride, j0, block_keys, D)
     } else {
-        COPY_BLOCK(k_quads, LOAD_K, lid, s.k_base, P.k_stride, j0, block_keys, D)
+        COPY_BLOCK(k_quads, LOAD_K, lid, s.b, s.k_base, P.k_stride, j0, block_keys, D)
     }
 }
 void copy_v_block(int lid, Slice s, int j0, int block_keys, int Dv) {
     if ((FEATURES & (FEATURE_KV_Q8 | FEATURE_KV_Q4)) != 0) {
-        COPY_BLOCK_QUANT(v_words, lid, s.v_base, P.v_stride, j0, block_keys, Dv)
+        COPY_BLOCK_QUANT(v_words, lid, s.b, s.v_base, P.v_stride, j0, block_keys, Dv)
     } else {
-        COPY_BLOCK(v_quads, LOAD_V, lid, s.v_base, P.v_stride, j0, block_keys, Dv)
+        COPY_BLOCK(v_quads, LOAD_V, lid, s.b, s.v_base, P.v_stride, j0, block_keys, Dv)
     }
 }
 

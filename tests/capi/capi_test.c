@@ -583,6 +583,93 @@ int main(void) {
         vkattn_tensor_release(vs);
     }
 
+    /* ---- packed sequences and the paged KV cache: two sequences of 3 and 1 tokens over keys of their own */
+    {
+        enum { T = 4, HP = 2, DP = 8 };
+        float pq[T * HP * DP], pk[T * HP * DP], pv[T * HP * DP], pout[T * HP * DP];
+        double want[T * HP * DP];
+        const int64_t packed_shape[3] = {T, HP, DP}, one_shape[3] = {1, HP, DP};
+        const int32_t cu[3] = {0, 3, 4}, bad_cu[3] = {1, 3, 4}, cu_step[3] = {0, 1, 2};
+        vkattn_tensor tq, tk, tv, tq_step;
+        vkattn_attention_result r;
+        vkattn_paged_kv_cache_options po;
+        vkattn_paged_kv_cache_stats st;
+        vkattn_paged_kv_cache pc;
+        int64_t ids[2], len = 0;
+        int s, h, i, j;
+        fill(pq, T * HP * DP, 0.3f, 0.1f);
+        fill(pk, T * HP * DP, 0.7f, 0.2f);
+        fill(pv, T * HP * DP, 0.5f, 0.3f);
+        /* Reference: sequence s's token rows, causal within it (Lq = Lk per sequence), head by head. */
+        for (s = 0; s < 2; ++s)
+            for (h = 0; h < HP; ++h) {
+                const int t0 = cu[s], n = cu[s + 1] - cu[s];
+                float qh[3 * DP], kh[3 * DP], vh[3 * DP];
+                double oh[3 * DP];
+                for (i = 0; i < n; ++i)
+                    for (j = 0; j < DP; ++j) {
+                        qh[i * DP + j] = pq[((t0 + i) * HP + h) * DP + j];
+                        kh[i * DP + j] = pk[((t0 + i) * HP + h) * DP + j];
+                        vh[i * DP + j] = pv[((t0 + i) * HP + h) * DP + j];
+                    }
+                sdpa_head(qh, kh, vh, n, n, DP, 1.0 / sqrt((double)DP), 1, n, oh);
+                for (i = 0; i < n; ++i)
+                    for (j = 0; j < DP; ++j) want[((t0 + i) * HP + h) * DP + j] = oh[i * DP + j];
+            }
+        OK(vkattn_tensor_upload(ctx, pq, T * HP * DP, 3, packed_shape, VKATTN_DTYPE_F32, &tq));
+        OK(vkattn_tensor_upload(ctx, pk, T * HP * DP, 3, packed_shape, VKATTN_DTYPE_F32, &tk));
+        OK(vkattn_tensor_upload(ctx, pv, T * HP * DP, 3, packed_shape, VKATTN_DTYPE_F32, &tv));
+        {
+            vkattn_attention_options o;
+            vkattn_attention_options_init(&o);
+            o.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+            vkattn_attention_result_init(&r);
+            OK(vkattn_attention_varlen(ctx, tq, tk, tv, cu, 3, cu, 3, &o, &r));
+            OK(vkattn_tensor_download(r.out, pout, T * HP * DP));
+            CHECK(max_diff(pout, want, T * HP * DP) < 1e-5, "varlen vs reference: %g", max_diff(pout, want, T * HP * DP));
+            vkattn_attention_result_release(&r);
+            FAILS(vkattn_attention_varlen(ctx, tq, tk, tv, bad_cu, 3, cu, 3, &o, &r), VKATTN_ERROR_INVALID_ARGUMENT,
+                  "cu_seqlens_q[0]: must be 0");
+        }
+        /* The same keys in a paged cache (pages of 2 tokens); the last token of each sequence as a decode step. */
+        vkattn_paged_kv_cache_options_init(&po);
+        CHECK(po.page_size == 16 && po.dtype == VKATTN_DTYPE_F16, "paged cache defaults");
+        po.pages = 4, po.page_size = 2, po.kv_heads = HP, po.head_dim = DP, po.dtype = VKATTN_DTYPE_F32;
+        OK(vkattn_paged_kv_cache_create(ctx, &po, &pc));
+        OK(vkattn_paged_kv_cache_add_sequence(pc, &ids[0]));
+        OK(vkattn_paged_kv_cache_add_sequence(pc, &ids[1]));
+        OK(vkattn_paged_kv_cache_append(pc, ids, 2, tk, tv, cu, 3));
+        OK(vkattn_paged_kv_cache_length(pc, ids[0], &len));
+        CHECK(len == 3, "paged length %lld", (long long)len);
+        vkattn_paged_kv_cache_stats_init(&st);
+        OK(vkattn_paged_kv_cache_stats_get(pc, &st));
+        CHECK(st.pages_used == 3 && st.pages_free == 1 && st.sequences == 2, "paged stats %lld %lld", (long long)st.pages_used,
+              (long long)st.pages_free);
+        {
+            float step_q[2 * HP * DP], step_out[2 * HP * DP];
+            double step_want[2 * HP * DP];
+            const int64_t step_shape[3] = {2, HP, DP};
+            memcpy(step_q, pq + 2 * HP * DP, sizeof(float) * HP * DP);       /* token 2: sequence 0's last */
+            memcpy(step_q + HP * DP, pq + 3 * HP * DP, sizeof(float) * HP * DP); /* token 3: sequence 1's */
+            for (i = 0; i < HP * DP; ++i) step_want[i] = want[2 * HP * DP + i], step_want[HP * DP + i] = want[3 * HP * DP + i];
+            OK(vkattn_tensor_upload(ctx, step_q, 2 * HP * DP, 3, step_shape, VKATTN_DTYPE_F32, &tq_step));
+            vkattn_attention_result_init(&r);
+            OK(vkattn_paged_attend(ctx, tq_step, pc, ids, 2, cu_step, 3, NULL, &r));
+            OK(vkattn_tensor_download(r.out, step_out, 2 * HP * DP));
+            CHECK(max_diff(step_out, step_want, 2 * HP * DP) < 1e-5, "paged attend vs reference: %g", max_diff(step_out, step_want, 2 * HP * DP));
+            vkattn_attention_result_release(&r);
+            OK(vkattn_paged_kv_cache_free(pc, ids[1]));
+            FAILS(vkattn_paged_attend(ctx, tq_step, pc, ids, 2, cu_step, 3, NULL, &r), VKATTN_ERROR_INVALID_ARGUMENT,
+                  "sequences[1]: sequence 1 was freed");
+            vkattn_tensor_release(tq_step);
+        }
+        (void)one_shape;
+        vkattn_paged_kv_cache_destroy(pc);
+        vkattn_tensor_release(tq);
+        vkattn_tensor_release(tk);
+        vkattn_tensor_release(tv);
+    }
+
     /* ---- layers */
     {
         static float a_h[M_ROWS * D], w_h[N_COLS * D], b_h[N_COLS], y[M_ROWS * N_COLS];

@@ -284,6 +284,41 @@ class EngineTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "capacity"):
             vkattn.KvCache(1, 1, 0, D, dtype="f32")
 
+    # --- packed sequences and the paged cache ------------------------------------------------------------
+
+    def test_attention_varlen_and_paged_cache(self):
+        q_len, k_len = [3, 0, 5], [4, 2, 5]
+        cu_q, cu_k = np.cumsum([0] + q_len).astype(np.int32), np.cumsum([0] + k_len).astype(np.int32)
+        q, k, v = randn(cu_q[-1], HQ, D), randn(cu_k[-1], HKV, D), randn(cu_k[-1], HKV, DV)
+        got = vkattn.attention_varlen(q, k, v, cu_q, cu_k, causal="bottom_right", return_lse=True)
+        self.assertEqual(got.out.shape, (cu_q[-1], HQ, DV))
+        self.assertEqual(got.lse.shape, (HQ, cu_q[-1]))
+        for s in range(3):
+            if q_len[s] == 0:
+                continue
+            qs = q[cu_q[s]:cu_q[s + 1]].transpose(1, 0, 2)[None]
+            ks, vs = (x[cu_k[s]:cu_k[s + 1]].transpose(1, 0, 2)[None] for x in (k, v))
+            want, want_lse, _ = ref_attention(qs, ks, vs, causal="bottom_right")
+            self.assertClose(got.out[cu_q[s]:cu_q[s + 1]], want[0].transpose(1, 0, 2))
+            self.assertClose(got.lse[:, cu_q[s]:cu_q[s + 1]], want_lse[0])
+        with self.assertRaisesRegex(ValueError, "cu_seqlens_q\\[0\\]: must be 0"):
+            vkattn.attention_varlen(q, k, v, [1, 8], [0, 11])
+        # The paged cache: a sequence, a fork of it (shared pages), one decode step of both.
+        cache = vkattn.PagedKvCache(8, 4, HKV, D, DV, dtype="f32")
+        a = cache.add_sequence()
+        cache.append([a], k[:6], v[:6], [0, 6])
+        b = cache.fork(a)
+        self.assertEqual(cache.stats()["pages_shared"], 2)
+        cache.append([b, a], k[6:9], v[6:9], [0, 1, 3])
+        qd = randn(2, HQ, D)
+        got = cache.attend(qd, [a, b], [0, 1, 2])
+        for row, rows in enumerate((list(range(6)) + [7, 8], list(range(7)))):
+            want = ref_attention(qd[row][None, :, None], k[rows].transpose(1, 0, 2)[None], v[rows].transpose(1, 0, 2)[None])[0]
+            self.assertClose(got[row], want[0, :, 0])
+        cache.free(b)
+        with self.assertRaisesRegex(ValueError, "sequences\\[1\\]: sequence 1 was freed"):
+            cache.attend(qd, [a, b], [0, 1, 2])
+
     # --- multi-head attention --------------------------------------------------------------------------
 
     @staticmethod

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "bench/bench_layers.hpp"
+#include "bench/bench_sequences.hpp"
 #include "cli/cli_common.hpp"
 
 namespace vkattn::cli {
@@ -163,7 +164,7 @@ void add_gpu(std::vector<BenchCase>& v, bool cpu) {
 }  // namespace
 
 const std::vector<std::string>& bench_set_names() {
-    static const std::vector<std::string> names = {"quick", "standard", "prefill", "decode", "memory", "local", "linear", "weights", "matmul", "mha", "gpu"};
+    static const std::vector<std::string> names = {"quick", "standard", "prefill", "decode", "memory", "local", "linear", "weights", "matmul", "mha", "sequences", "gpu"};
     return names;
 }
 
@@ -186,6 +187,7 @@ std::vector<BenchCase> bench_cases(const std::string& set, bool cpu_device) {
         v.push_back(cross(8, 4096, 77, 64, DType::f16));
         for (int64_t N : {128, 256, 512}) v.push_back(explicit_path(8, N, 64, DType::f32));
         add_local(v);
+        add_sequence_cases(v);
     } else if (set == "local") {
         add_local(v);
     } else if (set == "linear") {
@@ -197,6 +199,9 @@ std::vector<BenchCase> bench_cases(const std::string& set, bool cpu_device) {
             v.push_back(prefill(8, N, 64, DType::f32, false));
             v.push_back(explicit_path(8, N, 64, DType::f32));
         }
+    } else if (set == "sequences") {
+        // Packed variable-length prefill beside the padded batch; paged decode beside the contiguous KvCache.
+        add_sequence_cases(v);
     } else if (set == "gpu") {
         add_gpu(v, cpu_device);
     } else if (set == "matmul") {
@@ -209,7 +214,7 @@ std::vector<BenchCase> bench_cases(const std::string& set, bool cpu_device) {
         // The long-sequence memory goal: f16 in and out, peak device memory against inputs + outputs.
         v.push_back(prefill(8, 32768, 64, DType::f16, false));
     } else {
-        throw UsageError("--shapes: unknown set '" + set + "' (expected quick, standard, prefill, decode, memory, local, linear, weights, matmul, mha, gpu or overhead)");
+        throw UsageError("--shapes: unknown set '" + set + "' (expected quick, standard, prefill, decode, memory, local, linear, weights, matmul, mha, sequences, gpu or overhead)");
     }
     return v;
 }
@@ -224,8 +229,8 @@ std::vector<BenchCase> filter_cases(const std::vector<BenchCase>& cases, const s
     return out;
 }
 
-double case_flops(const BenchCase& c) { return is_layer_case(c) ? layer_flops(c) : attention_flops(c.spec); }
-double case_bytes(const BenchCase& c) { return is_layer_case(c) ? layer_bytes(c) : attention_bytes(c.spec); }
+double case_flops(const BenchCase& c) { return is_layer_case(c) ? layer_flops(c) : is_sequence_case(c) ? sequence_flops(c) : attention_flops(c.spec); }
+double case_bytes(const BenchCase& c) { return is_layer_case(c) ? layer_bytes(c) : is_sequence_case(c) ? sequence_bytes(c) : attention_bytes(c.spec); }
 
 double attention_bytes(const ProblemSpec& s) {
     const double q = double(s.B * s.Hq * s.Lq * s.D), k = double(s.B * s.Hkv * s.Lk * s.D),

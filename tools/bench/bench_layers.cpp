@@ -60,9 +60,11 @@ void compare_rows(BenchRow& row, const std::vector<float>& got, const std::vecto
                                                   : "max abs error " + format_sci(worst) + " over the bound");
 }
 
-/// The timed part shared by both kinds: `run` returns (GPU ms, variant) of one call.
+}  // namespace
+
+// The timed part shared by the layer kinds and the sequence rows: `run` returns (GPU ms, variant) of one call.
 void time_runs(BenchRow& row, const MeasureSettings& settings, const std::function<std::pair<double, std::string>()>& run,
-               Clock::time_point start) {
+               std::chrono::steady_clock::time_point start) {
     const auto t_warm = Clock::now();
     const auto warm = run();
     const double warm_seconds = warm.first >= 0 ? warm.first * 1e-3 : seconds_since(t_warm);
@@ -91,6 +93,8 @@ void time_runs(BenchRow& row, const MeasureSettings& settings, const std::functi
     summarize_runs(ms, row);
     row.wall_seconds = seconds_since(start);
 }
+
+namespace {
 
 void measure_matmul(Context& ctx, const BenchCase& c, const MeasureSettings& settings, BenchRow& row, Clock::time_point start) {
     std::mt19937_64 gen(settings.seed);

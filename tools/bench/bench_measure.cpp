@@ -7,6 +7,7 @@
 
 #include "bench/bench_layers.hpp"
 #include "bench/bench_linear.hpp"
+#include "bench/bench_sequences.hpp"
 #include "cli/cli_common.hpp"
 #include "vkattn/reference.hpp"
 
@@ -82,6 +83,7 @@ OneRun run_once(Context& ctx, const BenchCase& c, const DeviceProblem& d) {
 
 BenchRow measure_case(Context& ctx, const BenchCase& c, const MeasureSettings& settings) {
     if (is_layer_case(c)) return measure_layer_case(ctx, c, settings);
+    if (is_sequence_case(c)) return measure_sequence_case(ctx, c, settings);
     const auto start = Clock::now();
     const ProblemSpec& s = c.spec;
     BenchRow row;

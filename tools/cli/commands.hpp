@@ -20,6 +20,7 @@ Command add_verify_command(CLI::App& parent);
 Command add_bench_command(CLI::App& parent);
 Command add_tune_command(CLI::App& parent);
 Command add_decode_command(CLI::App& parent);
+Command add_serve_sim_command(CLI::App& parent);
 Command add_heatmap_command(CLI::App& parent);
 Command add_linear_command(CLI::App& parent);
 Command add_mha_command(CLI::App& parent);

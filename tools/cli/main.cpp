@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
     app.failure_message([](const CLI::App*, const CLI::Error& e) { return "vkattn: error: " + one_line(e.what()) + "\n"; });
 
     const std::vector<Command> commands = {add_devices_command(app), add_run_command(app), add_verify_command(app),
-                                           add_bench_command(app), add_tune_command(app), add_decode_command(app),
+                                           add_bench_command(app), add_tune_command(app), add_decode_command(app), add_serve_sim_command(app),
                                            add_heatmap_command(app), add_linear_command(app), add_mha_command(app),
                                            add_additive_command(app)};
     // CLI11 reports an unknown subcommand only as "A subcommand is required"; name it instead.
@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
         return false;
     };
     if (argc > 1 && argv[1][0] != '-' && !known(argv[1]))
-        return fail(std::string("unknown subcommand '") + argv[1] + "' (expected devices, run, verify, bench, tune, decode, heatmap, linear, mha or additive; see --help)",
+        return fail(std::string("unknown subcommand '") + argv[1] + "' (expected devices, run, verify, bench, tune, decode, serve-sim, heatmap, linear, mha or additive; see --help)",
                     kExitUsage);
     try {
         app.parse(argc, argv);

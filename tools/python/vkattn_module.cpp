@@ -450,6 +450,31 @@ py::tuple cache_attend(PyKvCache& kc, const PyTensor& q, const py::dict& opts) {
     return result_tuple(kc.c, r);
 }
 
+// --- packed sequences and the paged cache -------------------------------------------------------------------
+
+py::tuple varlen_op(const CtxPtr& c, const PyTensor& q, const PyTensor& k, const PyTensor& v, const std::vector<int32_t>& cu_q,
+                    const std::vector<int32_t>& cu_k, const py::dict& opts) {
+    const vkattn::Tensor &tq = on(c, q, "q"), &tk = on(c, k, "k"), &tv = on(c, v, "v");
+    const vkattn::AttentionOptions o = attention_options(c, opts);
+    const vkattn::AttentionResult r =
+        locked(*c, [&](vkattn::Context& ctx) { return vkattn::attention_varlen(ctx, tq, tk, tv, cu_q, cu_k, o); });
+    return result_tuple(c, r);
+}
+
+struct PyPagedCache {
+    CtxPtr c;
+    std::unique_ptr<vkattn::PagedKvCache> cache;
+};
+
+PyPagedCache make_paged_cache(const CtxPtr& c, int64_t pages, int64_t page_size, int64_t kv_heads, int64_t head_dim,
+                              int64_t value_dim, const py::object& dtype) {
+    vkattn::PagedKvCacheOptions o;
+    o.pages = pages, o.page_size = page_size, o.kv_heads = kv_heads, o.head_dim = head_dim, o.value_dim = value_dim;
+    o.dtype = dtype_arg(dtype, "dtype");
+    auto cache = locked(*c, [&](vkattn::Context& ctx) { return std::make_unique<vkattn::PagedKvCache>(ctx, o); });
+    return PyPagedCache{c, std::move(cache)};
+}
+
 // --- multi-head attention ----------------------------------------------------------------------------------
 
 struct PyMhaWeights {
@@ -759,6 +784,11 @@ PYBIND11_MODULE(_vkattn, m) {
              "vkattn::matmul on Tensor handles.")
         .def("_linear", &linear_op, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("feature_map"), py::arg("causal"),
              py::arg("key_lengths"), py::arg("out_dtype"), "linear_attention on Tensor handles. Returns the output Tensor.")
+        .def("_attention_varlen", &varlen_op, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("cu_seqlens_q"),
+             py::arg("cu_seqlens_k"), py::arg("options"),
+             "attention_varlen on Tensor handles (packed [tokens, H, D]). Returns (out, lse or None, weights or None).")
+        .def("_paged_kv_cache", &make_paged_cache, py::arg("pages"), py::arg("page_size"), py::arg("kv_heads"),
+             py::arg("head_dim"), py::arg("value_dim"), py::arg("dtype"), "A PagedKvCache on this context's device.")
         .def("_kv_cache", &make_cache, py::arg("batch"), py::arg("kv_heads"), py::arg("capacity"), py::arg("head_dim"),
              py::arg("value_dim"), py::arg("dtype"), "A KvCache on this context's device.")
         .def("_load_mha_file", &load_mha_file, py::arg("path"), py::arg("heads"), py::arg("kv_heads"), py::arg("prefix"),
@@ -803,6 +833,33 @@ PYBIND11_MODULE(_vkattn, m) {
             "values", [](const PyKvCache& kc) { return PyTensor{kc.cache->values(), kc.c}; },
             "The value storage [B, Hkv, capacity, Dv].")
         .def_property_readonly("context", [](const PyKvCache& kc) { return kc.c; }, "The Context it lives on.");
+
+    py::class_<PyPagedCache>(m, "_PagedKvCache", "The engine's PagedKvCache (vkattn.PagedKvCache wraps it).")
+        .def("add_sequence", [](PyPagedCache& pc) { return locked(*pc.c, [&](vkattn::Context&) { return pc.cache->add_sequence(); }); })
+        .def("fork", [](PyPagedCache& pc, int64_t parent) { return locked(*pc.c, [&](vkattn::Context&) { return pc.cache->fork(parent); }); })
+        .def("free", [](PyPagedCache& pc, int64_t id) { locked(*pc.c, [&](vkattn::Context&) { pc.cache->free(id); return 0; }); })
+        .def("trim", [](PyPagedCache& pc, int64_t id, int64_t length) { locked(*pc.c, [&](vkattn::Context&) { pc.cache->trim(id, length); return 0; }); })
+        .def("append", [](PyPagedCache& pc, const std::vector<int64_t>& ids, const PyTensor& k_new, const PyTensor& v_new,
+                          const std::vector<int32_t>& cu) {
+            const vkattn::Tensor &tk = on(pc.c, k_new, "k_new"), &tv = on(pc.c, v_new, "v_new");
+            locked(*pc.c, [&](vkattn::Context&) { pc.cache->append(ids, tk, tv, cu); return 0; });
+        })
+        .def("_attend", [](PyPagedCache& pc, const PyTensor& q, const std::vector<int64_t>& ids, const std::vector<int32_t>& cu_q,
+                           const py::dict& opts) {
+            const vkattn::Tensor& tq = on(pc.c, q, "q");
+            const vkattn::AttentionOptions o = attention_options(pc.c, opts);
+            const vkattn::AttentionResult r = locked(*pc.c, [&](vkattn::Context& ctx) { return vkattn::attend(ctx, tq, *pc.cache, ids, cu_q, o); });
+            return result_tuple(pc.c, r);
+        })
+        .def("length", [](const PyPagedCache& pc, int64_t id) { return locked(*pc.c, [&](vkattn::Context&) { return pc.cache->length(id); }); })
+        .def("block_table", [](const PyPagedCache& pc, int64_t id) { return locked(*pc.c, [&](vkattn::Context&) { return pc.cache->block_table(id); }); })
+        .def("stats", [](const PyPagedCache& pc) {
+            const vkattn::PagedKvCacheStats s = locked(*pc.c, [&](vkattn::Context&) { return pc.cache->stats(); });
+            py::dict d;
+            d["pages"] = s.pages, d["pages_free"] = s.pages_free, d["pages_used"] = s.pages_used, d["pages_shared"] = s.pages_shared;
+            d["sequences"] = s.sequences, d["tokens"] = s.tokens;
+            return d;
+        });
 
     py::class_<PyMhaWeights>(m, "MhaWeights",
                              "nn.MultiheadAttention's parameters on a Context's device (vkattn.load_mha_weights).")

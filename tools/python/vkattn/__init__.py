@@ -50,6 +50,8 @@ __all__ = [
     "attention",
     "AttentionResult",
     "KvCache",
+    "attention_varlen",
+    "PagedKvCache",
     "load_mha_weights",
     "multi_head_attention",
     "MhaWeights",
@@ -494,6 +496,102 @@ class KvCache:
 
     def __repr__(self):
         return f"<vkattn.KvCache lengths={self.lengths} dtype={self.dtype}>"
+
+
+def attention_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, *, scale=None, causal="none", window=None,
+                     alibi_slopes=None, softcap=0.0, sinks=None, path="auto", return_lse=False, return_weights=False,
+                     out_dtype=None, ctx=None):
+    """Packed variable-length sequences (vkattn::attention_varlen, FlashAttention's varlen): q [total_q, Hq, D],
+    k [total_k, Hkv, D], v [total_k, Hkv, Dv]; cu_seqlens_q / cu_seqlens_k: S + 1 int offsets (0 first,
+    non-decreasing, the last = the tokens). Sequence s attends only its own keys; causal, window and ALiBi
+    are bottom-right aligned to each sequence's own lengths. Returns out [total_q, Hq, Dv]; lse is
+    [Hq, total_q], weights (explicit path) 1-D, each sequence's [Hq, Lq_s, Lk_s] after the previous one's.
+    Other options as attention() (no mask or key_lengths: each sequence's key range is its mask)."""
+    ctx = _context_for(ctx, q, k, v)
+    as_numpy, as_torch = not isinstance(q, Tensor), _is_torch_tensor(q)
+    opts = _attention_options(scale, causal, None, None, window, alibi_slopes, softcap, path,
+                              return_lse, return_weights, out_dtype, ctx, sinks)
+    tq, tk, tv = (_device_float(ctx, x, n) for x, n in ((q, "q"), (k, "k"), (v, "v")))
+    triple = ctx._attention_varlen(tq, tk, tv, _int_list(cu_seqlens_q, "cu_seqlens_q"), _int_list(cu_seqlens_k, "cu_seqlens_k"), opts)
+    return _result(triple, as_numpy, as_torch, return_lse, return_weights)
+
+
+class PagedKvCache:
+    """A paged KV cache (vkattn::PagedKvCache): a pool of `pages` pages of `page_size` tokens (a power of two)
+    shared by many sequences, each with its block table; fork shares a sequence's pages (copy-on-write).
+
+        cache = vkattn.PagedKvCache(64, 16, kv_heads=2, head_dim=64, dtype="f32")
+        a = cache.add_sequence()
+        cache.append([a], k, v, [0, len(k)])        # k, v [T, Hkv, D] packed new tokens
+        b = cache.fork(a)
+        out = cache.attend(q, [a, b], [0, 1, 2])    # q [2, Hq, D]: the last token of each
+    """
+
+    def __init__(self, pages, page_size, kv_heads, head_dim, value_dim=0, dtype="f16", ctx=None):
+        self._ctx = _context_for(ctx)
+        if not isinstance(dtype, str):
+            dtype = np.dtype(dtype).name
+        self._dtype = {"f32": np.float32, "float32": np.float32, "f16": np.float16, "float16": np.float16}.get(dtype)
+        if self._dtype is None:
+            raise ValueError(f"dtype: {dtype!r} (expected 'f16'/'float16' or 'f32'/'float32')")
+        self._cache = self._ctx._paged_kv_cache(int(pages), int(page_size), int(kv_heads), int(head_dim), int(value_dim), dtype)
+
+    def add_sequence(self):
+        """A new empty sequence; returns its id."""
+        return self._cache.add_sequence()
+
+    def fork(self, parent):
+        """A new sequence sharing every page of `parent`; returns its id."""
+        return self._cache.fork(int(parent))
+
+    def free(self, sequence):
+        """Releases the sequence's pages; its id is dead after."""
+        self._cache.free(int(sequence))
+
+    def trim(self, sequence, length):
+        """Shortens the sequence to `length` tokens."""
+        self._cache.trim(int(sequence), int(length))
+
+    def length(self, sequence):
+        return self._cache.length(int(sequence))
+
+    def block_table(self, sequence):
+        """The sequence's physical pages, logical page order."""
+        return self._cache.block_table(int(sequence))
+
+    def stats(self):
+        """{pages, pages_free, pages_used, pages_shared, sequences, tokens}."""
+        return self._cache.stats()
+
+    def _operand(self, x, name):
+        if isinstance(x, Tensor):
+            return x
+        a, _ = _as_array(x, name)
+        _check_float(a, name)
+        if a.dtype != self._dtype:
+            raise TypeError(f"{name}: dtype {a.dtype} differs from the cache's {np.dtype(self._dtype)}")
+        return self._ctx._upload(a, None, name)
+
+    def append(self, sequences, k_new, v_new, cu_seqlens):
+        """Appends packed new tokens k_new [T, Hkv, D], v_new [T, Hkv, Dv]: sequences[s] gets rows
+        cu_seqlens[s] .. cu_seqlens[s + 1] - 1. Out of pages raises OutOfMemoryError and writes nothing."""
+        self._cache.append([int(s) for s in sequences], self._operand(k_new, "k_new"), self._operand(v_new, "v_new"),
+                           _int_list(cu_seqlens, "cu_seqlens"))
+
+    def attend(self, q, sequences, cu_seqlens_q, *, scale=None, window=None, alibi_slopes=None, softcap=0.0,
+               sinks=None, return_lse=False, out_dtype=None):
+        """Attention of packed queries q [total_q, Hq, D] (rows cu_seqlens_q[s] .. are the last tokens of
+        sequences[s], already appended) through the block tables, bottom-right causal per sequence.
+        Returns out [total_q, Hq, Dv] (with return_lse an AttentionResult, lse [Hq, total_q])."""
+        ctx = self._ctx
+        as_numpy, as_torch = not isinstance(q, Tensor), _is_torch_tensor(q)
+        opts = _attention_options(scale, "bottom_right", None, None, window, alibi_slopes, softcap, "auto", return_lse,
+                                  False, out_dtype, ctx, sinks)
+        triple = self._cache._attend(self._operand(q, "q"), [int(s) for s in sequences], _int_list(cu_seqlens_q, "cu_seqlens_q"), opts)
+        return _result(triple, as_numpy, as_torch, return_lse, False)
+
+    def __repr__(self):
+        return f"<vkattn.PagedKvCache {self.stats()}>"
 
 
 _MHA_NAMES = ("in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias",
