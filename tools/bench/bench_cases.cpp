@@ -119,6 +119,11 @@ void add_prefill(std::vector<BenchCase>& v, bool cpu) {
                 for (int64_t D : {64, 128})
                     for (int64_t N : {512, 1024, 2048, 4096, 8192, 16384})
                         if (N < 16384 || !cpu) v.push_back(prefill(H, N, D, dt, causal));
+    // bf16 storage (the f16 pipelines reading bf16 by bit shifts, docs/formats.md) beside the f16 rows of one
+    // head count and head dim: the conversion's cost is the difference.
+    for (bool causal : {false, true})
+        for (int64_t N : {512, 1024, 2048, 4096, 8192, 16384})
+            if (N < 16384 || !cpu) v.push_back(prefill(8, N, 64, DType::bf16, causal));
 }
 
 void add_decode(std::vector<BenchCase>& v) {
