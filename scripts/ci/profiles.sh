@@ -6,7 +6,10 @@
 # HeadDims/Sweep (every head-dim class, fused in f32 and explicit in f16) with Shapes/Sweep's f16 fused
 # cases (each head-dim class fused in f16 too), ScoreMods/Sweep (window, ALiBi, soft-capping),
 # Pairs/Decode (every decode variant, 1..4096 keys), the tiled kernel over the mask and head-dim cases,
-# chunking, split-KV, decode variants, non-finite inputs, the error table, the KV cache and the layers.
+# chunking, split-KV, decode variants, non-finite inputs, the error table, the KV cache and the layers;
+# the storage formats and sequences where the profile changes their tiles: q8_0 / q4_0 K/V through the
+# rowwise kernel (every mask kind is in Formats/QuantKv's other cases, which run in the default profile)
+# and the decode kernel, packed sequences (masks, decode) and the paged cache.
 # Left out: size variety (Shapes/Sweep's f32 and explicit cases, the 1023 x 1024 problems, the 33,000-key
 # decode pairs, LongKeys), Determinism (run-to-run identity, checked by the default profile) and the tests
 # that make a context for each profile or subgroup size themselves (Profiles.*, SubgroupSize.*).
@@ -20,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD="${VKATTN_BUILD_DIR:-build}"
 PROFILES="${VKATTN_PROFILES:-mobile no-subgroup small-shared}"
-FILTER="${VKATTN_PROFILE_FILTER:-Masks/Sweep.*:Special/Sweep.*:HeadDims/Sweep.*:Shapes/Sweep.*_f16_fused_*:ScoreMods/Sweep.*:Pairs/Decode.*:Tiled/TiledKernel.*L45x77*:Tiled/TiledKernel.*L37x91*:Forced/*:Chunking.*:DecodeVariant.*:Paths/*:Errors.*:KvCache.*:Layers/*:Shapes/MatmulSweep.*:Shapes/AdditiveSweep.*:Shapes/LinearSweep.*:-*L1023x1024*:Pairs/Decode.*33000*}"
+FILTER="${VKATTN_PROFILE_FILTER:-Masks/Sweep.*:Special/Sweep.*:HeadDims/Sweep.*:Shapes/Sweep.*_f16_fused_*:ScoreMods/Sweep.*:Pairs/Decode.*:Tiled/TiledKernel.*L45x77*:Tiled/TiledKernel.*L37x91*:Forced/*:Chunking.*:DecodeVariant.*:Paths/*:Errors.*:KvCache.*:Layers/*:Shapes/MatmulSweep.*:Shapes/AdditiveSweep.*:Shapes/LinearSweep.*:Formats/QuantKv.*L77x45*:Formats/QuantKv.*L1x77*:Varlen.EveryMaskKindMatchesReference:Varlen.DecodeRowsSplitOverKeys:PagedKvCache.*:-*L1023x1024*:Pairs/Decode.*33000*}"
 # no-subgroup plans desktop's variants except the tiled kernel's subgroup-shuffle reduction (",sg"),
 # which it replaces by the shared-memory one (ctest cli_devices_profile fails the day anything else
 # differs; nothing but attention_fused.comp and the subgroup-size probe uses subgroup operations). So
