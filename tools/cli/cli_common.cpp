@@ -68,6 +68,18 @@ void report_validation(const Context& ctx, const CommonOptions& common) {
     std::cerr << "vkattn: validation layer: " << ctx.validation_message_count() << " message(s)\n";
 }
 
+bool check_last_step(const std::vector<float>& out, const std::vector<float>& reference, const std::vector<float>& naive) {
+    double err = 0, bound = 0;
+    for (std::size_t e = 0; e < out.size(); ++e) {
+        err = std::isfinite(out[e]) ? std::max(err, std::fabs(double(out[e]) - reference[e])) : INFINITY;
+        bound = std::max(bound, std::fabs(double(naive[e]) - reference[e]));
+    }
+    const bool pass = out.size() == reference.size() && err <= 2 * bound + 1e-6;
+    std::cout << "check of the last step: " << (pass ? "pass" : "FAIL") << " (max abs error " << err << ", bound "
+              << 2 * bound + 1e-6 << ")\n";
+    return pass;
+}
+
 // ---- parsing ----
 
 namespace {

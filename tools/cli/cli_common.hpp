@@ -55,6 +55,11 @@ Context open_context(const CommonOptions& common);
 /// With --validation, prints how many validation messages the run produced (to stderr).
 void report_validation(const Context& ctx, const CommonOptions& common);
 
+/// Checks a decode's last step against the reference (FlashAttention's rule: within twice the naive
+/// kernel's error in the same precision, NaN never passes) and prints "check of the last step: pass|FAIL
+/// (max abs error E, bound B)". Returns whether it passed.
+bool check_last_step(const std::vector<float>& out, const std::vector<float>& reference, const std::vector<float>& naive);
+
 // ---- strict parsing: the whole text must be the number; errors name the argument ----
 
 double parse_double(const std::string& text, const std::string& argument);

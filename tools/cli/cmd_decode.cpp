@@ -104,15 +104,7 @@ int run_decode(const DecodeArgs& a) {
         p.align_to_key_lengths = true;
         const HostAttentionResult ref = reference_attention(p), naive = naive_attention(p, dt);
         const std::vector<float> out = last.out.download<float>();
-        double err = 0, bound = 0;
-        for (std::size_t e = 0; e < out.size(); ++e) {
-            err = std::isfinite(out[e]) ? std::max(err, std::fabs(double(out[e]) - ref.out[e])) : INFINITY;
-            bound = std::max(bound, std::fabs(double(naive.out[e]) - ref.out[e]));
-        }
-        const bool pass = err <= 2 * bound + 1e-6;
-        std::cout << "check of the last step: " << (pass ? "pass" : "FAIL") << " (max abs error " << err << ", bound "
-                  << 2 * bound + 1e-6 << ")\n";
-        if (!pass) return kExitFailure;
+        if (!check_last_step(out, ref.out, naive.out)) return kExitFailure;
     }
     report_validation(ctx, a.common);
     return kExitOk;

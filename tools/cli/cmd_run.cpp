@@ -63,6 +63,20 @@ InputPlan plan_run(const RunArgs& a) {
     return r;
 }
 
+// "out.npy: [shape] dtype (layout), path P, variant V, T ms GPU, N dispatch(es); weights ...; lse ...".
+void print_result_line(const RunArgs& a, const AttentionResult& r, const Tensor& out, const std::string& layout) {
+    std::cout << a.out << ": " << to_string(out.shape()) << " " << dtype_name(out.dtype()) << " (" << layout << "), path "
+              << to_string(r.path) << ", variant " << r.variant << ", ";
+    if (r.gpu_milliseconds >= 0)
+        std::cout << format_fixed(r.gpu_milliseconds, 3) << " ms GPU";
+    else
+        std::cout << "GPU time n/a (no timestamps)";
+    std::cout << ", " << r.dispatches << " dispatch(es)";
+    if (r.weights) std::cout << "; weights " << to_string(r.weights->shape()) << " -> " << a.weights;
+    if (r.lse) std::cout << "; lse " << to_string(r.lse->shape()) << " -> " << a.lse;
+    std::cout << '\n';
+}
+
 int run_attention(const RunArgs& a) {
     const InputPlan plan = plan_run(a);
     const InputFiles files = read_inputs(a.inputs);
@@ -82,16 +96,7 @@ int run_attention(const RunArgs& a) {
         save_npy(a.out, r.out);
         if (r.weights) save_npy(a.weights, *r.weights);
         if (r.lse) save_npy(a.lse, *r.lse);
-        std::cout << a.out << ": " << to_string(r.out.shape()) << " " << dtype_name(r.out.dtype()) << " (" << cu_q.size() - 1
-                  << " packed sequences), path " << to_string(r.path) << ", variant " << r.variant << ", ";
-        if (r.gpu_milliseconds >= 0)
-            std::cout << format_fixed(r.gpu_milliseconds, 3) << " ms GPU";
-        else
-            std::cout << "GPU time n/a (no timestamps)";
-        std::cout << ", " << r.dispatches << " dispatch(es)";
-        if (r.weights) std::cout << "; weights " << to_string(r.weights->shape()) << " -> " << a.weights;
-        if (r.lse) std::cout << "; lse " << to_string(r.lse->shape()) << " -> " << a.lse;
-        std::cout << '\n';
+        print_result_line(a, r, r.out, std::to_string(cu_q.size() - 1) + " packed sequences");
         report_validation(ctx, a.common);
         return kExitOk;
     }
@@ -106,16 +111,7 @@ int run_attention(const RunArgs& a) {
     if (r.weights) save_npy(a.weights, *r.weights);
     if (r.lse) save_npy(a.lse, *r.lse);
 
-    std::cout << a.out << ": " << to_string(out.shape()) << " " << dtype_name(out.dtype()) << " ("
-              << (plan.blhd ? "blhd" : "bhld") << "), path " << to_string(r.path) << ", variant " << r.variant << ", ";
-    if (r.gpu_milliseconds >= 0)
-        std::cout << format_fixed(r.gpu_milliseconds, 3) << " ms GPU";
-    else
-        std::cout << "GPU time n/a (no timestamps)";
-    std::cout << ", " << r.dispatches << " dispatch(es)";
-    if (r.weights) std::cout << "; weights " << to_string(r.weights->shape()) << " -> " << a.weights;
-    if (r.lse) std::cout << "; lse " << to_string(r.lse->shape()) << " -> " << a.lse;
-    std::cout << '\n';
+    print_result_line(a, r, out, plan.blhd ? "blhd" : "bhld");
     if (a.common.verbose)
         std::cerr << "vkattn: " << ctx.pipeline_count() << " pipeline(s), " << format_fixed(ctx.pipeline_compile_seconds(), 2)
                   << " s compiling\n";
