@@ -69,14 +69,15 @@ shared float kv_sh[TILE - KV_QUANT * (TILE - BC * (DCAP / 32) * QW)];
     }
 
 // Quantised K/V (FEATURE_KV_Q8 / _Q4): the raw 32-value blocks into kv_sh, one block per lane iteration, as
-// QW words: the scale d (its f16 as an f32), then the 8 (4) qs words. Storing the raw words rather than
-// 32 dequantised floats is the point: every store here is at a per-lane address, which llvmpipe runs as a loop
-// over the lanes, so a block costs 9 (5) such stores instead of 32 (docs/formats.md, "Speed on lavapipe").
+// QW words: the scale, then the 8 (4) qs words. Storing the raw words rather than 32 dequantised floats is
+// the point: every store here is at a per-lane address, which llvmpipe runs as a loop over the lanes, so a
+// block costs 9 (5) such stores instead of 32 (docs/formats.md, "Speed on lavapipe").
 // Element e of the tensor (an element offset: rows start on whole blocks) lives in block e / 32 at byte
 // 34 (18) * (e / 32); blocks sit at 2-byte alignment, so the lane reads the 9 (5) 32-bit words covering the
-// block and realigns them with shifts: d is the first half-word, the qs words follow. q8_0 words are stored
-// with every byte's sign bit flipped (x ^ 0x80808080: byte q + 128, unsigned), see Q_FIELD. Blocks past
-// block_keys or n get d = 0 (they read as zeros). (Quantised tensors get at least 2 bytes of padding past their
+// block and realigns them with shifts: d is the first half-word, the qs words follow. The scale is stored as
+// d * 2^-24 (q8_0) or d * 2^-28 (q4_0), exact in f32, and q4_0 words with every nibble's top bit flipped
+// (x ^ 0x88888888: nibble n becomes n - 8 in 4-bit two's complement), both for Q_FIELD. Blocks past block_keys
+// or n get a zero scale (they read as zeros). (Quantised tensors get at least 2 bytes of padding past their
 // last block, see Context::empty, so the last word read is always inside the buffer.)
 #define COPY_BLOCK_QUANT(WORDS, lid, b, base, stride, j0, block_keys, n)                                            \
     {                                                                                                            \
@@ -91,29 +92,28 @@ shared float kv_sh[TILE - KV_QUANT * (TILE - BC * (DCAP / 32) * QW)];
             uint w[9];                                                                                           \
             [[unroll]] for (int i = 0; i < 9; ++i) w[i] = live && (q8_ || i < 5) ? WORDS[w0 + i] : 0u;           \
             const float d = live ? unpackHalf2x16(odd ? w[0] >> 16 : w[0]).x : 0.0;                              \
-            kv_sh[u * QW] = d;                                                                                   \
+            kv_sh[u * QW] = d * (q8_ ? 1.0 / 16777216.0 : 1.0 / 268435456.0);                                    \
             [[unroll]] for (int i = 0; i < 8; ++i) {                                                             \
                 if (q8_ || i < 4)                                                                                \
-                    kv_sh[u * QW + 1 + i] = uintBitsToFloat((odd ? w[i + 1] : (w[i] >> 16) | (w[i + 1] << 16)) ^ (q8_ ? 0x80808080u : 0u)); \
+                    kv_sh[u * QW + 1 + i] = uintBitsToFloat((odd ? w[i + 1] : (w[i] >> 16) | (w[i + 1] << 16)) ^ (q8_ ? 0u : 0x88888888u)); \
             }                                                                                                    \
         }                                                                                                        \
     }
 
 // Reading the raw blocks (all arguments compile-time constants once unrolled; everything folds). A qs word
-// holds q_fields() fields of q_bits() bits: q8_0 byte f of word w is value 4w + f, stored as q + 128; q4_0
-// nibble f (bits 4f) of word w is byte 4w + f/2's low (f even: value 4w + f/2) or high nibble (value
-// 4w + f/2 + 16), stored as q + 8. So value = d * (field - q_offset()). Q_FIELD gives the field as an exact
-// float scaled by 2^(q_bits() f) (one AND and a conversion; the top field is shifted down instead, as it would
-// convert as negative); the scoring and P.V blocks fold the 2^-(q_bits() f) (Q_UNSCALE) into q or the block's
-// sums, and q_offset() into one correction per block (the sum of q over it, the sum of the probabilities).
+// holds q_fields() fields of q_bits() bits: q8_0 byte f of word w is value 4w + f (int8); q4_0 nibble f (bits
+// 4f) of word w is byte 4w + f/2's low (f even: value 4w + f/2) or high nibble (value 4w + f/2 + 16), as
+// n - 8 in two's complement (the copy flipped its top bit). Q_FIELD moves field f to the word's top bits and
+// clears the rest, one shift and one AND (the lowest field needs no AND, the top one no shift), so the signed
+// conversion gives q * 2^(32 - q_bits()) exactly; the stored scale carries the 2^-(32 - q_bits()), so
+// value = Q_D * Q_FIELD exactly. (A field taken at its own position with a constant offset subtracted in one
+// correction per block cost one operation less per value, but the cancellation against the offset doubled
+// the error against the reference at q4_0: Formats/QuantKv failed at 4 lanes.)
 int q_bits() { return (FEATURES & FEATURE_KV_Q8) != 0 ? 8 : 4; }  // also the qs words per block
 int q_fields() { return 32 / q_bits(); }                           // fields per word
-float q_offset() { return (FEATURES & FEATURE_KV_Q8) != 0 ? 128.0 : 8.0; }
 int q_value(int w, int f) { return (FEATURES & FEATURE_KV_Q8) != 0 ? 4 * w + f : 4 * w + (f >> 1) + 16 * (f & 1); }
-int q_field_of(int v) { return (FEATURES & FEATURE_KV_Q8) != 0 ? v & 3 : 2 * (v & 3) + (v >> 4); }
-#define Q_FIELD(x, f) float(int((f) == q_fields() - 1 ? (x) >> (q_bits() * (f)) : (x) & (((1u << q_bits()) - 1u) << (q_bits() * (f)))))
-#define Q_UNSCALE(f) ((f) == q_fields() - 1 ? 1.0 : uintBitsToFloat(uint(127 - q_bits() * (f)) << 23))
-#define Q_D(j, kb) kv_sh[((j) * (DCAP / 32) + (kb)) * QW]                    // key j's scale for block kb
+#define Q_FIELD(x, f) float(int(((x) << (32 - q_bits() * ((f) + 1))) & ~((1u << (32 - q_bits())) - 1u)))
+#define Q_D(j, kb) kv_sh[((j) * (DCAP / 32) + (kb)) * QW]                                   // key j's scale, block kb
 #define Q_WORD(j, kb, w) floatBitsToUint(kv_sh[((j) * (DCAP / 32) + (kb)) * QW + 1 + (w)])  // its qs word w
 
 // The K block of slice s (D dims per key) and the V block (Dv columns per key).
@@ -162,18 +162,10 @@ void copy_v_block(int lid, Slice s, int j0, int block_keys, int Dv) {
         memoryBarrierShared();                                              \
     }
 
-// The same over the raw blocks in kv_sh: per key and 32-value block, t = sum of q'[e] * field (q' = q times
-// Q_UNSCALE, in place: the callers do not use q after scoring), then sc += d * (t - q_offset() * the sum of q
-// over the block). Each qs word is loaded once (constant address) and feeds its q_fields() values.
+// The same over the raw blocks in kv_sh: per key and 32-value block, t = sum of q[e] * Q_FIELD, then
+// sc += Q_D * t. Each qs word is loaded once (constant address) and feeds its q_fields() values.
 #define SCORE_BLOCK_Q(sc, q)                                                                    \
     {                                                                                           \
-        float qoff_[DCAP / 32];                                                                 \
-        [[unroll]] for (int kb = 0; kb < DCAP / 32; ++kb) {                                     \
-            float s2_[2] = float[2](0.0, 0.0);                                                  \
-            [[unroll]] for (int e = 0; e < 32; ++e) s2_[e & 1] += q[32 * kb + e];               \
-            qoff_[kb] = q_offset() * (s2_[0] + s2_[1]);                                         \
-            [[unroll]] for (int e = 0; e < 32; ++e) q[32 * kb + e] *= Q_UNSCALE(q_field_of(e)); \
-        }                                                                                       \
         [[unroll]] for (int jb = 0; jb < BC; jb += KJ) {                                        \
             float a[KJ];                                                                        \
             [[unroll]] for (int u = 0; u < KJ; ++u) a[u] = 0.0;                                 \
@@ -191,7 +183,7 @@ void copy_v_block(int lid, Slice s, int j0, int block_keys, int Dv) {
                         }                                                                       \
                     }                                                                           \
                 }                                                                               \
-                [[unroll]] for (int u = 0; u < KJ; ++u) a[u] = fma(Q_D(jb + u, kb), t[u] - qoff_[kb], a[u]); \
+                [[unroll]] for (int u = 0; u < KJ; ++u) a[u] = fma(Q_D(jb + u, kb), t[u], a[u]); \
             }                                                                                   \
             [[unroll]] for (int u = 0; u < KJ; ++u) sc[jb + u] = a[u];                          \
             memoryBarrierShared();                                                              \
@@ -222,18 +214,16 @@ void copy_v_block(int lid, Slice s, int j0, int block_keys, int Dv) {
         memoryBarrierShared();                                              \
     }
 
-// The same over the raw V blocks in kv_sh (CJ divides 32): per key, pd = p * d (0 when p is 0, as
-// weighted_value makes a non-finite value's weight), o[u] += pd * field, and at the end of the column group
-// o[u] * Q_UNSCALE - q_offset() * (the sum of pd). Each qs word is loaded once per column group.
+// The same over the raw V blocks in kv_sh (CJ divides 32): per key, pd = p * Q_D (0 when p is 0, as
+// weighted_value makes a non-finite value's weight), o[u] += pd * Q_FIELD. Each qs word is loaded once per
+// column group.
 #define PV_BLOCK_Q(acc, sc, UPDATE)                                                             \
     [[unroll]] for (int c0 = 0; c0 < DCAP; c0 += CJ) {                                          \
         const int kb = c0 / 32, v0 = c0 - 32 * kb;                                              \
         float o[CJ];                                                                            \
         [[unroll]] for (int u = 0; u < CJ; ++u) o[u] = 0.0;                                     \
-        float ps_[2] = float[2](0.0, 0.0);                                                      \
         [[unroll]] for (int j = 0; j < BC; ++j) {                                               \
             const float pd = sc[j] * weighted_value(sc[j], Q_D(j, kb));                         \
-            ps_[j & 1] += pd;                                                                   \
             [[unroll]] for (int w = 0; w < 8; ++w) {                                            \
                 if (w < q_bits()) {                                                             \
                     const uint x = Q_WORD(j, kb, w);                                            \
@@ -244,9 +234,7 @@ void copy_v_block(int lid, Slice s, int j0, int block_keys, int Dv) {
                 }                                                                               \
             }                                                                                   \
         }                                                                                       \
-        const float off_ = q_offset() * (ps_[0] + ps_[1]);                                      \
-        [[unroll]] for (int u = 0; u < CJ; ++u)                                                 \
-            acc[c0 + u] = UPDATE(acc[c0 + u], fma(o[u], Q_UNSCALE(q_field_of(v0 + u)), -off_)); \
+        [[unroll]] for (int u = 0; u < CJ; ++u) acc[c0 + u] = UPDATE(acc[c0 + u], o[u]);        \
         memoryBarrierShared();                                                                  \
     }
 
