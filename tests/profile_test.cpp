@@ -140,6 +140,9 @@ TEST(Profiles, PlannerPicksFittingVariantsUnderEveryProfile) {
                 const detail::ExplicitConfig w = detail::choose_explicit_config(d);
                 expect_fits(d, "attention_weights_rowwise_f32", {w.rowwise_rows, std::min(w.rowwise_keys, f.keys), f.dcap, 1});
                 expect_fits(d, "attention_decode_split_f32", {64, f.keys, f.dcap, 0}, f.shared_bytes);
+                // Quantised K/V (FEATURE_KV_Q8 / _Q4): the raw blocks, smaller than the f32 block the keys were fitted to.
+                for (auto [kv, feature] : {std::pair{DType::q8_0, 8}, std::pair{DType::q4_0, 16}})
+                    expect_fits(d, "attention_decode_split_f16", {64, f.keys, f.dcap, feature}, detail::rowwise_shared_bytes(f.keys, f.dcap, kv));
             }
         }
         const detail::ExplicitConfig e = detail::choose_explicit_config(d);
@@ -230,6 +233,10 @@ TEST(SpirvReflect, ReadsWorkgroupSharedMemoryAndCapabilities) {
     EXPECT_EQ(fused.shared_bytes, 4u * (2 * 32 * 64 + 64 * 33));
     // f16 tiles hold packed halves (uvec2 quads), and the sg variant has no partials.
     EXPECT_EQ(reflect_shader(words("attention_fused_sg_f16"), {64, 16, 32, 64, 4}).shared_bytes, 2u * 2 * 32 * 64);
+    // The rowwise kernels' K/V block: f32, or for q8_0 / q4_0 K/V the raw blocks (9 / 5 words per 32 values).
+    EXPECT_EQ(reflect_shader(words("attention_decode_split_f16"), {8, 128, 64, 0}).shared_bytes, 4u * 128 * 64);
+    EXPECT_EQ(reflect_shader(words("attention_decode_split_f16"), {8, 128, 64, 8}).shared_bytes, 4u * 128 * 2 * 9);
+    EXPECT_EQ(reflect_shader(words("attention_fused_rowwise_f32"), {64, 64, 128, 16 | 1}).shared_bytes, 4u * 64 * 4 * 5);
     const detail::ShaderNeeds scores = reflect_shader(words("attention_weights_f16"), {8});
     EXPECT_EQ(scores.workgroup, (std::array<uint32_t, 3>{8, 8, 1}));
     EXPECT_EQ(scores.shared_bytes, 2u * 8 * 8 * 4);

@@ -272,6 +272,9 @@ AttentionResult attention_call(Context& ctx, const Tensor& q, const Tensor& k, c
     // GPUs too, where the tiled kernel would run otherwise.
     if (dtype_is_quantized(p.kv_dtype) && fc.kernel != FusedKernel::rowwise)
         fc = choose_rowwise_config(dev, head_dim_class(std::max(p.D, p.Dv)), p.plan_dtype());
+    // The rowwise kernels keep quantised K/V blocks raw in shared memory: fewer bytes than the f32 block the
+    // keys were fitted to (rowwise_shared_bytes).
+    if (dtype_is_quantized(p.kv_dtype)) fc.shared_bytes = rowwise_shared_bytes(fc.keys, fc.dcap, p.kv_dtype);
     fit_fused_rows(fc, p.Lq);
     ExplicitConfig ec;
     // Chunks start on a row tile of every pass (the explicit path's weights pass has rows of its own).

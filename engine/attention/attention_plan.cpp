@@ -17,6 +17,14 @@ int head_dim_class(int64_t d) {
     return 512;
 }
 
+uint32_t rowwise_shared_bytes(int keys, int dcap, DType kv_dtype) {
+    // Exactly kv_sh of shaders/common/rowwise_block.glsl: one f32 block of keys x dcap, holding K and then V;
+    // for q8_0 / q4_0 K/V the raw blocks instead, 9 / 5 words (scale, qs) per 32 values of a key.
+    const int words_per_block = kv_dtype == DType::q8_0 ? 9 : kv_dtype == DType::q4_0 ? 5 : 0;
+    if (words_per_block) return 4u * static_cast<uint32_t>(keys * (dcap / 32) * words_per_block);
+    return 4u * static_cast<uint32_t>(keys * dcap);
+}
+
 namespace {
 int storage_bytes_of(DType dtype) { return dtype == DType::f16 ? 2 : 4; }
 
@@ -81,10 +89,6 @@ FusedConfig fit_tiled_config(const DeviceInfo& dev, int dcap, const DefaultTiles
     return c;
 }
 
-uint32_t rowwise_shared_bytes(int keys, int dcap) {
-    // one f32 block of keys x dcap, holding K and then V (see attention_fused_rowwise.comp)
-    return 4u * static_cast<uint32_t>(keys * dcap);
-}
 
 // CPU devices: one invocation per query row, one key block per dispatch, hot loops fully unrolled
 // (see the cost notes at the top of attention_fused_rowwise.comp and the cpu branch of

@@ -99,6 +99,10 @@ bool has_loop_iteration_limit(const DeviceInfo& dev);
 /// Upper bound of the loop iterations one invocation of the tiled fused kernel runs for `key_end` keys.
 int64_t tiled_loop_iterations(const FusedConfig& c, int64_t D, int64_t Dv, int64_t key_end);
 struct TuningTable;
+/// Shared memory of the rowwise kernels (fused_rowwise, decode_split, weights_rowwise) at `keys` x `dcap`:
+/// the f32 K/V block, or the raw blocks when K/V are q8_0 / q4_0 (smaller; the key count is still fitted
+/// to the f32 block, so quantised K/V run the same BC as f16 ones).
+uint32_t rowwise_shared_bytes(int keys, int dcap, DType kv_dtype = DType::f32);
 /// The rowwise kernel's tiling on any device (quantised K/V run only there); throws Error(unsupported) when 8 keys do not fit.
 FusedConfig choose_rowwise_config(const DeviceInfo& device, int dcap, DType dtype);
 /// Fused tiling for head-dim class `dcap` on `device`: the tuned winner in `tuned` when there is one
