@@ -4,6 +4,7 @@
 // by the test context. Small shapes: the rowwise and decode pipelines the suite builds anyway.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <optional>
@@ -210,7 +211,8 @@ void append_tokens(Context& ctx, PagedKvCache& cache, Mirror& m, std::mt19937_64
 }
 
 void fork_mirror(Mirror& m, SequenceId parent, SequenceId child) {
-    m.k.resize(static_cast<std::size_t>(child) + 1), m.v.resize(static_cast<std::size_t>(child) + 1);
+    const auto n = std::max(m.k.size(), static_cast<std::size_t>(std::max(parent, child)) + 1);  // never shrinks
+    m.k.resize(n), m.v.resize(n);
     m.k[child] = m.k[parent], m.v[child] = m.v[parent];
 }
 
@@ -223,8 +225,12 @@ void check_attend(Context& ctx, const PagedKvCache& cache, const Mirror& m, std:
     std::vector<int32_t> k_len;
     for (std::size_t i = 0; i < ids.size(); ++i) {
         k_len.push_back(static_cast<int32_t>(cache.length(ids[i])));
-        h.k.insert(h.k.end(), m.k[ids[i]].begin(), m.k[ids[i]].end());
-        h.v.insert(h.v.end(), m.v[ids[i]].begin(), m.v[ids[i]].end());
+        // A sequence never appended to has no mirror entry (reading m.k[id] past the end was undefined:
+        // it threw or crashed now and then, depending on what the heap held there).
+        const auto id = static_cast<std::size_t>(ids[i]);
+        if (id >= m.k.size()) continue;
+        h.k.insert(h.k.end(), m.k[id].begin(), m.k[id].end());
+        h.v.insert(h.v.end(), m.v[id].begin(), m.v[id].end());
     }
     const std::vector<int32_t> cu_q = offsets(q_len), cu_k = offsets(k_len);
     h.q = random_floats(gen, static_cast<std::size_t>(cu_q.back() * Hq * o.head_dim), o.dtype);
