@@ -323,78 +323,79 @@ Tensor zeros3(int64_t t, int64_t h, int64_t d) { return context().upload(std::ve
 }  // namespace
 
 std::vector<BadInput> sequence_bad_inputs() {
-    Context& ctx = context();
     std::vector<BadInput> list;
+    // Every closure outlives this function (the list is returned): they capture by value (varlen, cache) and
+    // reach the context through context(). (They captured varlen by reference: ASan, stack-use-after-return.)
     const auto add = [&](std::string name, std::function<void()> f, std::string part, ErrorCode code = ErrorCode::invalid_argument) {
         list.push_back({std::move(name), std::move(f), code, std::move(part)});
     };
-    const auto varlen = [&](std::vector<int32_t> cu_q, std::vector<int32_t> cu_k) {
-        attention_varlen(ctx, zeros3(6, 2, 8), zeros3(7, 2, 8), zeros3(7, 2, 8), cu_q, cu_k);
+    const auto varlen = [](std::vector<int32_t> cu_q, std::vector<int32_t> cu_k) {
+        attention_varlen(context(), zeros3(6, 2, 8), zeros3(7, 2, 8), zeros3(7, 2, 8), cu_q, cu_k);
     };
-    add("varlen offsets not from 0", [&] { varlen({1, 6}, {0, 7}); }, "cu_seqlens_q[0]: must be 0 (offsets start at the first token), got 1");
-    add("varlen offsets decreasing", [&] { varlen({0, 4, 2, 6}, {0, 1, 2, 7}); }, "cu_seqlens_q[2]: 2 is less than the previous offset 4 (offsets must not decrease)");
-    add("varlen last offset", [&] { varlen({0, 3, 6}, {0, 3, 6}); }, "cu_seqlens_k: the last offset 6 must equal k's 7 tokens");
-    add("varlen sequence counts", [&] { varlen({0, 3, 6}, {0, 7}); }, "cu_seqlens_k: has 2 offsets (1 sequences) but cu_seqlens_q has 3; both need S + 1");
-    add("varlen rank 4 q", [&] {
-        attention_varlen(ctx, context().upload(std::vector<float>(48, 0.f), {1, 2, 3, 8}), zeros3(7, 2, 8), zeros3(7, 2, 8),
+    add("varlen offsets not from 0", [=] { varlen({1, 6}, {0, 7}); }, "cu_seqlens_q[0]: must be 0 (offsets start at the first token), got 1");
+    add("varlen offsets decreasing", [=] { varlen({0, 4, 2, 6}, {0, 1, 2, 7}); }, "cu_seqlens_q[2]: 2 is less than the previous offset 4 (offsets must not decrease)");
+    add("varlen last offset", [=] { varlen({0, 3, 6}, {0, 3, 6}); }, "cu_seqlens_k: the last offset 6 must equal k's 7 tokens");
+    add("varlen sequence counts", [=] { varlen({0, 3, 6}, {0, 7}); }, "cu_seqlens_k: has 2 offsets (1 sequences) but cu_seqlens_q has 3; both need S + 1");
+    add("varlen rank 4 q", [=] {
+        attention_varlen(context(), context().upload(std::vector<float>(48, 0.f), {1, 2, 3, 8}), zeros3(7, 2, 8), zeros3(7, 2, 8),
                          std::vector<int32_t>{0, 3}, std::vector<int32_t>{0, 7});
     }, "q: packed sequences take rank 3 [total_q, Hq, D], got shape [1, 2, 3, 8]");
-    add("varlen mask", [&] {
+    add("varlen mask", [=] {
         AttentionOptions o;
         o.mask = context().upload(std::vector<float>(42, 0.f), {6, 7});
-        attention_varlen(ctx, zeros3(6, 2, 8), zeros3(7, 2, 8), zeros3(7, 2, 8), std::vector<int32_t>{0, 6}, std::vector<int32_t>{0, 7}, o);
+        attention_varlen(context(), zeros3(6, 2, 8), zeros3(7, 2, 8), zeros3(7, 2, 8), std::vector<int32_t>{0, 6}, std::vector<int32_t>{0, 7}, o);
     }, "mask: not supported with packed sequences (cu_seqlens)");
-    add("varlen key_lengths", [&] {
+    add("varlen key_lengths", [=] {
         AttentionOptions o;
         o.key_lengths = {3};
-        attention_varlen(ctx, zeros3(6, 2, 8), zeros3(7, 2, 8), zeros3(7, 2, 8), std::vector<int32_t>{0, 6}, std::vector<int32_t>{0, 7}, o);
+        attention_varlen(context(), zeros3(6, 2, 8), zeros3(7, 2, 8), zeros3(7, 2, 8), std::vector<int32_t>{0, 6}, std::vector<int32_t>{0, 7}, o);
     }, "key_lengths: packed sequences take each sequence's key length from cu_seqlens_k");
-    add("paged page size 0", [&] { PagedKvCache(ctx, {8, 0, 1, 8}); }, "page_size: must be a power of two in [1, 65536] (the kernels find a key's page by shifts), got 0");
-    add("paged page size 24", [&] { PagedKvCache(ctx, {8, 24, 1, 8}); }, "page_size: must be a power of two in [1, 65536] (the kernels find a key's page by shifts), got 24");
-    add("paged no pages", [&] { PagedKvCache(ctx, {0, 16, 1, 8}); }, "pages: must be >= 1, got 0");
+    add("paged page size 0", [=] { PagedKvCache(context(), {8, 0, 1, 8}); }, "page_size: must be a power of two in [1, 65536] (the kernels find a key's page by shifts), got 0");
+    add("paged page size 24", [=] { PagedKvCache(context(), {8, 24, 1, 8}); }, "page_size: must be a power of two in [1, 65536] (the kernels find a key's page by shifts), got 24");
+    add("paged no pages", [=] { PagedKvCache(context(), {0, 16, 1, 8}); }, "pages: must be >= 1, got 0");
     // A cache with one sequence of 5 tokens (page 0) and one freed.
-    const auto cache = [&ctx] {
-        auto c = std::make_shared<PagedKvCache>(ctx, PagedKvCacheOptions{4, 4, 2, 8, 0, DType::f32});
+    const auto cache = [] {
+        auto c = std::make_shared<PagedKvCache>(context(), PagedKvCacheOptions{4, 4, 2, 8, 0, DType::f32});
         const SequenceId a = c->add_sequence(), b = c->add_sequence();
         const std::vector<SequenceId> ids = {a, b};
         c->append(ids, zeros3(8, 2, 8), zeros3(8, 2, 8), std::vector<int32_t>{0, 5, 8});
         c->free(b);
         return c;
     };
-    add("paged freed sequence attend", [&ctx, cache] {
+    add("paged freed sequence attend", [cache] {
         auto c = cache();
         const std::vector<SequenceId> ids = {0, 1};
-        attend(ctx, zeros3(2, 2, 8), *c, ids, std::vector<int32_t>{0, 1, 2});
+        attend(context(), zeros3(2, 2, 8), *c, ids, std::vector<int32_t>{0, 1, 2});
     }, "sequences[1]: sequence 1 was freed");
     add("paged unknown sequence", [cache] { auto c = cache(); c->fork(7); }, "parent: 7 is not a sequence of this cache");
-    add("paged freed sequence append", [&ctx, cache] {
+    add("paged freed sequence append", [cache] {
         auto c = cache();
         const std::vector<SequenceId> ids = {1};
         c->append(ids, zeros3(1, 2, 8), zeros3(1, 2, 8), std::vector<int32_t>{0, 1});
     }, "sequences: sequence 1 was freed");
-    add("paged out of pages", [&ctx, cache] {
+    add("paged out of pages", [cache] {
         auto c = cache();
         const std::vector<SequenceId> ids = {0};
         c->append(ids, zeros3(20, 2, 8), zeros3(20, 2, 8), std::vector<int32_t>{0, 20});
     }, "k_new: appending 20 tokens needs 5 free pages, but only 2 of the cache's 4 are free (out of pages); nothing was written",
         ErrorCode::out_of_memory);
-    add("paged append offsets", [&ctx, cache] {
+    add("paged append offsets", [cache] {
         auto c = cache();
         const std::vector<SequenceId> ids = {0};
         c->append(ids, zeros3(2, 2, 8), zeros3(2, 2, 8), std::vector<int32_t>{0, 3});
     }, "cu_seqlens: the last offset 3 must equal k_new's 2 tokens");
     add("paged trim longer", [cache] { auto c = cache(); c->trim(0, 9); }, "length: 9 is outside [0, the sequence's length 5] (trim only shortens)");
-    add("paged block table page out of range", [&ctx, cache] {
+    add("paged block table page out of range", [cache] {
         auto c = cache();
-        attention_paged(ctx, zeros3(1, 2, 8), *c, std::vector<int32_t>{0, 1}, std::vector<int32_t>{5}, std::vector<int32_t>{0, 9}, 2);
+        attention_paged(context(), zeros3(1, 2, 8), *c, std::vector<int32_t>{0, 1}, std::vector<int32_t>{5}, std::vector<int32_t>{0, 9}, 2);
     }, "block_table[0][1]: page 9 is out of range [0, pages = 4)");
-    add("paged block table page not allocated", [&ctx, cache] {
+    add("paged block table page not allocated", [cache] {
         auto c = cache();
-        attention_paged(ctx, zeros3(1, 2, 8), *c, std::vector<int32_t>{0, 1}, std::vector<int32_t>{5}, std::vector<int32_t>{0, 3}, 2);
+        attention_paged(context(), zeros3(1, 2, 8), *c, std::vector<int32_t>{0, 1}, std::vector<int32_t>{5}, std::vector<int32_t>{0, 3}, 2);
     }, "block_table[0][1]: page 3 is not allocated (no sequence of the cache holds it)");
-    add("paged key length past the table", [&ctx, cache] {
+    add("paged key length past the table", [cache] {
         auto c = cache();
-        attention_paged(ctx, zeros3(1, 2, 8), *c, std::vector<int32_t>{0, 1}, std::vector<int32_t>{9}, std::vector<int32_t>{0, 1}, 2);
+        attention_paged(context(), zeros3(1, 2, 8), *c, std::vector<int32_t>{0, 1}, std::vector<int32_t>{9}, std::vector<int32_t>{0, 1}, 2);
     }, "key_lengths[0]: 9 is outside [0, pages_per_sequence x page_size = 8]");
     return list;
 }
