@@ -333,6 +333,17 @@ def _out_dtype(value):
     return text
 
 
+def _cache_operand(ctx, dtype, upload_as, x, name):
+    """A cache's append / attend operand: a Tensor as is, else an array of the cache's numpy dtype uploaded."""
+    if isinstance(x, Tensor):
+        return x
+    a, _ = _as_array(x, name)
+    _check_float(a, name)
+    if a.dtype != dtype:
+        raise TypeError(f"{name}: dtype {a.dtype} differs from the cache's {np.dtype(dtype)}")
+    return ctx._upload(a, upload_as, name)
+
+
 def _per_head_floats(value, name):
     values = np.asarray(value.numpy() if isinstance(value, Tensor) else
                         (value.detach().cpu().numpy() if _is_torch_tensor(value) else value), dtype=np.float64)
@@ -463,13 +474,7 @@ class KvCache:
         self._cache.clear()
 
     def _operand(self, x, name):
-        if isinstance(x, Tensor):
-            return x
-        a, _ = _as_array(x, name)
-        _check_float(a, name)
-        if a.dtype != self._dtype:
-            raise TypeError(f"{name}: dtype {a.dtype} differs from the cache's {np.dtype(self._dtype)}")
-        return self._ctx._upload(a, self._upload_as, name)
+        return _cache_operand(self._ctx, self._dtype, self._upload_as, x, name)
 
     def append(self, k_new, v_new, counts=None):
         """Appends k_new [B, Hkv, n, D] and v_new [B, Hkv, n, Dv] (the cache's dtype; arrays or Tensors) in
@@ -564,13 +569,7 @@ class PagedKvCache:
         return self._cache.stats()
 
     def _operand(self, x, name):
-        if isinstance(x, Tensor):
-            return x
-        a, _ = _as_array(x, name)
-        _check_float(a, name)
-        if a.dtype != self._dtype:
-            raise TypeError(f"{name}: dtype {a.dtype} differs from the cache's {np.dtype(self._dtype)}")
-        return self._ctx._upload(a, None, name)
+        return _cache_operand(self._ctx, self._dtype, None, x, name)
 
     def append(self, sequences, k_new, v_new, cu_seqlens):
         """Appends packed new tokens k_new [T, Hkv, D], v_new [T, Hkv, Dv]: sequences[s] gets rows
